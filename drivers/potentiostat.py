@@ -1,0 +1,119 @@
+"""The potentiostat capability interface the scheduler programs against.
+
+A driver receives a `StepCommand` in SI units (current positive = charge, as in
+the Battery Data Format) and yields `Sample`s while the step runs, ending with a
+`StepEnd` that says which limit fired. Drivers never learn what a C-rate is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+Technique = Literal["rest", "cc", "cv", "eis", "geis", "pulse_train", "sweep"]
+
+
+@dataclass(frozen=True)
+class StepLimit:
+    """An end condition the instrument (or the host loop) evaluates.
+
+    quantity: "voltage" (V), "current" (A, signed), "abs_current" (A), "time" (s, step time),
+    "capacity" (Ah, |charge| passed in the step).
+    """
+
+    quantity: Literal["voltage", "current", "abs_current", "time", "capacity"]
+    op: Literal["<", "<=", ">", ">="]
+    value: float
+    name: str = ""  # shown in the end reason, e.g. "voltage <= 3.0 V"
+
+
+@dataclass(frozen=True)
+class StepCommand:
+    """One driver-level step, fully resolved to SI units."""
+
+    technique: Technique
+    duration_s: float  # hard upper bound on step time
+    current_A: float = 0.0  # cc / pulse_train pulse current, positive = charge
+    voltage_V: float = 0.0  # cv hold potential
+    limits: tuple[StepLimit, ...] = ()
+    sample_interval_s: float = 1.0
+    # pulse train
+    pulse_s: float = 0.0
+    relax_s: float = 0.0
+    n_pulses: int = 0
+    # impedance
+    f_start_Hz: float = 1e5
+    f_end_Hz: float = 0.1
+    points_per_decade: int = 10
+    amplitude: float = 0.01  # V for eis, A for geis
+    dc_bias: float | None = None  # V for eis (None = OCV), A for geis (None = 0 A)
+    # sweep
+    sweep_vertices_V: tuple[float, ...] = ()
+    scan_rate_V_s: float = 1e-4
+    n_scans: int = 1
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measured point. `t_s` is step time as reported by the instrument."""
+
+    t_s: float
+    voltage_V: float
+    current_A: float
+    phase: Literal["", "pulse", "relax"] = ""
+    pulse_index: int | None = None
+    status: int = 0  # instrument status bits (overload, underload, timing)
+
+
+@dataclass(frozen=True)
+class ImpedancePoint:
+    frequency_Hz: float
+    z_real_ohm: float
+    z_imag_ohm: float  # negative for capacitive behaviour
+
+
+@dataclass(frozen=True)
+class StepEnd:
+    """How a step ended: the limit that fired, or the duration running out."""
+
+    reason: Literal["limit", "time", "completed", "aborted", "error"]
+    limit: StepLimit | None = None
+    message: str = ""
+    samples: int = 0
+
+
+@dataclass(frozen=True)
+class Identity:
+    vendor: str
+    model: str
+    serial: str = ""
+    firmware: str = ""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    techniques: frozenset[str]
+    max_abs_current_A: float
+    voltage_range_V: tuple[float, float]
+    on_device_limits: bool  # True: limits run on the instrument; False: host-side loop
+    can_reattach: bool
+    notes: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Potentiostat(Protocol):
+    """One potentiostat channel."""
+
+    async def identify(self) -> Identity: ...
+
+    async def capabilities(self) -> Capabilities: ...
+
+    def run(self, command: StepCommand) -> AsyncIterator[Sample | ImpedancePoint | StepEnd]: ...
+
+    async def safe(self) -> None:
+        """Cell off / open circuit, whatever the instrument was doing."""
+        ...
+
+    async def close(self) -> None: ...
