@@ -1,4 +1,4 @@
-"""The `cellbench` command. Errors are one sentence on stderr, never a traceback (unless --debug)."""
+"""The `cellbench` command. Errors are one sentence on stderr, never a traceback (but --debug)."""
 
 from __future__ import annotations
 
@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         sys.stderr.write(
-            f"error: internal error ({type(exc).__name__}: {exc}); rerun with --debug for details.\n"
+            f"error: internal error ({type(exc).__name__}: {exc}); "
+            "rerun with --debug for details.\n"
         )
         sys.exit(2)
 

@@ -1,0 +1,242 @@
+"""Generate MethodSCRIPT for one driver step command.
+
+Each script reports, after its measurement loop, a package holding the variable `r`
+(type `ja`): 0 when the step ran its full time, k when the k-th limit (1-based) fired.
+Limits therefore run on the instrument, at instrument speed, and survive a host crash.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from drivers.errors import InstrumentError
+from drivers.potentiostat import StepCommand, StepLimit
+
+# Current ranges of the EmStat4 HR, 1 nA to 100 mA (reference/instruments.md 1.1).
+CURRENT_RANGES_A = [1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
+MAX_CURRENT_A = CURRENT_RANGES_A[-1]
+MODE_POTENTIOSTATIC = 2
+MODE_GALVANOSTATIC = 6
+_PREFIXES = [("", 1.0), ("m", 1e-3), ("u", 1e-6), ("n", 1e-9), ("p", 1e-12)]
+
+
+def si(value: float) -> str:
+    """Format a number as a MethodSCRIPT literal with an SI prefix: 0.0017 -> '1700u'."""
+    if not math.isfinite(value):
+        raise InstrumentError(f"cannot send a non-finite value ({value}) to the EmStat4")
+    if value == 0:
+        return "0"
+    for prefix, scale in _PREFIXES:
+        mantissa = value / scale
+        if abs(mantissa - round(mantissa)) <= 1e-9 * max(1.0, abs(mantissa)):
+            return f"{round(mantissa)}{prefix}"
+    # Fall back to nano with rounding: 1 nA / 1 nV resolution is below what the
+    # instrument resolves anyway.
+    return f"{round(value / 1e-9)}n"
+
+
+def current_range(current_A: float) -> float:
+    """Smallest range that holds |I| with 10 % headroom."""
+    for top in CURRENT_RANGES_A:
+        if abs(current_A) * 1.1 <= top:
+            return top
+    if abs(current_A) <= MAX_CURRENT_A:
+        return MAX_CURRENT_A
+    raise InstrumentError(
+        f"{abs(current_A) * 1e3:.4g} mA is beyond the EmStat4's 100 mA range; "
+        "use a channel with a higher current range"
+    )
+
+
+_VAR_FOR = {"voltage": "p", "current": "c"}
+
+
+def _limit_lines(limits: tuple[StepLimit, ...], indent: str, available: set[str]) -> list[str]:
+    """`if` blocks that store the limit number in r and break the measurement loop."""
+    lines: list[str] = []
+    for number, limit in enumerate(limits, start=1):
+        if limit.quantity in ("time", "capacity"):
+            continue  # handled by the loop's run time
+        if limit.quantity == "abs_current":
+            if "c" not in available:
+                continue
+            bound = si(abs(limit.value))
+            neg = si(-abs(limit.value))
+            if limit.op in ("<", "<="):
+                lines += [
+                    f"{indent}if c {limit.op} {bound}",
+                    f"{indent}  if c {'>' if limit.op == '<' else '>='} {neg}",
+                    f"{indent}    store_var r {number}i ja",
+                    f"{indent}    breakloop",
+                    f"{indent}  endif",
+                    f"{indent}endif",
+                ]
+            else:
+                lines += [
+                    f"{indent}if c {limit.op} {bound}",
+                    f"{indent}  store_var r {number}i ja",
+                    f"{indent}  breakloop",
+                    f"{indent}endif",
+                    f"{indent}if c {'<' if limit.op == '>' else '<='} {neg}",
+                    f"{indent}  store_var r {number}i ja",
+                    f"{indent}  breakloop",
+                    f"{indent}endif",
+                ]
+            continue
+        var = _VAR_FOR[limit.quantity]
+        if var not in available:
+            continue
+        lines += [
+            f"{indent}if {var} {limit.op} {si(limit.value)}",
+            f"{indent}  store_var r {number}i ja",
+            f"{indent}  breakloop",
+            f"{indent}endif",
+        ]
+    return lines
+
+
+def _run_time(command: StepCommand) -> float:
+    """Step time bound: the duration, shortened by time and (for CC) capacity limits."""
+    run = command.duration_s
+    for limit in command.limits:
+        if limit.quantity == "time" and limit.op in (">", ">="):
+            run = min(run, limit.value)
+        if limit.quantity == "capacity" and command.technique == "cc" and command.current_A:
+            run = min(run, abs(limit.value) / abs(command.current_A) * 3600.0)
+    return run
+
+
+def _header(mode: int, range_A: float, channel: int, extra_vars: tuple[str, ...] = ()) -> list[str]:
+    lines = [f"var {name}" for name in ("p", "c", "t", "r", *extra_vars)]
+    lines += [
+        "store_var r 0i ja",
+        f"set_pgstat_chan {channel}",
+        f"set_pgstat_mode {mode}",
+        "set_max_bandwidth 40",
+        f"set_range ba {si(range_A)}",
+        f"set_autoranging ba {si(range_A)} {si(range_A)}",
+    ]
+    return lines
+
+
+def _package(*names: str, indent: str = "  ") -> list[str]:
+    return [f"{indent}pck_start", *[f"{indent}  pck_add {n}" for n in names], f"{indent}pck_end"]
+
+
+_TAIL = ["pck_start", "  pck_add r", "pck_end", "on_finished:", "  cell_off"]
+
+
+def build_script(command: StepCommand, channel: int = 0) -> list[str]:
+    """The MethodSCRIPT lines (without `e` and the closing empty line) for one step."""
+    interval = si(command.sample_interval_s)
+    technique = command.technique
+    if command.sample_interval_s <= 0:
+        raise InstrumentError("the sample interval must be positive")
+    if technique == "cc":
+        run = _run_time(command)
+        lines = _header(MODE_GALVANOSTATIC, current_range(command.current_A), channel)
+        lines += [
+            "cell_on",
+            "timer_start",
+            f"meas_loop_cp p c {si(command.current_A)} {interval} {si(run)}",
+            "  timer_get t",
+            *_package("t", "p", "c"),
+            *_limit_lines(command.limits, "  ", {"p", "c"}),
+            "endloop",
+        ]
+        return lines + _TAIL
+    if technique == "rest":
+        lines = _header(MODE_POTENTIOSTATIC, 1e-3, channel)
+        lines += [
+            "timer_start",
+            f"meas_loop_ocp p {interval} {si(_run_time(command))}",
+            "  timer_get t",
+            *_package("t", "p"),
+            *_limit_lines(command.limits, "  ", {"p"}),
+            "endloop",
+        ]
+        return lines + _TAIL
+    if technique == "cv":
+        expected = max(
+            (abs(lim.value) for lim in command.limits if "current" in lim.quantity), default=1e-3
+        )
+        lines = _header(MODE_POTENTIOSTATIC, current_range(min(expected * 50, 0.1)), channel)
+        lines += [
+            "cell_on",
+            "timer_start",
+            f"meas_loop_ca p c {si(command.voltage_V)} {interval} {si(_run_time(command))}",
+            "  timer_get t",
+            *_package("t", "p", "c"),
+            *_limit_lines(command.limits, "  ", {"c"}),
+            "endloop",
+        ]
+        return lines + _TAIL
+    if technique == "pulse_train":
+        if command.n_pulses < 1 or command.pulse_s <= 0 or command.relax_s < 0:
+            raise InstrumentError("a pulse train needs at least one pulse of positive length")
+        lines = _header(MODE_GALVANOSTATIC, current_range(command.current_A), channel, ("n",))
+        lines += [
+            "store_var n 0i ja",
+            "timer_start",
+            f"loop n < {command.n_pulses}i",
+            "  cell_on",
+            f"  meas_loop_cp p c {si(command.current_A)} {interval} {si(command.pulse_s)}",
+            "    timer_get t",
+            *_package("t", "p", "c", "n", indent="    "),
+            *_limit_lines(command.limits, "    ", {"p", "c"}),
+            "  endloop",
+            "  if r > 0i",
+            "    breakloop",
+            "  endif",
+            "  cell_off",
+            f"  meas_loop_ocp p {interval} {si(command.relax_s)}",
+            "    timer_get t",
+            *_package("t", "p", "n", indent="    "),
+            "  endloop",
+            "  add_var n 1i",
+            "endloop",
+        ]
+        return lines + _TAIL
+    if technique in ("eis", "geis"):
+        decades = abs(math.log10(command.f_start_Hz / command.f_end_Hz))
+        n_points = max(2, round(decades * command.points_per_decade) + 1)
+        galvanostatic = technique == "geis"
+        amplitude = command.amplitude
+        lines = _header(
+            MODE_GALVANOSTATIC if galvanostatic else MODE_POTENTIOSTATIC,
+            current_range(abs(amplitude)) if galvanostatic else 1e-2,
+            channel,
+            ("f", "zr", "zi", "e"),
+        )
+        if command.dc_bias is None and not galvanostatic:
+            lines += ["meas_loop_ocp e 100m 1", "endloop"]  # measure OCV for the DC level
+        else:
+            lines += [f"store_var e {si(command.dc_bias or 0.0)} ja"]
+        loop = "meas_loop_geis" if galvanostatic else "meas_loop_eis"
+        lines += [
+            "cell_on",
+            f"{loop} f zr zi {si(amplitude)} {si(command.f_start_Hz)} "
+            f"{si(command.f_end_Hz)} {n_points}i e",
+            *_package("f", "zr", "zi"),
+            "endloop",
+        ]
+        return lines + _TAIL
+    if technique == "sweep":
+        vertices = list(command.sweep_vertices_V)
+        if len(vertices) < 2 or command.scan_rate_V_s <= 0:
+            raise InstrumentError("a sweep needs a start, at least one vertex, and a scan rate")
+        step = max(abs(command.scan_rate_V_s) * command.sample_interval_s, 1e-4)
+        lines = _header(MODE_POTENTIOSTATIC, 1e-2, channel)
+        lines += ["cell_on", "timer_start"]
+        for _ in range(max(1, command.n_scans)):
+            for begin, end in itertools.pairwise(vertices):
+                lines += [
+                    f"meas_loop_lsv p c {si(begin)} {si(end)} {si(step)} "
+                    f"{si(command.scan_rate_V_s)}",
+                    "  timer_get t",
+                    *_package("t", "p", "c"),
+                    "endloop",
+                ]
+        return lines + _TAIL
+    raise InstrumentError(f"the EmStat4 driver cannot run a {technique!r} step")

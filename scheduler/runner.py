@@ -1,0 +1,365 @@
+"""Run one protocol on one potentiostat channel, streaming every sample into storage.
+
+The runner walks the protocol's sequencer, turns each step into a driver command, keeps
+the Battery Data Format counters (test time, cycle, step count, cumulative capacity and
+energy), evaluates host-side limits and the protocol's safety limits, and journals each
+step's start and end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from drivers.errors import InstrumentError
+from drivers.potentiostat import ImpedancePoint, Potentiostat, Sample, StepEnd
+from protocols import plan as p
+from scheduler.errors import SchedulerError
+from scheduler.translate import Translation, translate
+
+BATCH_ROWS = 512
+
+
+@dataclass
+class RunState:
+    """What the run is doing now; shown by progress displays and telemetry."""
+
+    cycle: int = 1
+    step_count: int = 0
+    step: p.Step | None = None
+    test_time_s: float = 0.0
+    step_time_s: float = 0.0
+    voltage_V: float = math.nan
+    current_A: float = 0.0
+    charge_Ah: float = 0.0
+    discharge_Ah: float = 0.0
+    charge_Wh: float = 0.0
+    discharge_Wh: float = 0.0
+    record_index: int = 0
+
+
+@dataclass
+class StepResult:
+    step: p.Step
+    step_count: int
+    cycle: int
+    started_s: float
+    ended_s: float
+    end_reason: str
+    fired: p.Limit | None
+    charge_Ah: float
+    discharge_Ah: float
+
+
+@dataclass
+class RunResult:
+    status: str  # completed | safety | aborted | failed
+    message: str
+    steps: list[StepResult] = field(default_factory=list)
+    state: RunState = field(default_factory=RunState)
+
+
+Progress = Callable[[str, RunState], None]
+
+
+class SafetyTrip(Exception):
+    """A whole-protocol safety limit was breached."""
+
+
+def _safety_breach(safety: p.Safety, voltage: float, current: float, charge: float) -> str | None:
+    if safety.voltage_max_V is not None and voltage > safety.voltage_max_V:
+        return f"voltage {voltage:.4f} V above the safety limit {safety.voltage_max_V:g} V"
+    if safety.voltage_min_V is not None and voltage < safety.voltage_min_V:
+        return f"voltage {voltage:.4f} V below the safety limit {safety.voltage_min_V:g} V"
+    if safety.abs_current_max_A is not None and abs(current) > safety.abs_current_max_A * 1.0001:
+        return (
+            f"current {current * 1e3:.4g} mA beyond the safety limit "
+            f"{safety.abs_current_max_A * 1e3:g} mA"
+        )
+    if safety.capacity_max_Ah is not None and charge > safety.capacity_max_Ah:
+        return f"step capacity {charge * 1e3:.4g} mAh beyond {safety.capacity_max_Ah * 1e3:g} mAh"
+    return None
+
+
+class Runner:
+    """Executes a bound protocol (a Plan) on one potentiostat channel."""
+
+    def __init__(
+        self,
+        plan: Any,
+        potentiostat: Potentiostat,
+        store: Any,
+        run_id: int,
+        *,
+        one_c_A: float | None = None,
+        progress: Progress | None = None,
+        environment: Any = None,
+    ) -> None:
+        self.plan = plan
+        self.potentiostat = potentiostat
+        self.store = store
+        self.run_id = run_id
+        self.one_c_A = one_c_A
+        self.progress = progress or (lambda event, state: None)
+        self.environment = environment
+        self.state = RunState()
+        self._rows: dict[str, list[float]] = {}
+        self._writer: Any = None
+        self._wall_start = time.time()
+
+    # -- storage ----------------------------------------------------------------------------
+    def _row(self, **values: float) -> None:
+        for key, value in values.items():
+            self._rows.setdefault(key, []).append(value)
+        if len(self._rows["test_time_s"]) >= BATCH_ROWS:
+            self._push()
+
+    def _push(self) -> None:
+        if self._rows and self._writer is not None:
+            self._writer.append({k: np.asarray(v) for k, v in self._rows.items()})
+        self._rows = {}
+
+    # -- main loop --------------------------------------------------------------------------
+    async def run(self) -> RunResult:
+        result = RunResult("completed", "")
+        self._writer = await asyncio.to_thread(self.store.open_writer, self.run_id)
+        sequencer = self.plan.sequencer()
+        outcome: p.StepOutcome | None = None
+        try:
+            while (step := sequencer.next(outcome)) is not None:
+                self.state.cycle = sequencer.cycle
+                if isinstance(step, p.AdvanceCycle):
+                    outcome = None
+                    continue
+                step_result = await self._run_step(step)
+                result.steps.append(step_result)
+                outcome = p.StepOutcome(step_result.fired, step_result.end_reason)
+                if step_result.fired is not None and step_result.fired.action == "abort":
+                    result.status, result.message = "aborted", step_result.end_reason
+                    break
+        except SafetyTrip as trip:
+            result.status, result.message = "safety", str(trip)
+            await self._make_safe()
+            await asyncio.to_thread(
+                self.store.add_event, "safety", str(trip), run_id=self.run_id, severity="alarm"
+            )
+        except InstrumentError as exc:
+            result.status, result.message = "failed", str(exc)
+            await self._make_safe()
+            await asyncio.to_thread(
+                self.store.add_event, "instrument", str(exc), run_id=self.run_id, severity="error"
+            )
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            result.status, result.message = "aborted", "stopped by the operator"
+            await self._make_safe()
+            raise
+        finally:
+            self._push()
+            await asyncio.to_thread(self._writer.close)
+            await asyncio.to_thread(
+                self.store.finish_run, self.run_id, result.status, result.message
+            )
+            result.state = self.state
+            self.progress("finished", self.state)
+        return result
+
+    async def _make_safe(self) -> None:
+        try:
+            await asyncio.wait_for(self.potentiostat.safe(), 10.0)
+        except Exception:  # best effort; the failure itself is already being reported
+            pass
+
+    async def _run_step(self, step: p.Step) -> StepResult:
+        state = self.state
+        state.step_count += 1
+        state.step = step
+        state.step_time_s = 0.0
+        started = state.test_time_s
+        if isinstance(step, p.SetTemperature | p.SetPressure):
+            return await self._environment_step(step, started)
+        translation = translate(step, one_c_A=self.one_c_A)
+        self.progress("step", state)
+        charge0, discharge0 = state.charge_Ah, state.discharge_Ah
+        end = await self._stream(step, translation, started)
+        fired = translation.protocol_limit(end.limit) if end.reason == "limit" else None
+        if end.reason == "aborted" and self._host_fired is not None:
+            fired = self._host_fired
+        reason = self._describe_end(end, fired)
+        state.test_time_s = started + state.step_time_s
+        result = StepResult(
+            step,
+            state.step_count,
+            state.cycle,
+            started,
+            state.test_time_s,
+            reason,
+            fired,
+            state.charge_Ah - charge0,
+            state.discharge_Ah - discharge0,
+        )
+        self._push()
+        await asyncio.to_thread(
+            self.store.record_step,
+            self.run_id,
+            step_count=state.step_count,
+            step_index=step.index,
+            kind=step.kind,
+            label=step.label,
+            started_at_s=started,
+            ended_at_s=state.test_time_s,
+            end_reason=reason,
+            cycle=state.cycle,
+            charge_Ah=result.charge_Ah,
+            discharge_Ah=result.discharge_Ah,
+        )
+        self.progress("step_end", state)
+        return result
+
+    def _describe_end(self, end: StepEnd, fired: p.Limit | None) -> str:
+        if fired is not None:
+            return (
+                f"limit: {fired.label or fired.quantity + ' ' + fired.op + ' ' + str(fired.value)}"
+            )
+        if end.reason == "time":
+            return "time: step duration reached"
+        if end.reason == "completed":
+            return "completed"
+        return f"{end.reason}: {end.message}".rstrip(": ")
+
+    async def _environment_step(self, step: p.Step, started: float) -> StepResult:
+        if self.environment is None:
+            what = "temperature" if isinstance(step, p.SetTemperature) else "stack pressure"
+            raise SchedulerError(
+                f"step {step.index} sets the {what}, but this slot has no instrument for it"
+            )
+        elapsed = await self.environment.apply(step)
+        self.state.test_time_s = started + elapsed
+        return StepResult(
+            step,
+            self.state.step_count,
+            self.state.cycle,
+            started,
+            self.state.test_time_s,
+            "completed",
+            None,
+            0.0,
+            0.0,
+        )
+
+    async def _stream(self, step: p.Step, translation: Translation, started: float) -> StepEnd:
+        state = self.state
+        safety = self.plan.safety
+        host_limits = translation.host_limits
+        self._host_fired = None
+        last_t, last_v, last_i = 0.0, math.nan, 0.0
+        step_charge = 0.0
+        spectrum: list[ImpedancePoint] = []
+        end: StepEnd | None = None
+        unix0 = self._wall_start
+        async for item in self.potentiostat.run(translation.command):
+            if isinstance(item, StepEnd):
+                end = item
+                break
+            if isinstance(item, ImpedancePoint):
+                spectrum.append(item)
+                continue
+            sample: Sample = item
+            t = sample.t_s if math.isfinite(sample.t_s) else last_t
+            dt = max(t - last_t, 0.0)
+            current, voltage = sample.current_A, sample.voltage_V
+            prev_i = current if state.record_index == 0 or last_t == 0.0 else last_i
+            prev_v = voltage if not math.isfinite(last_v) else last_v
+            mean_i = 0.5 * (current + prev_i)
+            dq = mean_i * dt / 3600.0
+            dE = 0.5 * (current * voltage + prev_i * prev_v) * dt / 3600.0
+            if dq > 0:
+                state.charge_Ah += dq
+                state.charge_Wh += dE
+            elif dq < 0:
+                state.discharge_Ah -= dq
+                state.discharge_Wh -= dE
+            step_charge += abs(dq)
+            state.step_time_s = t
+            state.voltage_V, state.current_A = voltage, current
+            state.record_index += 1
+            test_time = started + t
+            self._row(
+                test_time_s=test_time,
+                unix_time_s=unix0 + test_time,
+                voltage_V=voltage,
+                current_A=current,
+                cycle=state.cycle,
+                step_count=state.step_count,
+                step_index=step.index,
+                step_time_s=t,
+                record_index=state.record_index,
+                charge_capacity_Ah=state.charge_Ah,
+                discharge_capacity_Ah=state.discharge_Ah,
+                charge_energy_Wh=state.charge_Wh,
+                discharge_energy_Wh=state.discharge_Wh,
+            )
+            breach = _safety_breach(safety, voltage, current, step_charge)
+            if breach:
+                raise SafetyTrip(f"step {step.index} ({step.label or step.kind}): {breach}")
+            if host_limits and self._host_fired is None:
+                fired = self._check_host(host_limits, t, voltage, current, last_t, last_v)
+                if fired is not None:
+                    self._host_fired = fired
+                    await self.potentiostat.abort()  # type: ignore[attr-defined]
+            if state.record_index % 256 == 0:
+                self.progress("sample", state)
+            last_t, last_v, last_i = t, voltage, current
+        if end is None:
+            raise InstrumentError("the instrument stopped streaming before the step ended")
+        if spectrum:
+            await asyncio.to_thread(
+                self.store.add_spectrum,
+                self.run_id,
+                step_count=state.step_count,
+                frequency_Hz=[pt.frequency_Hz for pt in spectrum],
+                z_real_ohm=[pt.z_real_ohm for pt in spectrum],
+                z_imag_ohm=[pt.z_imag_ohm for pt in spectrum],
+            )
+            self.last_spectrum = spectrum
+        return end
+
+    def _check_host(
+        self,
+        limits: tuple[p.Limit, ...],
+        t: float,
+        voltage: float,
+        current: float,
+        last_t: float,
+        last_v: float,
+    ) -> p.Limit | None:
+        state = self.state
+        for limit in limits:
+            if t < limit.after_s:
+                continue
+            if limit.quantity == "dV_dt":
+                if t <= last_t or not math.isfinite(last_v):
+                    continue
+                measured = abs(voltage - last_v) / (t - last_t)
+            elif limit.quantity == "test_time":
+                measured = state.test_time_s + t
+            elif limit.quantity == "voltage":
+                measured = voltage
+            elif limit.quantity in ("current",):
+                measured = current
+            elif limit.quantity in ("abs_current",):
+                measured = abs(current)
+            elif limit.quantity == "step_time":
+                measured = t
+            elif limit.quantity == "cycle_count":
+                measured = state.cycle
+            else:
+                continue
+            if limit.holds(measured):
+                return limit
+        return None

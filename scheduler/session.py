@@ -1,0 +1,93 @@
+"""Bind a protocol to a cell, record the run's provenance, and run it on a channel."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from protocols import CapacityBasis
+from scheduler.runner import Progress, Runner, RunResult
+
+
+def software_version() -> str:
+    try:
+        return version("cellbench")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@dataclasses.dataclass
+class CellInfo:
+    """What the run needs to know about the cell under test."""
+
+    name: str
+    chemistry: str = ""
+    active_mass_g: float | None = None
+    area_cm2: float | None = None
+    loading_mg_cm2: float | None = None
+    specific_capacity_mAh_g: float | None = None
+    nominal_capacity_mAh: float | None = None
+
+    def basis(self) -> CapacityBasis:
+        if self.active_mass_g and self.specific_capacity_mAh_g:
+            return CapacityBasis.from_specific(self.active_mass_g, self.specific_capacity_mAh_g)
+        if self.nominal_capacity_mAh:
+            return CapacityBasis.from_nominal(self.nominal_capacity_mAh)
+        raise ValueError(f"cell {self.name!r} has no capacity basis")
+
+
+async def run_protocol(
+    store: Any,
+    protocol: Any,
+    cell: CellInfo,
+    potentiostat: Any,
+    *,
+    slot: str = "sim-1",
+    bench: str = "simulated",
+    bench_text: str = "",
+    progress: Progress | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> tuple[int, RunResult]:
+    """Store the cell, protocol and run provenance, then run the protocol to its end."""
+    basis = cell.basis()
+    plan = protocol.bind(basis)
+    identity = await potentiostat.identify()
+    capabilities = await potentiostat.capabilities()
+
+    def _prepare() -> int:
+        cell_id = store.add_cell(
+            cell.name,
+            chemistry=cell.chemistry or None,
+            active_mass_g=cell.active_mass_g,
+            area_cm2=cell.area_cm2,
+            loading_mg_cm2=cell.loading_mg_cm2,
+            specific_capacity_mAh_g=cell.specific_capacity_mAh_g,
+            nominal_capacity_mAh=cell.nominal_capacity_mAh,
+        )
+        protocol_id = store.add_protocol(protocol.name, protocol.source_text)
+        return store.start_run(
+            cell_id=cell_id,
+            protocol_id=protocol_id,
+            slot=slot,
+            bench=bench,
+            bench_text=bench_text,
+            instruments=[
+                {
+                    "role": "potentiostat",
+                    "vendor": identity.vendor,
+                    "model": identity.model,
+                    "serial": identity.serial,
+                    "firmware": identity.firmware,
+                    "on_device_limits": capabilities.on_device_limits,
+                }
+            ],
+            capacity_basis=basis.description,
+            software_version=software_version(),
+            metadata=metadata or {},
+        )
+
+    run_id = await asyncio.to_thread(_prepare)
+    runner = Runner(plan, potentiostat, store, run_id, one_c_A=basis.one_c_A, progress=progress)
+    return run_id, await runner.run()

@@ -1,0 +1,124 @@
+"""Turn resolved protocol steps into driver step commands.
+
+This is the one place where protocol steps meet driver calls. Limits the instrument can
+evaluate (voltage, current, step time, step capacity) go into the command; the rest
+(dV/dt, temperature, test time, counters) stay with the runner as host-side limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drivers.potentiostat import StepCommand, StepLimit
+from protocols import plan as p
+from scheduler.errors import SchedulerError
+
+# How long a step may run when the protocol gives no time bound (a safety net, not a limit
+# the user chose): one simulated month.
+UNBOUNDED_STEP_S = 30 * 24 * 3600.0
+INSTRUMENT_QUANTITIES = {
+    "voltage": "voltage",
+    "current": "current",
+    "abs_current": "abs_current",
+    "step_time": "time",
+    "step_capacity": "capacity",
+}
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A driver command plus the bookkeeping to map its end back to the protocol."""
+
+    command: StepCommand
+    device_limits: tuple[p.Limit, ...]  # same order as command.limits
+    host_limits: tuple[p.Limit, ...]  # evaluated by the runner on each sample
+
+    def protocol_limit(self, fired: StepLimit | None) -> p.Limit | None:
+        if fired is None:
+            return None
+        for device, original in zip(self.command.limits, self.device_limits, strict=True):
+            if device == fired:
+                return original
+        return None
+
+
+def _split_limits(
+    limits: tuple[p.Limit, ...], one_c_A: float | None
+) -> tuple[list[StepLimit], list[p.Limit], list[p.Limit]]:
+    device: list[StepLimit] = []
+    device_src: list[p.Limit] = []
+    host: list[p.Limit] = []
+    for limit in limits:
+        quantity = limit.quantity
+        value = limit.value
+        if quantity == "rate" and one_c_A:
+            quantity, value = "abs_current", value * one_c_A
+        if quantity in INSTRUMENT_QUANTITIES and limit.after_s == 0.0:
+            device.append(
+                StepLimit(
+                    INSTRUMENT_QUANTITIES[quantity],  # type: ignore[arg-type]
+                    limit.op,
+                    value,
+                    limit.label or f"{limit.quantity} {limit.op} {limit.value:g}",
+                )
+            )
+            device_src.append(limit)
+        else:
+            host.append(limit)
+    return device, device_src, host
+
+
+def _duration(limits: tuple[p.Limit, ...]) -> float:
+    bounds = [lim.value for lim in limits if lim.quantity == "step_time" and lim.op in (">", ">=")]
+    return min(bounds) if bounds else UNBOUNDED_STEP_S
+
+
+def translate(step: p.Step, *, one_c_A: float | None = None) -> Translation:
+    """Driver command for an electrochemical step; SchedulerError for anything else."""
+    device, device_src, host = _split_limits(step.limits, one_c_A)
+    interval = max(step.record.dt_s, 1e-3)
+    common = {
+        "duration_s": _duration(step.limits),
+        "limits": tuple(device),
+        "sample_interval_s": interval,
+    }
+    if isinstance(step, p.ConstantCurrent):
+        command = StepCommand("cc", current_A=step.current_A, **common)
+    elif isinstance(step, p.Rest | p.Wait):
+        command = StepCommand("rest", **common)
+    elif isinstance(step, p.ConstantVoltage):
+        command = StepCommand("cv", voltage_V=step.voltage_V, **common)
+    elif isinstance(step, p.PulseTrain):
+        total = step.n_pulses * (step.pulse_s + step.relax_s)
+        command = StepCommand(
+            "pulse_train",
+            current_A=step.pulse_current_A,
+            pulse_s=step.pulse_s,
+            relax_s=step.relax_s,
+            n_pulses=step.n_pulses,
+            duration_s=total,
+            limits=tuple(device),
+            sample_interval_s=interval,
+        )
+    elif isinstance(step, p.Impedance):
+        command = StepCommand(
+            "eis" if step.mode == "potentiostatic" else "geis",
+            duration_s=UNBOUNDED_STEP_S,
+            f_start_Hz=step.f_start_Hz,
+            f_end_Hz=step.f_end_Hz,
+            points_per_decade=step.points_per_decade,
+            amplitude=step.amplitude,
+            dc_bias=step.dc_bias,
+        )
+    elif isinstance(step, p.Sweep):
+        command = StepCommand(
+            "sweep",
+            duration_s=UNBOUNDED_STEP_S,
+            sweep_vertices_V=(step.start_V, *step.vertices_V, step.end_V),
+            scan_rate_V_s=step.scan_rate_V_s,
+            n_scans=step.n_cycles,
+            sample_interval_s=interval,
+        )
+    else:
+        raise SchedulerError(f"step {step.index} ({step.kind}) is not an electrochemical step")
+    return Translation(command, tuple(device_src), tuple(host))

@@ -1,0 +1,244 @@
+"""The EmStat4 simulator's endpoints: a TCP port and a pty, with the online commands.
+
+Online commands (reference/instruments.md 1.1): `t` firmware, `v` MethodSCRIPT version,
+`i` serial number, `e` + script + empty line to execute, `Z` to abort. A running script
+belongs to the instrument, not to the connection: if the host goes away, the script keeps
+running and its output waits (bounded) for the next connection, like a USB CDC buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import tty
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulators.clock import SimClock
+from simulators.emstat4.machine import Aborted, Machine
+from simulators.emstat4.script import ERR_NOT_RUNNING, ScriptError, parse
+
+log = logging.getLogger(__name__)
+
+FIRMWARE_LINES = ("tes4_hr1.3.2", "Nov 22 2026 12:00:00*")
+METHODSCRIPT_VERSION = "v0106"
+PENDING_LIMIT = 200_000  # lines kept for a host that is not connected
+ERR_BUSY = 0x0004
+ERR_UNKNOWN_ONLINE = 0x0001
+
+
+@dataclass
+class Faults:
+    """Faults a test (or `cellbench sim`) can inject."""
+
+    corrupt_next: int = 0  # corrupt this many of the next data packages
+    error_code: int | None = None  # the next script fails at once with this !code
+    drop_after_packages: int | None = None  # drop the connection after N more packages
+
+
+@dataclass
+class EmStat4Simulator:
+    """One simulated EmStat4 channel with its cell."""
+
+    cell: Any
+    time_scale: float = math.inf
+    serial: str = "ES4HR-SIM-0001"
+    clock: SimClock | None = None
+    faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        self.clock = self.clock or SimClock(self.time_scale)
+        self.machine = Machine(cell=self.cell, clock=self.clock, out=self._out)
+        self._writer: asyncio.StreamWriter | None = None
+        self._pending: deque[str] = deque(maxlen=PENDING_LIMIT)
+        self._task: asyncio.Task[None] | None = None
+        self._servers: list[asyncio.AbstractServer] = []
+        self._pty_fds: list[int] = []
+        self._pty_tasks: list[asyncio.Task[None]] = []
+        self._since_drain = 0
+        self.connections = 0
+        self._unstalled = asyncio.Event()
+        self._unstalled.set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+        server = await asyncio.start_server(self._serve, host, port)
+        self._servers.append(server)
+        address = server.sockets[0].getsockname()
+        return address[0], address[1]
+
+    async def start_pty(self) -> str:
+        """Open a pty pair and serve on the master; returns the device path for the driver."""
+        master, slave = os.openpty()
+        tty.setraw(slave)  # no echo, no newline translation
+        os.set_blocking(master, False)
+        self._pty_fds += [master, slave]  # keep the slave open so the master never sees EIO
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(os.dup(master), "rb", 0)
+        )
+        transport, protocol = await loop.connect_write_pipe(
+            lambda: asyncio.streams.FlowControlMixin(), os.fdopen(os.dup(master), "wb", 0)
+        )
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        self._pty_tasks.append(asyncio.create_task(self._serve(reader, writer)))
+        return os.ttyname(slave)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def stop(self) -> None:
+        if self.running:
+            self.machine.abort_requested = True
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(self._task), 2.0)
+            if self._task and not self._task.done():
+                self._task.cancel()
+        for server in self._servers:
+            server.close()
+        for task in self._pty_tasks:
+            task.cancel()
+        if self._writer is not None:
+            self._writer.close()
+        for fd in self._pty_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._servers.clear()
+        self._pty_fds.clear()
+
+    def stall(self, stalled: bool = True) -> None:
+        """Fault: stop answering and streaming (True) or carry on (False)."""
+        if stalled:
+            self._unstalled.clear()
+        else:
+            self._unstalled.set()
+
+    @property
+    def stalled(self) -> bool:
+        return not self._unstalled.is_set()
+
+    def drop_connection(self) -> None:
+        """Fault: cut the host connection now (the script keeps running)."""
+        if self._writer is not None:
+            self._writer.transport.abort()
+            self._writer = None
+
+    # -- output ----------------------------------------------------------------------------
+    async def _out(self, line: str) -> None:
+        await self._unstalled.wait()
+        if line.startswith("P"):
+            if self.faults.corrupt_next > 0:
+                self.faults.corrupt_next -= 1
+                line = "P" + line[1:].replace("8", "g", 1).replace(";", "", 1)
+            if self.faults.drop_after_packages is not None:
+                if self.faults.drop_after_packages <= 0:
+                    self.faults.drop_after_packages = None
+                    self.drop_connection()
+                else:
+                    self.faults.drop_after_packages -= 1
+        writer = self._writer
+        if writer is None or writer.is_closing():
+            self._pending.append(line)
+            return
+        writer.write(line.encode("ascii") + b"\n")
+        self._since_drain += 1
+        if self._since_drain >= 64:
+            self._since_drain = 0
+            try:
+                await writer.drain()
+            except (ConnectionError, OSError):
+                self._writer = None
+        else:
+            await asyncio.sleep(0)
+
+    async def _reply(self, writer: asyncio.StreamWriter, line: str) -> None:
+        writer.write(line.encode("ascii") + b"\n")
+        with contextlib.suppress(ConnectionError, OSError):
+            await writer.drain()
+
+    # -- connection handling ---------------------------------------------------------------
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._writer is not None and self._writer is not writer:
+            self._writer.close()  # a new host takes the port over
+        self._writer = writer
+        self.connections += 1
+        while self._pending and not writer.is_closing():
+            writer.write(self._pending.popleft().encode("ascii") + b"\n")
+        script_lines: list[str] | None = None
+        try:
+            while True:
+                raw = await reader.readline()
+                if not raw:
+                    break
+                await self._unstalled.wait()
+                text = raw.decode("ascii", errors="replace").rstrip("\r\n")
+                if script_lines is not None:
+                    if text == "":
+                        await self._start_script(writer, script_lines)
+                        script_lines = None
+                    else:
+                        script_lines.append(text)
+                    continue
+                if not text:
+                    continue
+                if text == "e":
+                    if self.running:
+                        await self._reply(writer, f"e!{ERR_BUSY:04X}: script already running")
+                    else:
+                        script_lines = []
+                elif text == "t":
+                    for line in FIRMWARE_LINES:
+                        await self._reply(writer, line)
+                elif text == "v":
+                    await self._reply(writer, METHODSCRIPT_VERSION)
+                elif text == "i":
+                    await self._reply(writer, "i" + self.serial)
+                elif text == "Z":
+                    if self.running:
+                        await self._reply(writer, "Z")
+                        self.machine.abort_requested = True
+                    else:
+                        await self._reply(writer, f"Z!{ERR_NOT_RUNNING:04X}")
+                else:
+                    await self._reply(writer, f"{text[:1]}!{ERR_UNKNOWN_ONLINE:04X}")
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            if self._writer is writer:
+                self._writer = None
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _start_script(self, writer: asyncio.StreamWriter, lines: list[str]) -> None:
+        if self.faults.error_code is not None:
+            code, self.faults.error_code = self.faults.error_code, None
+            await self._reply(writer, f"e!{code:04X}: injected instrument error")
+            await self._reply(writer, "")
+            return
+        try:
+            script = parse(lines)
+        except ScriptError as exc:
+            await self._reply(writer, f"e!{exc.code:04X}: Line {exc.line}: {exc}")
+            await self._reply(writer, "")
+            return
+        await self._reply(writer, "e")
+        self._task = asyncio.create_task(self._execute(script))
+
+    async def _execute(self, script: Any) -> None:
+        try:
+            await self.machine.run(script)
+        except Aborted:
+            pass
+        except ScriptError as exc:
+            await self._out(f"!{exc.code:04X}: Line {exc.line}: {exc}")
+        except Exception as exc:  # the firmware never crashes the port
+            log.exception("simulated EmStat4 script failed")
+            await self._out(f"!0001: {type(exc).__name__}")
+        finally:
+            await self._out("")
