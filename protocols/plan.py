@@ -15,7 +15,9 @@ Comparison = Literal["<", "<=", ">", ">="]
 Action = Literal["next", "goto", "end_loop", "end_test", "pause", "abort"]
 
 # Quantities a limit can watch. Units: s, s, V, A, A (|I|), 1 (|I|/I_1C), Ah, V/s, A/s,
-# degC, Pa, 1, 1.
+# degC, Pa, 1, 1. `dV_dt` and `dI_dt` compare magnitudes (|dV/dt|, |dI/dt|), as a rest
+# that ends "when the voltage drifts less than 1 mV/h" means in either direction.
+# `step_capacity` is the charge passed in the step, |Q|. `voltage` is the cell voltage.
 LimitQuantity = Literal[
     "step_time",
     "test_time",
@@ -44,6 +46,7 @@ class Limit:
     target: str | None = None  # tag name for action == "goto"
     after_s: float = 0.0  # blanking time before the limit is evaluated
     label: str = ""  # as the user wrote it, e.g. "voltage <= 3.0 V"
+    target_index: int | None = None  # resolved step index of `target` for action == "goto"
 
     def holds(self, measured: float) -> bool:
         """True when the measured value satisfies the comparison."""
@@ -161,6 +164,7 @@ class Sweep(Step):
     end_V: float = 0.0
     scan_rate_V_s: float = 1e-4
     n_cycles: int = 1
+    start_at_ocv: bool = False  # start (and end) at the open-circuit voltage instead of start_V
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,258 @@
+"""The shape of a protocol file: which fields each block and step type takes.
+
+pydantic checks structure here (known fields, lists, integers); quantities stay as the text
+the technician wrote and are read with their units when the protocol is compiled, because a
+value may be a `${parameter}` that only has a value at bind time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from protocols.errors import Problem
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RecordBody(_Body):
+    dt: Any = None
+    dV: Any = None
+    dI: Any = None
+
+
+class SafetyBody(_Body):
+    voltage_min: Any = None
+    voltage_max: Any = None
+    abs_current_max: Any = None
+    temperature_min: Any = None
+    temperature_max: Any = None
+    capacity_max: Any = None
+    pressure_min: Any = None
+    pressure_max: Any = None
+
+
+class Common(_Body):
+    """Fields every step may carry."""
+
+    label: str = ""
+    cycle_type: str | None = None
+    tag: str | None = None
+    record: RecordBody | None = None
+    until: list[Any] = Field(default_factory=list)
+    duration: Any = None
+    safety: SafetyBody | None = None
+
+
+class RestBody(Common):
+    pass
+
+
+class CurrentSetpoint(Common):
+    current: Any = None  # A, mA/cm², mA/g or a C-rate
+    rate: Any = None  # a C-rate, same as current: 0.5C
+    direction: Literal["charge", "discharge"] | None = None
+
+
+class CCBody(CurrentSetpoint):
+    pass
+
+
+class CVBody(Common):
+    voltage: Any
+    current_limit: Any = None
+
+
+class CCCVBody(CurrentSetpoint):
+    voltage: Any
+
+
+class CPBody(Common):
+    power: Any
+    direction: Literal["charge", "discharge"] | None = None
+
+
+class PulseTrainBody(CurrentSetpoint):
+    pulse: Any
+    relax: Any
+    relax_until_dV_dt: Any = None
+    n_pulses: int = Field(ge=1, le=100_000)
+
+
+class EISBody(Common):
+    mode: Literal["potentiostatic", "galvanostatic", "PEIS", "GEIS", "peis", "geis"] = (
+        "potentiostatic"
+    )
+    f_start: Any
+    f_end: Any
+    points_per_decade: int = Field(default=10, ge=1, le=100)
+    amplitude: Any
+    dc_bias: Any = "ocv"
+    averages: int = Field(default=1, ge=1, le=100)
+
+
+class SweepBody(Common):
+    start: Any = "ocv"
+    vertices: list[Any] = Field(min_length=1)
+    end: Any = None
+    scan_rate: Any
+    cycles: int = Field(default=1, ge=1, le=10_000)
+
+
+class LSVBody(Common):
+    start: Any = "ocv"
+    end: Any
+    scan_rate: Any
+
+
+class SetTemperatureBody(Common):
+    target: Any
+    ramp: Any = None
+    tolerance: Any = "0.5 K"
+    stable_for: Any = None
+    soak: Any = None
+    timeout: Any = None
+
+
+class SetPressureBody(Common):
+    target: Any = None
+    force: Any = None
+    tolerance: Any = "0.5 MPa"
+    settle: Any = None
+    timeout: Any = None
+
+
+class WaitBody(Common):
+    pass
+
+
+class AdvanceCycleBody(_Body):
+    label: str = ""
+
+
+class LoopBody(_Body):
+    loop_to: str
+    count: int = Field(ge=1, le=1_000_000)
+
+
+class RepeatBody(_Body):
+    times: int | None = Field(default=None, ge=1, le=1_000_000)
+    steps: list[Any] = Field(min_length=1)
+    cycle_type: str | None = None
+    label: str = ""
+
+
+class ForEachBody(_Body):
+    over: dict[str, Any]
+    times: int | None = Field(default=None, ge=1, le=1_000_000)
+    steps: list[Any] = Field(min_length=1)
+    cycle_type: str | None = None
+    label: str = ""
+
+
+class PybammBody(Common):
+    pybamm: str
+
+
+class FileBody(_Body):
+    """Top level of a protocol file."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    version: int | str = 1
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    c_rate_basis: Any = None
+    record: RecordBody | None = None
+    safety: SafetyBody | None = None
+    steps: list[Any]
+    analyses: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+STEP_BODIES: dict[str, type[_Body]] = {
+    "rest": RestBody,
+    "ocv": RestBody,
+    "cc": CCBody,
+    "cv": CVBody,
+    "hold": CVBody,
+    "cccv": CCCVBody,
+    "cp": CPBody,
+    "pulse_train": PulseTrainBody,
+    "eis": EISBody,
+    "sweep": SweepBody,
+    "lsv": LSVBody,
+    "set_temperature": SetTemperatureBody,
+    "set_pressure": SetPressureBody,
+    "wait": WaitBody,
+    "advance_cycle": AdvanceCycleBody,
+    "loop": LoopBody,
+    "repeat": RepeatBody,
+    "for_each": ForEachBody,
+}
+FLOW_KEYS = ("tag", "include", "pybamm")
+STEP_TYPES = (*STEP_BODIES, *FLOW_KEYS)
+
+
+def _type_word(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def validation_problems(
+    exc: ValidationError, model: type[BaseModel], file: str, path: str, line_of: Any
+) -> list[Problem]:
+    """pydantic errors as one-sentence Problems with paths and what would be valid."""
+    out: list[Problem] = []
+    for err in exc.errors():
+        loc = [str(x) if isinstance(x, str) else f"[{x}]" for x in err["loc"]]
+        sub = path
+        for part in loc:
+            sub = f"{sub}{part}" if part.startswith("[") else (f"{sub}.{part}" if sub else part)
+        name = next((x for x in reversed(err["loc"]) if isinstance(x, str)), "")
+        kind = err["type"]
+        given = err.get("input")
+        if kind == "extra_forbidden":
+            owner = model
+            for part in err["loc"][:-1]:
+                field = owner.model_fields.get(str(part)) if isinstance(part, str) else None
+                ann = getattr(field, "annotation", None) if field else None
+                for cand in getattr(ann, "__args__", (ann,)):
+                    if isinstance(cand, type) and issubclass(cand, BaseModel):
+                        owner = cand
+            valid = ", ".join(owner.model_fields)
+            msg = f"unknown field '{name}'; valid fields here are: {valid}"
+        elif kind == "missing":
+            msg = f"missing required field '{name}'"
+        elif kind == "literal_error":
+            expected = err.get("ctx", {}).get("expected", "")
+            msg = f"'{given}' is not allowed for '{name}'; use {expected}"
+        elif kind in ("int_parsing", "int_type", "int_from_float"):
+            msg = f"'{name}' must be a whole number, not {_type_word(given)} {given!r}"
+        elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+            msg = f"'{name}' {err['msg'].lower()} (got {given!r})"
+        elif kind in ("too_short",):
+            msg = f"'{name}' must not be empty"
+        elif kind in ("string_type",):
+            msg = f"'{name}' must be text, not {_type_word(given)}"
+        elif kind in ("list_type",):
+            msg = f"'{name}' must be a list, not {_type_word(given)}"
+        elif kind in ("dict_type", "model_type", "model_attributes_type"):
+            msg = f"'{name}' must be a mapping of fields, not {_type_word(given)}"
+        else:
+            msg = f"'{name}': {err['msg']}"
+        out.append(Problem(file, sub, msg, line_of(sub)))
+    return out
