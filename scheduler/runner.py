@@ -21,7 +21,7 @@ from drivers.errors import InstrumentError
 from drivers.potentiostat import ImpedancePoint, Potentiostat, Sample, StepEnd
 from protocols import plan as p
 from scheduler.errors import SchedulerError
-from scheduler.translate import Translation, translate
+from scheduler.translate import Translation, translate_phases
 
 BATCH_ROWS = 512
 
@@ -135,7 +135,7 @@ class Runner:
             while (step := sequencer.next(outcome)) is not None:
                 self.state.cycle = sequencer.cycle
                 if isinstance(step, p.AdvanceCycle):
-                    outcome = None
+                    outcome = p.StepOutcome(None, "completed")
                     continue
                 step_result = await self._run_step(step)
                 result.steps.append(step_result)
@@ -183,13 +183,31 @@ class Runner:
         started = state.test_time_s
         if isinstance(step, p.SetTemperature | p.SetPressure):
             return await self._environment_step(step, started)
-        translation = translate(step, one_c_A=self.one_c_A)
+        phases = translate_phases(step, one_c_A=self.one_c_A)
+        await asyncio.to_thread(
+            self.store.start_step,
+            self.run_id,
+            step_count=state.step_count,
+            step_index=step.index,
+            kind=step.kind,
+            label=step.label,
+            started_at_s=started,
+            cycle=state.cycle,
+        )
         self.progress("step", state)
         charge0, discharge0 = state.charge_Ah, state.discharge_Ah
-        end = await self._stream(step, translation, started)
-        fired = translation.protocol_limit(end.limit) if end.reason == "limit" else None
-        if end.reason == "aborted" and self._host_fired is not None:
-            fired = self._host_fired
+        offset = 0.0
+        for number, translation in enumerate(phases):
+            end = await self._stream(step, translation, started, offset)
+            offset = state.step_time_s
+            fired = translation.protocol_limit(end.limit) if end.reason == "limit" else None
+            if end.reason == "aborted" and self._host_fired is not None:
+                fired = self._host_fired
+            reached_next_phase = (
+                number < len(phases) - 1 and fired is not None and fired not in step.limits
+            )
+            if not reached_next_phase:
+                break  # a limit of the step itself (or its time) ended it
         reason = self._describe_end(end, fired)
         state.test_time_s = started + state.step_time_s
         result = StepResult(
@@ -205,16 +223,11 @@ class Runner:
         )
         self._push()
         await asyncio.to_thread(
-            self.store.record_step,
+            self.store.end_step,
             self.run_id,
-            step_count=state.step_count,
-            step_index=step.index,
-            kind=step.kind,
-            label=step.label,
-            started_at_s=started,
+            state.step_count,
             ended_at_s=state.test_time_s,
             end_reason=reason,
-            cycle=state.cycle,
             charge_Ah=result.charge_Ah,
             discharge_Ah=result.discharge_Ah,
         )
@@ -252,12 +265,14 @@ class Runner:
             0.0,
         )
 
-    async def _stream(self, step: p.Step, translation: Translation, started: float) -> StepEnd:
+    async def _stream(
+        self, step: p.Step, translation: Translation, started: float, offset: float = 0.0
+    ) -> StepEnd:
         state = self.state
         safety = self.plan.safety
         host_limits = translation.host_limits
         self._host_fired = None
-        last_t, last_v, last_i = 0.0, math.nan, 0.0
+        last_t, last_v, last_i = offset, math.nan, 0.0
         step_charge = 0.0
         spectrum: list[ImpedancePoint] = []
         end: StepEnd | None = None
@@ -270,11 +285,12 @@ class Runner:
                 spectrum.append(item)
                 continue
             sample: Sample = item
-            t = sample.t_s if math.isfinite(sample.t_s) else last_t
+            t = offset + sample.t_s if math.isfinite(sample.t_s) else last_t
             dt = max(t - last_t, 0.0)
             current, voltage = sample.current_A, sample.voltage_V
-            prev_i = current if state.record_index == 0 or last_t == 0.0 else last_i
-            prev_v = voltage if not math.isfinite(last_v) else last_v
+            first = not math.isfinite(last_v)  # the source was at this current from t=0
+            prev_i = current if first else last_i
+            prev_v = voltage if first else last_v
             mean_i = 0.5 * (current + prev_i)
             dq = mean_i * dt / 3600.0
             dE = 0.5 * (current * voltage + prev_i * prev_v) * dt / 3600.0

@@ -73,6 +73,40 @@ def _duration(limits: tuple[p.Limit, ...]) -> float:
     return min(bounds) if bounds else UNBOUNDED_STEP_S
 
 
+def translate_phases(step: p.Step, *, one_c_A: float | None = None) -> list[Translation]:
+    """Driver commands for a step, in order; CC-CV becomes a CC phase then a CV phase.
+
+    The CC phase ends when the voltage reaches the CV set point (or on the step's time and
+    capacity limits); the CV phase carries all of the step's own limits.
+    """
+    if not isinstance(step, p.ConstantCurrentConstantVoltage):
+        return [translate(step, one_c_A=one_c_A)]
+    charging = step.current_A > 0
+    reach = p.Limit(
+        "voltage",
+        ">=" if charging else "<=",
+        step.voltage_V,
+        label=f"voltage {'>=' if charging else '<='} {step.voltage_V:g} V (CC to CV)",
+    )
+    bounds = tuple(lim for lim in step.limits if lim.quantity in ("step_time", "step_capacity"))
+    cc = p.ConstantCurrent(
+        index=step.index,
+        label=step.label,
+        record=step.record,
+        limits=(reach, *bounds),
+        current_A=step.current_A,
+    )
+    cv = p.ConstantVoltage(
+        index=step.index,
+        label=step.label,
+        record=step.record,
+        limits=step.limits,
+        voltage_V=step.voltage_V,
+        current_limit_A=abs(step.current_A),
+    )
+    return [translate(cc, one_c_A=one_c_A), translate(cv, one_c_A=one_c_A)]
+
+
 def translate(step: p.Step, *, one_c_A: float | None = None) -> Translation:
     """Driver command for an electrochemical step; SchedulerError for anything else."""
     device, device_src, host = _split_limits(step.limits, one_c_A)

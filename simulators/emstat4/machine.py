@@ -214,8 +214,10 @@ class Machine:
         elif name == "pck_add":
             var = self._var(args[0], line)
             text = encode_value(var.type_id, var.value, var.integer)
+            if var.status or var.range_index is not None:
+                text += f",1{var.status:X}"
             if var.range_index is not None:
-                text += f",1{var.status:X},2{var.range_index:02X}"
+                text += f",2{var.range_index:02X}"
             self._package.append(text)
         elif name == "pck_end":
             await self.out("P" + ";".join(self._package))
@@ -263,6 +265,10 @@ class Machine:
             self._check_abort()
             await self._advance(interval, current)
             voltage = self.cell.measured_voltage(current)
+            if getattr(self.cell, "fault", None) == "open" and current != 0.0:
+                # No current can flow: the control amplifier saturates at its compliance.
+                voltage = math.copysign(VOLTAGE_COMPLIANCE_V, current)
+            voltage = max(-VOLTAGE_COMPLIANCE_V, min(VOLTAGE_COMPLIANCE_V, voltage))
             status = STATUS_OVERLOAD if abs(voltage) >= VOLTAGE_COMPLIANCE_V else 0
             self._set(p, block.line, "ab", voltage, status=status, range_index=None)
             measured, cstatus, index = self._measured_current(current)

@@ -60,6 +60,7 @@ class EmStat4Simulator:
         self._pty_fds: list[int] = []
         self._pty_tasks: list[asyncio.Task[None]] = []
         self._since_drain = 0
+        self._handlers: set[asyncio.Task[None]] = set()
         self.connections = 0
         self._unstalled = asyncio.Event()
         self._unstalled.set()
@@ -106,6 +107,10 @@ class EmStat4Simulator:
             task.cancel()
         if self._writer is not None:
             self._writer.close()
+        for task in list(self._handlers):
+            task.cancel()
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=1.0)
         for fd in self._pty_fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -168,6 +173,9 @@ class EmStat4Simulator:
             self._writer.close()  # a new host takes the port over
         self._writer = writer
         self.connections += 1
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
         while self._pending and not writer.is_closing():
             writer.write(self._pending.popleft().encode("ascii") + b"\n")
         script_lines: list[str] | None = None
@@ -209,7 +217,12 @@ class EmStat4Simulator:
                     await self._reply(writer, f"{text[:1]}!{ERR_UNKNOWN_ONLINE:04X}")
         except (ConnectionError, OSError):
             pass
+        except asyncio.CancelledError:
+            # The simulator is stopping; end the handler quietly so asyncio's stream
+            # callback does not report the cancellation as an error.
+            return
         finally:
+            self._handlers.discard(handler)  # type: ignore[arg-type]
             if self._writer is writer:
                 self._writer = None
             with contextlib.suppress(Exception):

@@ -178,6 +178,7 @@ class EmStat4:
                 status = (potential.status if potential else 0) | (current.status if current else 0)
                 if potential and potential.status & STATUS_OVERLOAD and command.technique == "cc":
                     await self._abort()
+                    await self._finish_script(timeout)
                     raise InstrumentReportedError(
                         f"{self.name} hit its voltage compliance during a constant-current step: "
                         "the cell is open-circuit or disconnected"
@@ -227,6 +228,12 @@ class EmStat4:
                 (lim for lim in command.limits if lim.quantity in ("time", "capacity")), None
             )
             yield StepEnd("time" if fired is None else "limit", limit=fired, samples=count)
+
+    async def _finish_script(self, wait_s: float) -> None:
+        """Read to the script's closing empty line, so its on_finished (cell_off) has run."""
+        with contextlib.suppress(InstrumentTimeout, InstrumentConnectionError):
+            while (await self.transport.read_line(wait_s)) != "":
+                pass
 
     async def _abort(self) -> None:
         self._abort_sent = True

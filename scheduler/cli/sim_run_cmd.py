@@ -1,0 +1,108 @@
+"""`cellbench sim run`: run a protocol on a simulated bench through the real drivers."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from scheduler.cli.output import console, emit
+from scheduler.cli.sim_cmd import sim_app
+from scheduler.errors import SchedulerError
+
+
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """`PARAM=VALUE` pairs → overrides; numbers become floats, everything else stays text."""
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise SchedulerError(f"--set {pair!r} is not PARAM=VALUE (e.g. --set D_cm2_s=1e-9)")
+        text = value.strip()
+        try:
+            overrides[name.strip()] = float(text)
+        except ValueError:
+            overrides[name.strip()] = text
+    return overrides
+
+
+@sim_app.command("run")
+def run(
+    protocol: Path = typer.Argument(..., help="Protocol file (YAML)."),
+    preset: str = typer.Option("gao2025-dfncm-llzo", help="Cell preset name or preset file."),
+    set_: list[str] = typer.Option([], "--set", help="Override a preset parameter: NAME=VALUE."),
+    time_scale: float = typer.Option(math.inf, help="Simulated seconds per wall second."),
+    db: str | None = typer.Option(None, envvar="CELLBENCH_DB", help="Database URL."),
+    transport: str = typer.Option("tcp", help="How the driver reaches the simulator: tcp or pty."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Run PROTOCOL on a simulated cell behind a simulated EmStat4, store it, print results."""
+    import protocols
+    from protocols.analysis import cycle_summary
+    from scheduler.session import CellInfo, run_protocol
+    from scheduler.simbench import simulated_emstat4
+    from storage import open_store
+
+    if transport not in ("tcp", "pty"):
+        raise SchedulerError(f"--transport must be tcp or pty, not {transport!r}")
+    loaded = protocols.load(protocol)
+    overrides = parse_settings(set_)
+    store = open_store(db)
+
+    async def _run() -> tuple[int, Any, Any]:
+        async with simulated_emstat4(
+            preset, overrides=overrides, time_scale=time_scale, transport=transport
+        ) as channel:
+            params = channel.params
+            cell = CellInfo(
+                name=f"sim {params.name}",
+                active_mass_g=params.active_mass_g,
+                area_cm2=params.area_cm2,
+                loading_mg_cm2=params.loading_mg_cm2,
+                specific_capacity_mAh_g=getattr(params, "c_rate_basis_mAh_g", 200.0),
+            )
+            run_id, result = await run_protocol(
+                store,
+                loaded,
+                cell,
+                channel.driver,
+                slot="sim-1",
+                metadata={"preset": preset, "overrides": overrides, "time_scale": time_scale},
+            )
+            return run_id, result, cell
+
+    run_id, result, cell = asyncio.run(_run())
+    cycles = cycle_summary(
+        store.read_samples(run_id), active_mass_g=cell.active_mass_g, area_cm2=cell.area_cm2
+    )
+    data = {
+        "run_id": run_id,
+        "status": result.status,
+        "message": result.message,
+        "simulated_hours": result.state.test_time_s / 3600,
+        "steps": len(result.steps),
+        "cycles": [c.as_dict() for c in cycles],
+    }
+
+    def render(_: object) -> None:
+        table = Table(title=f"run {run_id}: {loaded.name} on {cell.name}")
+        for heading in ("cycle", "charge / mAh g⁻¹", "discharge / mAh g⁻¹", "CE / %"):
+            table.add_column(heading, justify="right")
+        for c in cycles:
+            ce = "—" if c.coulombic_efficiency is None else f"{100 * c.coulombic_efficiency:.2f}"
+            table.add_row(
+                str(c.cycle), f"{c.charge_mAh_g or 0:.1f}", f"{c.discharge_mAh_g or 0:.1f}", ce
+            )
+        console.print(table)
+        console.print(
+            f"{result.status}: {len(result.steps)} steps, "
+            f"{data['simulated_hours']:.1f} h simulated. {result.message}"
+        )
+
+    emit(data, as_json, render)
+    if result.status != "completed":
+        raise SchedulerError(f"run {run_id} ended with {result.status}: {result.message}")
