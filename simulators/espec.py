@@ -1,0 +1,131 @@
+"""ESPEC P-300 / SCP-220 chamber controller simulator (ASCII, `\\r\\n`, `OK:` / `NA:` replies).
+
+Implements the soak subset of reference/instruments.md 2.1: `TYPE?`, `ROM?`, `MODE?`, `MON?`,
+`TEMP?`, `TEMP, S<sp>[ H<hi> L<lo>]`, `MODE,OFF|STANDBY|CONSTANT`, `RUN PRGM, TEMP<a>
+GOTEMP<b> TIME<h>:<m>` (one-step remote program; at its end the chamber holds the last
+temperature in CONSTANT mode) and `RUN PRGM?`. A set command is acknowledged with
+`OK:<command without spaces>`. With the temperature sensor gone, temperature queries answer
+`NA:CHB NOT READY`. An RS-485 address prefix `<n>,` is accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from simulators.clock import SimClock
+from simulators.lineserver import LineServer
+from simulators.thermal import ChamberPlant
+
+NUMBER = r"[-+]?\d+(?:\.\d*)?"
+
+
+@dataclass
+class EspecSimulator:
+    """One simulated ESPEC chamber controller in front of a thermal plant."""
+
+    plant: ChamberPlant
+    clock: SimClock
+    sync: Callable[[], None] | None = None  # brings the plant (or a whole bench) up to now
+    high_limit_degC: float = 100.0
+    low_limit_degC: float = -40.0
+    server: LineServer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.server = LineServer(self.handle, terminator="\r\n", name="ESPEC")
+        self.commands: list[str] = []
+
+    async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+        return await self.server.start_tcp(host, port)
+
+    async def start_pty(self) -> str:
+        return await self.server.start_pty()
+
+    async def stop(self) -> None:
+        await self.server.stop()
+
+    def _now(self) -> None:
+        if self.sync is not None:
+            self.sync()
+        else:
+            self.plant.advance_to(self.clock.now())
+
+    async def handle(self, line: str) -> list[str]:
+        self._now()
+        self.commands.append(line)
+        text = re.sub(r"^\d+,", "", line.strip())  # RS-485 address
+        upper = text.upper()
+        plant = self.plant
+        if upper == "TYPE?":
+            return [f"T,S2,{plant.params.max_degC:.1f}"]
+        if upper == "ROM?":
+            return ["P300-SIM 1.00"]
+        if upper in ("MODE?", "MODE?,DETAIL"):
+            return [plant.mode]
+        if upper in ("TEMP?", "MON?"):
+            pv = plant.measured_degC()
+            if pv != pv:  # NaN: the sensor is gone
+                return ["NA:CHB NOT READY"]
+            if upper == "MON?":
+                alarms = 1 if pv > self.high_limit_degC or pv < self.low_limit_degC else 0
+                return [f"{pv:.1f},,{plant.mode},{alarms}"]
+            sp = plant.current_setpoint()
+            return [f"{pv:.1f},{sp:.1f},{self.high_limit_degC:.1f},{self.low_limit_degC:.1f}"]
+        if upper == "RUN PRGM?":
+            ramp = plant.ramp
+            if ramp is None:
+                return ["NA:CONT NOT READY-2"]
+            minutes = round(ramp.duration_s / 60.0)
+            return [
+                f"TEMP{ramp.from_degC:.1f} GOTEMP{ramp.to_degC:.1f} TIME{minutes // 60}:"
+                f"{minutes % 60:02d}"
+            ]
+        if upper.startswith("TEMP,"):
+            return [self._set_temp(text)]
+        if upper.startswith("MODE,"):
+            mode = upper.split(",", 1)[1].strip()
+            if mode not in ("OFF", "STANDBY", "CONSTANT"):
+                return ["NA:PARA ERR"]
+            plant.set_mode(mode)
+            return [f"OK:MODE,{mode}"]
+        if upper.startswith("RUN PRGM,"):
+            return [self._run_program(text)]
+        return ["NA:CMD ERR"]
+
+    def _set_temp(self, text: str) -> str:
+        fields = dict(re.findall(rf"([SHL])\s*({NUMBER})", text.split(",", 1)[1].upper()))
+        rest = re.sub(rf"[SHL]\s*{NUMBER}", "", text.split(",", 1)[1].upper()).strip()
+        if not fields or rest:
+            return "NA:PARA ERR"
+        high = float(fields.get("H", self.high_limit_degC))
+        low = float(fields.get("L", self.low_limit_degC))
+        sp = float(fields["S"]) if "S" in fields else self.plant.setpoint_degC
+        p = self.plant.params
+        if not (p.min_degC <= low < high <= p.max_degC and low <= sp <= high):
+            return "NA:DATA OUT OF RANGE"
+        self.high_limit_degC, self.low_limit_degC = high, low
+        if "S" in fields:
+            self.plant.set_setpoint(sp)
+        return "OK:" + text.replace(" ", "")
+
+    def _run_program(self, text: str) -> str:
+        body = text.split(",", 1)[1].upper()
+        start = re.search(rf"(?<!GO)TEMP\s*({NUMBER})", body)
+        end = re.search(rf"GOTEMP\s*({NUMBER})", body)
+        duration = re.search(r"TIME\s*(\d+):(\d+)", body)
+        if not (start and end and duration):
+            return "NA:PARA ERR"
+        a, b = float(start.group(1)), float(end.group(1))
+        minutes = int(duration.group(1)) * 60 + int(duration.group(2))
+        p = self.plant.params
+        if (
+            not all(
+                max(p.min_degC, self.low_limit_degC) <= v <= min(p.max_degC, self.high_limit_degC)
+                for v in (a, b)
+            )
+            or int(duration.group(2)) > 59
+        ):
+            return "NA:DATA OUT OF RANGE"
+        self.plant.start_ramp(a, b, minutes * 60.0)
+        return "OK:" + text.replace(" ", "")

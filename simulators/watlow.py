@@ -1,0 +1,147 @@
+"""Watlow F4T chamber controller simulator: a pymodbus TCP server over the thermal plant.
+
+Loop-1 holding registers (reference/instruments.md 2.2), 32-bit floats in two registers with
+the low word first: 2782 setpoint (read/write), 2810 current (ramping) setpoint, 2820 process
+value, 2774/2776 range low/high, and 2730 the loop's control mode as an enumeration
+(62 off, 10 auto; anything else is refused). A dropped-out sensor reads NaN, as the F4T
+shows a failed input.
+
+pymodbus 3.16 turns the older ModbusSequentialDataBlock / ModbusDeviceContext datastore into
+SimData / SimDevice and logs a deprecation warning for the old classes, so this server builds
+a SimDevice directly; its `action` hook refreshes the registers from the plant on every read
+and hands every write to the plant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pymodbus.constants import ExcCodes
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from simulators.clock import SimClock
+from simulators.thermal import ChamberPlant
+
+BASE = 2700
+SIZE = 200
+REG_MODE = 2730
+REG_RANGE_LOW = 2774
+REG_RANGE_HIGH = 2776
+REG_SETPOINT = 2782
+REG_CURRENT_SETPOINT = 2810
+REG_PROCESS_VALUE = 2820
+MODE_OFF = 62
+MODE_AUTO = 10
+WRITE_CODES = (6, 16, 23)
+
+
+def float_to_registers(value: float) -> list[int]:
+    """One float32 as two registers, low word first."""
+    high, low = struct.unpack(">HH", struct.pack(">f", value))
+    return [low, high]
+
+
+def registers_to_float(registers: list[int]) -> float:
+    low, high = registers
+    return struct.unpack(">f", struct.pack(">HH", high, low))[0]
+
+
+@dataclass
+class WatlowSimulator:
+    """One simulated F4T (loop 1) served over Modbus TCP."""
+
+    plant: ChamberPlant
+    clock: SimClock
+    sync: Callable[[], None] | None = None
+    device_id: int = 0  # 0 answers every unit id
+    writes: list[tuple[int, list[int]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._server: ModbusTcpServer | None = None
+        self.address: tuple[str, int] | None = None
+        self.stalled = False
+
+    async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+        device = SimDevice(
+            id=self.device_id,
+            simdata=[SimData(BASE, count=SIZE, values=0, datatype=DataType.REGISTERS)],
+            action=self._action,
+        )
+        self._server = ModbusTcpServer(device, address=(host, port))
+        await self._server.serve_forever(background=True)
+        sockets = getattr(self._server.transport, "sockets", None) or []
+        self.address = sockets[0].getsockname()[:2]
+        return self.address
+
+    def drop_connections(self) -> None:
+        """Fault: abort every open client connection (the server keeps listening)."""
+        if self._server is None:
+            return
+        for connection in list(self._server.active_connections.values()):
+            transport = connection.transport
+            if transport is not None:
+                with contextlib.suppress(Exception):
+                    transport.abort()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.shutdown()
+            self._server = None
+
+    def _now(self) -> None:
+        if self.sync is not None:
+            self.sync()
+        else:
+            self.plant.advance_to(self.clock.now())
+
+    def _refresh(self, registers: list[int]) -> None:
+        plant = self.plant
+        values = {
+            REG_SETPOINT: plant.setpoint_degC,
+            REG_CURRENT_SETPOINT: plant.current_setpoint(),
+            REG_PROCESS_VALUE: plant.measured_degC(),
+            REG_RANGE_LOW: plant.params.min_degC,
+            REG_RANGE_HIGH: plant.params.max_degC,
+        }
+        for address, value in values.items():
+            registers[address - BASE : address - BASE + 2] = float_to_registers(value)
+        registers[REG_MODE - BASE] = MODE_AUTO if plant.mode in ("CONSTANT", "RUN") else MODE_OFF
+
+    async def _action(
+        self,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        if self.stalled:
+            return ExcCodes.DEVICE_BUSY
+        self._now()
+        self._refresh(registers)
+        if function_code not in WRITE_CODES or not set_values:
+            return None
+        values = [int(v) for v in set_values]
+        self.writes.append((address, values))
+        after = list(registers)
+        offset = address - start_address
+        after[offset : offset + len(values)] = values
+        touched = range(address, address + len(values))
+        if REG_SETPOINT in touched or REG_SETPOINT + 1 in touched:
+            sp = registers_to_float(after[REG_SETPOINT - BASE : REG_SETPOINT - BASE + 2])
+            p = self.plant.params
+            if not (math.isfinite(sp) and p.min_degC <= sp <= p.max_degC):
+                return ExcCodes.ILLEGAL_VALUE
+            self.plant.set_setpoint(sp)
+        if REG_MODE in touched:
+            mode = after[REG_MODE - BASE]
+            if mode not in (MODE_AUTO, MODE_OFF):
+                return ExcCodes.ILLEGAL_VALUE
+            self.plant.set_mode("CONSTANT" if mode == MODE_AUTO else "STANDBY")
+        return None
