@@ -1,37 +1,47 @@
 """The protocol language, the papers' procedure library, and the plan a runner walks.
 
-from protocols import load, CellSpec
-plan = load("protocols/library/gao2025/rate.yaml").bind(CellSpec.load("cell.yaml").basis())
-seq = plan.sequencer()
-step = seq.next(None)          # first step; then seq.next(outcome) after each step
+    from protocols import load, CellSpec
+    plan = load("protocols/library/gao2025/rate.yaml").bind(CellSpec.load("cell.yaml").basis())
+    seq = plan.sequencer()
+    step = seq.next(None)          # first step; then seq.next(outcome) after each step
+
+Exports load on first use, so that importing `protocols.errors` or `protocols.plan` does not
+build the unit registry.
 """
 
-from protocols.basis import CapacityBasis, CellSpec
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
 from protocols.errors import Problem, ProtocolError
-from protocols.estimate import Estimate, Resources
-from protocols.export_pybamm import build_experiment, experiment_config, python_source, to_pybamm
-from protocols.program import LoopSpan, Plan
-from protocols.protocol import Protocol, load, loads
-from protocols.sequencer import Sequencer
 
-LIBRARY = __import__("pathlib").Path(__file__).parent / "library"
+LIBRARY = Path(__file__).parent / "library"
 
-__all__ = [
-    "LIBRARY",
-    "CapacityBasis",
-    "CellSpec",
-    "Estimate",
-    "LoopSpan",
-    "Plan",
-    "Problem",
-    "Protocol",
-    "ProtocolError",
-    "Resources",
-    "Sequencer",
-    "build_experiment",
-    "experiment_config",
-    "load",
-    "loads",
-    "python_source",
-    "to_pybamm",
-]
+_EXPORTS = {
+    "CapacityBasis": "protocols.basis",
+    "CellSpec": "protocols.basis",
+    "Estimate": "protocols.estimate",
+    "Resources": "protocols.estimate",
+    "build_experiment": "protocols.export_pybamm",
+    "experiment_config": "protocols.export_pybamm",
+    "python_source": "protocols.export_pybamm",
+    "to_pybamm": "protocols.export_pybamm",
+    "LoopSpan": "protocols.program",
+    "Plan": "protocols.program",
+    "Protocol": "protocols.protocol",
+    "load": "protocols.protocol",
+    "loads": "protocols.protocol",
+    "Sequencer": "protocols.sequencer",
+}
+
+__all__ = ["LIBRARY", "Problem", "ProtocolError", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'protocols' has no attribute {name!r}")

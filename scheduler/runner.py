@@ -149,11 +149,12 @@ class Runner:
             await asyncio.to_thread(
                 self.store.add_event, "safety", str(trip), run_id=self.run_id, severity="alarm"
             )
-        except InstrumentError as exc:
+        except (InstrumentError, SchedulerError) as exc:
+            kind = "instrument" if isinstance(exc, InstrumentError) else "run"
             result.status, result.message = "failed", str(exc)
             await self._make_safe()
             await asyncio.to_thread(
-                self.store.add_event, "instrument", str(exc), run_id=self.run_id, severity="error"
+                self.store.add_event, kind, str(exc), run_id=self.run_id, severity="error"
             )
         except (asyncio.CancelledError, KeyboardInterrupt):
             result.status, result.message = "aborted", "stopped by the operator"

@@ -1,31 +1,32 @@
-"""storage: the SQLModel schema, SQLite/PostgreSQL engines, batched sample ingest and export."""
+"""storage: the SQLModel schema, SQLite/PostgreSQL engines, batched sample ingest and export.
 
-from storage.columns import BDF_LABELS, SAMPLE_COLUMNS
+Exports load on first use, so that importing `storage.errors` (as the CLI does for every
+command) does not pull in SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from storage.errors import StorageError
-from storage.store import Store, open_store
-from storage.writer import SampleWriter
 
-__all__ = [
-    "BDF_LABELS",
-    "SAMPLE_COLUMNS",
-    "SampleWriter",
-    "StorageError",
-    "Store",
-    "export_run",
-    "import_mpr",
-    "open_store",
-]
+_EXPORTS = {
+    "BDF_LABELS": "storage.columns",
+    "SAMPLE_COLUMNS": "storage.columns",
+    "SampleWriter": "storage.writer",
+    "Store": "storage.store",
+    "open_store": "storage.store",
+    "export_run": "storage.export",
+    "import_mpr": "storage.mpr",
+}
 
-
-def export_run(*args, **kwargs):  # type: ignore[no-untyped-def]
-    """Write a run as BDF CSV or Parquet plus a metadata JSON (see storage.export)."""
-    from storage.export import export_run as _export
-
-    return _export(*args, **kwargs)
+__all__ = ["StorageError", *_EXPORTS]
 
 
-def import_mpr(*args, **kwargs):  # type: ignore[no-untyped-def]
-    """Import a BioLogic .mpr file as a run (see storage.mpr)."""
-    from storage.mpr import import_mpr as _import
-
-    return _import(*args, **kwargs)
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'storage' has no attribute {name!r}")

@@ -49,3 +49,7 @@ INTEGER_FILL = 0
 def empty_samples() -> dict[str, np.ndarray]:
     """Every column, zero rows: what a run with no samples reads back as."""
     return {key: np.empty(0, dtype=dtype) for key, (_, dtype) in SAMPLE_COLUMNS.items()}
+
+
+# File formats `export_run` writes.
+EXPORT_FORMATS = ("bdf-csv", "parquet")

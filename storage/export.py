@@ -20,11 +20,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from storage.columns import BDF_LABELS, SAMPLE_COLUMNS
+from storage.columns import BDF_LABELS, EXPORT_FORMATS, SAMPLE_COLUMNS
 from storage.errors import StorageError
 from storage.store import Store, jsonable
 
-FORMATS = ("bdf-csv", "parquet")
+FORMATS = EXPORT_FORMATS
+
 REQUIRED_KEYS = ("test_time_s", "voltage_V", "current_A")
 BDF_ONTOLOGY = "BDF 1.3.0"
 _EIS_LABELS = {

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
-import click
 import typer
 
 from drivers.errors import InstrumentError
@@ -31,6 +31,25 @@ app = typer.Typer(
 )
 
 
+def _click_exceptions(name: str) -> tuple[type[BaseException], ...]:
+    """The click exception class `name`, from the click typer uses (its own copy or click)."""
+    found: list[type[BaseException]] = []
+    for module_name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        cls = getattr(module, name, None)
+        if isinstance(cls, type) and cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
+CLICK_EXIT = _click_exceptions("Exit")
+CLICK_ABORT = _click_exceptions("Abort")
+CLICK_USAGE = _click_exceptions("ClickException")
+
+
 def _register() -> None:
     """Attach every command module; each adds its own commands to `app`."""
     from scheduler.cli import commands  # noqa: F401
@@ -51,14 +70,16 @@ def main(argv: list[str] | None = None) -> None:
     _register()
     try:
         app(args=args, prog_name="cellbench", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except CLICK_EXIT as exc:
+        sys.exit(getattr(exc, "exit_code", 0))
+    except CLICK_ABORT:
         sys.stderr.write("error: interrupted.\n")
         sys.exit(130)
-    except click.ClickException as exc:
-        sys.stderr.write(f"error: {exc.format_message()}\n")
-        sys.exit(exc.exit_code)
+    except CLICK_USAGE as exc:
+        message = exc.format_message()  # type: ignore[attr-defined]
+        if message.strip():  # an empty message follows help already printed
+            sys.stderr.write(f"error: {message}\n")
+        sys.exit(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted.\n")
         sys.exit(130)

@@ -11,9 +11,7 @@ from rich.table import Table
 
 from scheduler.cli import app
 from scheduler.cli.output import console, emit, err_console
-from scheduler.demo import run_demo
 from scheduler.errors import SchedulerError
-from scheduler.runner import RunState
 
 
 def _fmt(value: float | None, spec: str = ".1f") -> str:
@@ -31,8 +29,12 @@ def demo(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
-    """Run a few cycles of a gao2025-style protocol (3.0–4.3 V, 0.1C then 1C) on a simulated
-    NCM811 cell through the real EmStat4 driver and simulator, and print the cycle table."""
+    """Run a gao2025-style protocol (3.0–4.3 V, 0.1C then 1C) on a simulated NCM811 cell.
+
+    The real EmStat4 driver talks MethodSCRIPT over TCP to the EmStat4 simulator; every sample
+    is stored, and a per-cycle table and a voltage-capacity plot are produced."""
+    from scheduler.demo import run_demo
+    from scheduler.runner import RunState
     from storage import open_store
 
     if not time_scale > 0:

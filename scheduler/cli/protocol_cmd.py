@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import yaml
-from rich.syntax import Syntax
 from rich.table import Table
 
-from protocols import CellSpec, Plan, Protocol, load
-from protocols.display import describe_limit, describe_step
 from protocols.errors import Problem, ProtocolError
-from protocols.export_pybamm import experiment_config, python_source, to_pybamm
-from protocols.program import step_to_dict
-from protocols.units import format_duration, format_si
+
+if TYPE_CHECKING:  # the protocol machinery (pint, pybamm export) loads only when a command runs
+    from protocols import CellSpec, Plan, Protocol
 from scheduler.cli import app
 from scheduler.cli.output import console, emit
 
@@ -44,6 +41,8 @@ def _overrides(pairs: list[str] | None) -> dict[str, Any]:
 def _bind(
     file: Path, cell: Path | None, sets: list[str] | None
 ) -> tuple[Protocol, Plan, CellSpec | None]:
+    from protocols import CellSpec, load
+
     protocol = load(file)
     overrides = _overrides(sets)
     spec = CellSpec.load(cell) if cell else None
@@ -65,6 +64,9 @@ def _loop_marks(plan: Plan) -> dict[int, list[str]]:
 
 
 def _report(protocol: Protocol, plan: Plan, spec: CellSpec | None) -> dict[str, Any]:
+    from protocols.display import describe_limit, describe_step
+    from protocols.program import step_to_dict
+
     est = plan.estimate()
     return {
         "file": protocol.source,
@@ -98,6 +100,9 @@ def step_to_dict_safety(plan: Plan) -> dict[str, Any]:
 
 
 def _render_check(report: dict[str, Any], plan: Plan) -> None:
+    from protocols.display import describe_limit, describe_step
+    from protocols.units import format_si
+
     console.print(f"[bold green]✓[/] {report['file']}: [bold]{report['name']}[/] is valid")
     if plan.basis:
         console.print(f"  capacity basis: {plan.basis.description}")
@@ -172,6 +177,10 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show a protocol's name, parameters (with defaults) and source."""
+    from rich.syntax import Syntax
+
+    from protocols import load
+
     protocol = load(file)
     data = {
         "file": protocol.source,
@@ -211,6 +220,8 @@ def export(
 ) -> None:
     """Export the electrochemical part of FILE as a PyBaMM Experiment; says what was left out."""
     import json
+
+    from protocols.export_pybamm import experiment_config, python_source, to_pybamm
 
     if to != "pybamm":
         raise ProtocolError(
@@ -264,4 +275,4 @@ def _render_export(r: dict[str, Any]) -> None:
         console.print(f"  left out: {item}")
 
 
-__all__ = ["format_duration", "protocol_app"]
+__all__ = ["protocol_app"]

@@ -11,9 +11,8 @@ from rich.table import Table
 
 from scheduler.cli import app
 from scheduler.cli.output import console, emit
-from storage import export_run, open_store
+from storage.columns import EXPORT_FORMATS as FORMATS
 from storage.errors import StorageError
-from storage.export import FORMATS
 
 runs_app = typer.Typer(name="runs", help="Stored runs: list, show, export.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
@@ -63,6 +62,8 @@ def list_runs(
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the newest N runs."),
 ) -> None:
     """List stored runs, oldest first."""
+    from storage import open_store
+
     with open_store(db) as store:
         cells = {c.id: c.name for c in store.list_cells()}
         rows = [_summary(store, r, cells) for r in store.list_runs(status=status, limit=limit)]
@@ -94,6 +95,8 @@ def show_run(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show one run: provenance, steps and events."""
+    from storage import open_store
+
     with open_store(db) as store:
         run = store.get_run(run_id)
         cell = store.get_cell(run.cell_id) if run.cell_id is not None else None
@@ -193,7 +196,11 @@ def export(
     """Export a run as BDF (CSV or Parquet) plus a metadata JSON."""
     if fmt not in FORMATS:
         raise StorageError(f"Export format {fmt!r} is not one of {', '.join(FORMATS)}.")
+    from storage import open_store
+
     with open_store(db) as store:
+        from storage import export_run
+
         paths = export_run(store, run_id, fmt, output)
     data = {"run": run_id, "format": fmt, "files": [str(p) for p in paths]}
     emit(data, as_json, lambda d: [console.print(f"wrote {p}") for p in d["files"]])

@@ -9,13 +9,14 @@ from rich.table import Table
 
 from scheduler.cli import app
 from scheduler.cli.output import console, emit
-from simulators.cell import CellParameters, list_presets, load_preset, preset_path
 
 sim_app = typer.Typer(name="sim", help="Simulated instruments and cells.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
 
 
 def _summary(name: str) -> dict[str, Any]:
+    from simulators.cell import load_preset, preset_path
+
     params = load_preset(name)
     return {
         "name": name,
@@ -86,10 +87,12 @@ def presets(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List the cell presets, or show every parameter of one with its unit and meaning."""
+    from simulators.cell import list_presets, load_preset, preset_path
+
     if name is None:
         emit([_summary(n) for n in list_presets()], as_json, _render_list)
         return
-    params: CellParameters = load_preset(name)
+    params = load_preset(name)
     length_cm = params.diffusion_length_um * 1e-4
     data = {
         "name": params.name,
