@@ -87,6 +87,9 @@ class Environment:
         self.cell_area_mm2 = cell_area_mm2
         self.settings = settings or EnvironmentSettings()
         self.events: list[tuple[float, str]] = []  # (time, what happened), for the journal
+        # Last readings, which the runner stores with each sample and spectrum.
+        self.temperature_degC: float = math.nan
+        self.pressure_MPa: float = math.nan
 
     async def apply(self, step: Any) -> float:
         """Run one environment step; returns the simulated (clock) seconds it took."""
@@ -139,6 +142,7 @@ class Environment:
             started_at=started,
         )
         start_pv = (await chamber.read()).process_degC
+        self.temperature_degC = start_pv
         direction = (
             0.0
             if abs(start_pv - target_degC) <= tolerance_K
@@ -158,7 +162,7 @@ class Environment:
         while True:
             reading = await chamber.read()
             now = self.clock.now()
-            pv = reading.process_degC
+            pv = self.temperature_degC = reading.process_degC
             self._check_overshoot(chamber.name, pv, target_degC, direction)
             status = detector.update(now, pv)
             if status is SoakStatus.STABLE:
@@ -178,7 +182,7 @@ class Environment:
         soak_end = self.clock.now() + soak_s
         while (remaining := soak_end - self.clock.now()) > 0:
             await self.clock.sleep(min(s.poll_s, remaining))
-            pv = (await chamber.read()).process_degC
+            pv = self.temperature_degC = (await chamber.read()).process_degC
             self._check_overshoot(chamber.name, pv, target_degC, 0.0)
         return self.clock.now() - started
 
@@ -231,6 +235,7 @@ class Environment:
         started = self.clock.now()
         if target_MPa <= 0:
             await rig.release()
+            self.pressure_MPa = 0.0
             self._note(f"{rig.name}: released")
             return self.clock.now() - started
         if self.cell_area_mm2 is None:
@@ -252,10 +257,18 @@ class Environment:
         )
         while True:
             reading = await rig.read()
+            self.pressure_MPa = reading.pressure_MPa
             if detector.update(self.clock.now(), reading.pressure_MPa) is SoakStatus.STABLE:
                 break
             await self.clock.sleep(self.settings.poll_s)
         return self.clock.now() - started
+
+    async def refresh(self) -> None:
+        """Read the chamber and the rig once, so stored samples carry fresh conditions."""
+        if self.chamber is not None:
+            self.temperature_degC = (await self.chamber.read()).process_degC
+        if self.rig is not None:
+            self.pressure_MPa = (await self.rig.read()).pressure_MPa
 
     def _note(self, text: str) -> None:
         self.events.append((self.clock.now(), text))

@@ -24,6 +24,7 @@ from scheduler.errors import SchedulerError
 from scheduler.translate import Translation, translate_phases
 
 BATCH_ROWS = 512
+ENVIRONMENT_POLL_S = 60.0  # simulated/step seconds between chamber and rig readings
 
 
 @dataclass
@@ -112,6 +113,8 @@ class Runner:
         self._rows: dict[str, list[float]] = {}
         self._writer: Any = None
         self._wall_start = time.time()
+        self._refresh: asyncio.Task[None] | None = None
+        self._refreshed_at = -math.inf
 
     # -- storage ----------------------------------------------------------------------------
     def _row(self, **values: float) -> None:
@@ -161,6 +164,8 @@ class Runner:
             await self._make_safe()
             raise
         finally:
+            if self._refresh is not None and not self._refresh.done():
+                self._refresh.cancel()
             self._push()
             await asyncio.to_thread(self._writer.close)
             await asyncio.to_thread(
@@ -306,6 +311,8 @@ class Runner:
             state.voltage_V, state.current_A = voltage, current
             state.record_index += 1
             test_time = started + t
+            await self._poll_environment(test_time)
+            temperature, pressure = self._environment_readings()
             self._row(
                 test_time_s=test_time,
                 unix_time_s=unix0 + test_time,
@@ -320,6 +327,8 @@ class Runner:
                 discharge_capacity_Ah=state.discharge_Ah,
                 charge_energy_Wh=state.charge_Wh,
                 discharge_energy_Wh=state.discharge_Wh,
+                temperature_degC=temperature,
+                pressure_Pa=pressure,
             )
             breach = _safety_breach(safety, voltage, current, step_charge)
             if breach:
@@ -342,9 +351,35 @@ class Runner:
                 frequency_Hz=[pt.frequency_Hz for pt in spectrum],
                 z_real_ohm=[pt.z_real_ohm for pt in spectrum],
                 z_imag_ohm=[pt.z_imag_ohm for pt in spectrum],
+                temperature_degC=self._environment_readings()[0],
             )
             self.last_spectrum = spectrum
         return end
+
+    async def _poll_environment(self, test_time: float) -> None:
+        """Refresh chamber and rig readings in the background, every ENVIRONMENT_POLL_S.
+
+        A failed reading is not ignored: it ends the run at the next sample, through the
+        same path as any instrument error.
+        """
+        refresh = getattr(self.environment, "refresh", None)
+        if refresh is None:
+            return
+        if self._refresh is not None and self._refresh.done():
+            task, self._refresh = self._refresh, None
+            task.result()  # raises the chamber's or rig's error, if any
+        if self._refresh is None and test_time - self._refreshed_at >= ENVIRONMENT_POLL_S:
+            self._refreshed_at = test_time
+            self._refresh = asyncio.create_task(refresh())
+
+    def _environment_readings(self) -> tuple[float, float]:
+        """Chamber temperature (degC) and stack pressure (Pa) last read, or NaN."""
+        env = self.environment
+        if env is None:
+            return math.nan, math.nan
+        temperature = getattr(env, "temperature_degC", math.nan)
+        pressure_MPa = getattr(env, "pressure_MPa", math.nan)
+        return temperature, pressure_MPa * 1e6
 
     def _check_host(
         self,

@@ -49,10 +49,12 @@ async def run_protocol(
     bench_text: str = "",
     progress: Progress | None = None,
     metadata: dict[str, Any] | None = None,
+    environment: Any = None,
+    overrides: dict[str, Any] | None = None,
 ) -> tuple[int, RunResult]:
     """Store the cell, protocol and run provenance, then run the protocol to its end."""
     basis = cell.basis()
-    plan = protocol.bind(basis)
+    plan = protocol.bind(basis, overrides=overrides)
     identity = await potentiostat.identify()
     capabilities = await potentiostat.capabilities()
 
@@ -85,9 +87,17 @@ async def run_protocol(
             ],
             capacity_basis=basis.description,
             software_version=software_version(),
-            metadata=metadata or {},
+            metadata={**(metadata or {}), "overrides": overrides or {}},
         )
 
     run_id = await asyncio.to_thread(_prepare)
-    runner = Runner(plan, potentiostat, store, run_id, one_c_A=basis.one_c_A, progress=progress)
+    runner = Runner(
+        plan,
+        potentiostat,
+        store,
+        run_id,
+        one_c_A=basis.one_c_A,
+        progress=progress,
+        environment=environment,
+    )
     return run_id, await runner.run()

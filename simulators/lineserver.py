@@ -102,6 +102,10 @@ class LineServer:
             task.add_done_callback(self._tasks.discard)
         try:
             await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            # The simulator is stopping; end quietly so asyncio's stream callback does not
+            # report the cancellation of a connection handler as an error.
+            return
         finally:
             self._writers.discard(writer)
 
