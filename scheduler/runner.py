@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from drivers.errors import InstrumentError
-from drivers.potentiostat import ImpedancePoint, Potentiostat, Sample, StepEnd
+from drivers.potentiostat import Gap, ImpedancePoint, Potentiostat, Reattached, Sample, StepEnd
 from protocols import plan as p
 from scheduler.errors import SchedulerError
 from scheduler.translate import Translation, translate_phases
@@ -56,6 +56,20 @@ class StepResult:
     fired: p.Limit | None
     charge_Ah: float
     discharge_Ah: float
+
+
+@dataclass
+class ResumePoint:
+    """Where an interrupted run continues: its sequencer, its counters, and how.
+
+    `attach` means the interrupted step may still be running on the instrument (an
+    on-device script), so the runner re-attaches to it instead of starting it again.
+    """
+
+    sequencer_state: dict[str, Any]
+    counters: RunState
+    interrupted_step_count: int
+    attach: bool = False
 
 
 @dataclass
@@ -129,10 +143,19 @@ class Runner:
         self._rows = {}
 
     # -- main loop --------------------------------------------------------------------------
-    async def run(self) -> RunResult:
+    async def run(self, resume: ResumePoint | None = None) -> RunResult:
+        """Run the plan to its end, or continue it from `resume` after an interruption."""
         result = RunResult("completed", "")
         self._writer = await asyncio.to_thread(self.store.open_writer, self.run_id)
-        sequencer = self.plan.sequencer()
+        if resume is None:
+            sequencer = self.plan.sequencer()
+        else:
+            from protocols import Sequencer
+
+            sequencer = Sequencer.restore(self.plan, resume.sequencer_state)
+            self.state = resume.counters
+        self._sequencer = sequencer
+        attach = resume is not None and resume.attach
         outcome: p.StepOutcome | None = None
         try:
             while (step := sequencer.next(outcome)) is not None:
@@ -140,7 +163,8 @@ class Runner:
                 if isinstance(step, p.AdvanceCycle):
                     outcome = p.StepOutcome(None, "completed")
                     continue
-                step_result = await self._run_step(step)
+                step_result = await self._run_step(step, attach=attach)
+                attach = False
                 result.steps.append(step_result)
                 outcome = p.StepOutcome(step_result.fired, step_result.end_reason)
                 if step_result.fired is not None and step_result.fired.action == "abort":
@@ -181,30 +205,52 @@ class Runner:
         except Exception:  # best effort; the failure itself is already being reported
             pass
 
-    async def _run_step(self, step: p.Step) -> StepResult:
+    def _journal(self) -> dict[str, Any]:
+        """What recovery needs to continue at this step: sequencer state and counters."""
         state = self.state
-        state.step_count += 1
+        return {
+            "sequencer": self._sequencer.state(),
+            "counters": {
+                "cycle": state.cycle,
+                "step_count": state.step_count,
+                "test_time_s": state.test_time_s,
+                "charge_Ah": state.charge_Ah,
+                "discharge_Ah": state.discharge_Ah,
+                "charge_Wh": state.charge_Wh,
+                "discharge_Wh": state.discharge_Wh,
+                "record_index": state.record_index,
+            },
+        }
+
+    async def _run_step(self, step: p.Step, *, attach: bool = False) -> StepResult:
+        state = self.state
+        if attach:
+            started = state.test_time_s - state.step_time_s  # the step's original start
+        else:
+            state.step_count += 1
+            state.step_time_s = 0.0
+            started = state.test_time_s
+            await asyncio.to_thread(
+                self.store.start_step,
+                self.run_id,
+                step_count=state.step_count,
+                step_index=step.index,
+                kind=step.kind,
+                label=step.label,
+                started_at_s=started,
+                cycle=state.cycle,
+                data=self._journal(),
+            )
         state.step = step
-        state.step_time_s = 0.0
-        started = state.test_time_s
         if isinstance(step, p.SetTemperature | p.SetPressure):
             return await self._environment_step(step, started)
         phases = translate_phases(step, one_c_A=self.one_c_A)
-        await asyncio.to_thread(
-            self.store.start_step,
-            self.run_id,
-            step_count=state.step_count,
-            step_index=step.index,
-            kind=step.kind,
-            label=step.label,
-            started_at_s=started,
-            cycle=state.cycle,
-        )
         self.progress("step", state)
         charge0, discharge0 = state.charge_Ah, state.discharge_Ah
-        offset = 0.0
+        offset = state.step_time_s if attach else 0.0
         for number, translation in enumerate(phases):
-            end = await self._stream(step, translation, started, offset)
+            end = await self._stream(step, translation, started, offset, attach=attach)
+            attach = False
             offset = state.step_time_s
             fired = translation.protocol_limit(end.limit) if end.reason == "limit" else None
             if end.reason == "aborted" and self._host_fired is not None:
@@ -257,8 +303,18 @@ class Runner:
             raise SchedulerError(
                 f"step {step.index} sets the {what}, but this slot has no instrument for it"
             )
+        self.progress("step", self.state)
         elapsed = await self.environment.apply(step)
         self.state.test_time_s = started + elapsed
+        self.state.step_time_s = elapsed
+        await asyncio.to_thread(
+            self.store.end_step,
+            self.run_id,
+            self.state.step_count,
+            ended_at_s=self.state.test_time_s,
+            end_reason="completed",
+        )
+        self.progress("step_end", self.state)
         return StepResult(
             step,
             self.state.step_count,
@@ -272,7 +328,13 @@ class Runner:
         )
 
     async def _stream(
-        self, step: p.Step, translation: Translation, started: float, offset: float = 0.0
+        self,
+        step: p.Step,
+        translation: Translation,
+        started: float,
+        offset: float = 0.0,
+        *,
+        attach: bool = False,
     ) -> StepEnd:
         state = self.state
         safety = self.plan.safety
@@ -283,12 +345,23 @@ class Runner:
         spectrum: list[ImpedancePoint] = []
         end: StepEnd | None = None
         unix0 = self._wall_start
-        async for item in self.potentiostat.run(translation.command):
+        if attach:
+            # The step kept running on the instrument: continue its stream where it is.
+            # The instrument reports step time, so its samples need no offset.
+            offset = 0.0
+            last_t = state.step_time_s
+            stream = self.potentiostat.attach(translation.command)  # type: ignore[attr-defined]
+        else:
+            stream = self.potentiostat.run(translation.command)
+        async for item in stream:
             if isinstance(item, StepEnd):
                 end = item
                 break
             if isinstance(item, ImpedancePoint):
                 spectrum.append(item)
+                continue
+            if isinstance(item, Reattached | Gap):
+                await self._link_event(step, item)
                 continue
             sample: Sample = item
             t = offset + sample.t_s if math.isfinite(sample.t_s) else last_t
@@ -380,6 +453,23 @@ class Runner:
         temperature = getattr(env, "temperature_degC", math.nan)
         pressure_MPa = getattr(env, "pressure_MPa", math.nan)
         return temperature, pressure_MPa * 1e6
+
+    async def _link_event(self, step: p.Step, item: Reattached | Gap) -> None:
+        """Record a re-attach after a lost link, or samples the instrument says were lost."""
+        if isinstance(item, Reattached):
+            kind, data = "reattach", {"down_s": item.down_s}
+        else:
+            kind = "gap"
+            data = {"count": len(item.missing), "first": item.missing[0], "last": item.missing[-1]}
+        data["step_count"] = self.state.step_count
+        await asyncio.to_thread(
+            self.store.add_event,
+            kind,
+            f"step {step.index} ({step.label or step.kind}): {item.message}",
+            run_id=self.run_id,
+            severity="warning",
+            data=data,
+        )
 
     def _check_host(
         self,
