@@ -87,6 +87,14 @@ class SafetyTrip(Exception):
     """A whole-protocol safety limit was breached."""
 
 
+class Interrupted(Exception):
+    """Someone outside the run (supervisor, operator) stopped it; carries the run status."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
 def _safety_breach(safety: p.Safety, voltage: float, current: float, charge: float) -> str | None:
     if safety.voltage_max_V is not None and voltage > safety.voltage_max_V:
         return f"voltage {voltage:.4f} V above the safety limit {safety.voltage_max_V:g} V"
@@ -129,6 +137,11 @@ class Runner:
         self._wall_start = time.time()
         self._refresh: asyncio.Task[None] | None = None
         self._refreshed_at = -math.inf
+        self._interrupt: tuple[str, str] | None = None
+        self._quiet = asyncio.Event()  # set while no step is driving the instrument
+        self._quiet.set()
+        self._environment_task: asyncio.Task[float] | None = None
+        self.extra_safety: list[p.Safety] = []  # e.g. the bench's hard limits for the slot
 
     # -- storage ----------------------------------------------------------------------------
     def _row(self, **values: float) -> None:
@@ -163,13 +176,18 @@ class Runner:
                 if isinstance(step, p.AdvanceCycle):
                     outcome = p.StepOutcome(None, "completed")
                     continue
+                self._check_interrupt()
                 step_result = await self._run_step(step, attach=attach)
                 attach = False
+                self._check_interrupt()
                 result.steps.append(step_result)
                 outcome = p.StepOutcome(step_result.fired, step_result.end_reason)
                 if step_result.fired is not None and step_result.fired.action == "abort":
                     result.status, result.message = "aborted", step_result.end_reason
                     break
+        except Interrupted as stop:
+            result.status, result.message = stop.status, str(stop)
+            await self._make_safe()
         except SafetyTrip as trip:
             result.status, result.message = "safety", str(trip)
             await self._make_safe()
@@ -188,6 +206,7 @@ class Runner:
             await self._make_safe()
             raise
         finally:
+            self._quiet.set()
             if self._refresh is not None and not self._refresh.done():
                 self._refresh.cancel()
             self._push()
@@ -198,6 +217,29 @@ class Runner:
             result.state = self.state
             self.progress("finished", self.state)
         return result
+
+    async def interrupt(self, status: str, reason: str, *, wait_s: float = 5.0) -> None:
+        """Stop the run from outside: abort the running step, and return once the instrument
+        has stopped driving the cell (or after `wait_s`). The run then ends with `status`
+        ("paused", "cancelled", "safety", ...); a paused run can be resumed later."""
+        if self._interrupt is None:
+            self._interrupt = (status, reason)
+        if self._environment_task is not None and not self._environment_task.done():
+            self._environment_task.cancel()
+        if not self._quiet.is_set():
+            abort = getattr(self.potentiostat, "abort", None)
+            if abort is not None:
+                await abort()
+            else:
+                await self.potentiostat.safe()
+        try:
+            await asyncio.wait_for(self._quiet.wait(), wait_s)
+        except TimeoutError:
+            await self._make_safe()
+
+    def _check_interrupt(self) -> None:
+        if self._interrupt is not None:
+            raise Interrupted(*self._interrupt)
 
     async def _make_safe(self) -> None:
         try:
@@ -248,18 +290,33 @@ class Runner:
         self.progress("step", state)
         charge0, discharge0 = state.charge_Ah, state.discharge_Ah
         offset = state.step_time_s if attach else 0.0
-        for number, translation in enumerate(phases):
-            end = await self._stream(step, translation, started, offset, attach=attach)
-            attach = False
-            offset = state.step_time_s
-            fired = translation.protocol_limit(end.limit) if end.reason == "limit" else None
-            if end.reason == "aborted" and self._host_fired is not None:
-                fired = self._host_fired
-            reached_next_phase = (
-                number < len(phases) - 1 and fired is not None and fired not in step.limits
+        try:
+            for number, translation in enumerate(phases):
+                end = await self._stream(step, translation, started, offset, attach=attach)
+                attach = False
+                offset = state.step_time_s
+                fired = translation.protocol_limit(end.limit) if end.reason == "limit" else None
+                if end.reason == "aborted" and self._host_fired is not None:
+                    fired = self._host_fired
+                reached_next_phase = (
+                    number < len(phases) - 1 and fired is not None and fired not in step.limits
+                )
+                if not reached_next_phase:
+                    break  # a limit of the step itself (or its time) ended it
+        except (Interrupted, SafetyTrip, InstrumentError, SchedulerError) as stop:
+            # Journal how the step ended before the run handles the stop itself.
+            prefix = stop.status if isinstance(stop, Interrupted) else type(stop).__name__
+            self._push()
+            await asyncio.to_thread(
+                self.store.end_step,
+                self.run_id,
+                state.step_count,
+                ended_at_s=started + state.step_time_s,
+                end_reason=f"interrupted ({prefix}): {stop}",
+                charge_Ah=state.charge_Ah - charge0,
+                discharge_Ah=state.discharge_Ah - discharge0,
             )
-            if not reached_next_phase:
-                break  # a limit of the step itself (or its time) ended it
+            raise
         reason = self._describe_end(end, fired)
         state.test_time_s = started + state.step_time_s
         result = StepResult(
@@ -304,7 +361,14 @@ class Runner:
                 f"step {step.index} sets the {what}, but this slot has no instrument for it"
             )
         self.progress("step", self.state)
-        elapsed = await self.environment.apply(step)
+        self._environment_task = asyncio.create_task(self.environment.apply(step))
+        try:
+            elapsed = await self._environment_task
+        except asyncio.CancelledError:
+            self._check_interrupt()  # cancelled by interrupt(): end the run with its status
+            raise
+        finally:
+            self._environment_task = None
         self.state.test_time_s = started + elapsed
         self.state.step_time_s = elapsed
         await asyncio.to_thread(
@@ -345,6 +409,7 @@ class Runner:
         spectrum: list[ImpedancePoint] = []
         end: StepEnd | None = None
         unix0 = self._wall_start
+        self._quiet.clear()
         if attach:
             # The step kept running on the instrument: continue its stream where it is.
             # The instrument reports step time, so its samples need no offset.
@@ -404,6 +469,8 @@ class Runner:
                 pressure_Pa=pressure,
             )
             breach = _safety_breach(safety, voltage, current, step_charge)
+            for extra in self.extra_safety:
+                breach = breach or _safety_breach(extra, voltage, current, step_charge)
             if breach:
                 raise SafetyTrip(f"step {step.index} ({step.label or step.kind}): {breach}")
             if host_limits and self._host_fired is None:
@@ -414,8 +481,10 @@ class Runner:
             if state.record_index % 256 == 0:
                 self.progress("sample", state)
             last_t, last_v, last_i = t, voltage, current
+        self._quiet.set()
         if end is None:
             raise InstrumentError("the instrument stopped streaming before the step ended")
+        self._check_interrupt()
         if spectrum:
             await asyncio.to_thread(
                 self.store.add_spectrum,
