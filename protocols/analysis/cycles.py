@@ -13,6 +13,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from protocols.analysis.errors import AnalysisError
+from protocols.analysis.steps import cycle_ir
+
 
 @dataclass(frozen=True)
 class CycleSummary:
@@ -30,6 +33,7 @@ class CycleSummary:
     mean_charge_V: float | None
     mean_discharge_V: float | None
     retention: float | None  # discharge / reference cycle's discharge
+    discharge_ir_ohm: float | None = None  # R_DC at the discharge onset (see steps.ir_drops)
 
     def as_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
@@ -40,6 +44,16 @@ def _increments(cumulative: np.ndarray) -> np.ndarray:
     return np.diff(values, prepend=0.0)
 
 
+def _discharge_ir(samples: Mapping[str, np.ndarray], delta_t_s: float | None) -> dict[int, float]:
+    """R_DC at each cycle's discharge onset, or nothing when the columns are not there."""
+    if not all(key in samples for key in ("test_time_s", "voltage_V", "current_A")):
+        return {}
+    try:
+        return cycle_ir(samples, kind="discharge onset", delta_t_s=delta_t_s)
+    except AnalysisError:
+        return {}
+
+
 def cycle_summary(
     samples: Mapping[str, np.ndarray],
     *,
@@ -48,11 +62,17 @@ def cycle_summary(
     charge_first: bool = True,
     reference_cycle: int | None = None,
     min_capacity_mAh: float = 1e-6,
+    ir_delta_t_s: float | None = None,
 ) -> list[CycleSummary]:
-    """One row per cycle that passed charge; retention against `reference_cycle` (default first)."""
+    """One row per cycle that passed charge; retention against `reference_cycle` (default first).
+
+    The IR drop at each cycle's discharge onset is read `ir_delta_t_s` after the switch (the
+    first sample after it when unset).
+    """
     cycles = np.asarray(samples["cycle"]).astype(int)
     if cycles.size == 0:
         return []
+    ir_by_cycle = _discharge_ir(samples, ir_delta_t_s)
     increments = {
         key: _increments(samples[key])
         for key in (
@@ -89,6 +109,7 @@ def cycle_summary(
                 mean_charge_V=e_ch / (q_ch / 1e3) if q_ch > min_capacity_mAh else None,
                 mean_discharge_V=e_dis / (q_dis / 1e3) if q_dis > min_capacity_mAh else None,
                 retention=None,
+                discharge_ir_ohm=ir_by_cycle.get(int(number)),
             )
         )
     reference = next(

@@ -1,0 +1,428 @@
+"""Supporting techniques: DC polarisation, tortuosity, Bruce–Vincent t+, Li‖Li, CV and LSV.
+
+- DC polarisation: σ = L/(R·A), with R = 1/(dI_ss/dΔV) from steps of ΔV (kim2025).
+- Tortuosity factor of a composite: τ² = (σ0/σ_eff)·φ, φ the conducting phase's volume
+  fraction (kim2025; the same as ε·σ_bulk/σ_eff in the review's notation).
+- Bruce–Vincent: t+ = I_ss(ΔV − I0·R0) / (I0(ΔV − I_ss·R_ss)), R0 and R_ss the interfacial
+  resistances from EIS before and after polarisation.
+- Li‖Li: per half cycle the largest and the mid-plateau mean |V|, the ASR = mean|V|/|j|, and
+  a short when |V| collapses.
+- CV: anodic and cathodic peak potentials and currents per cycle, and their separation.
+- LSV: the decomposition onset, where |j| first stays above a threshold.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from protocols.analysis._data import as_float_array, finite, float_column, same_length
+from protocols.analysis.errors import AnalysisError
+
+
+def _positive(value: float, where: str, technique: str) -> float:
+    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise AnalysisError(technique, where, f"must be a positive number, got {value!r}.")
+    return float(value)
+
+
+def _dict(obj: Any) -> dict[str, Any]:
+    data = asdict(obj)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+
+# --- DC polarisation and tortuosity ---------------------------------------------------------
+DC_TECHNIQUE = "DC polarisation"
+
+
+def conductivity(resistance_ohm: float, *, thickness_cm: float, area_cm2: float) -> float:
+    """σ = L/(R·A) in S/cm."""
+    r = _positive(resistance_ohm, "resistance_ohm", DC_TECHNIQUE)
+    length = _positive(thickness_cm, "thickness_cm", DC_TECHNIQUE)
+    area = _positive(area_cm2, "area_cm2", DC_TECHNIQUE)
+    return length / (r * area)
+
+
+@dataclass(frozen=True)
+class SteadyCurrent:
+    current_A: float  # mean over the tail of the hold
+    change: float  # relative change from the window before the tail to the tail
+    settled: bool  # |change| within tolerance
+
+    def as_dict(self) -> dict[str, Any]:
+        return _dict(self)
+
+
+def steady_state_current(
+    time_s: Any, current_A: Any, *, tail_fraction: float = 0.1, tolerance: float = 0.01
+) -> SteadyCurrent:
+    """I_ss of a potentiostatic hold: the mean of its last `tail_fraction`, and whether it
+    still moved by more than `tolerance` (relative) from the window just before."""
+    t = finite(as_float_array(time_s, "time_s", DC_TECHNIQUE), "time_s", DC_TECHNIQUE)
+    i = finite(as_float_array(current_A, "current_A", DC_TECHNIQUE), "current_A", DC_TECHNIQUE)
+    same_length([("time_s", t), ("current_A", i)], DC_TECHNIQUE)
+    if t.size < 4:
+        raise AnalysisError(DC_TECHNIQUE, "time_s", "a hold needs at least 4 samples.")
+    span = t[-1] - t[0]
+    tail = t >= t[-1] - tail_fraction * span
+    before = (t >= t[-1] - 2 * tail_fraction * span) & ~tail
+    level = float(i[tail].mean())
+    if before.any() and level != 0:
+        change = (level - float(i[before].mean())) / abs(level)
+    else:
+        change = math.nan
+    return SteadyCurrent(level, change, bool(abs(change) <= tolerance))
+
+
+@dataclass(frozen=True)
+class DcPolarisation:
+    resistance_ohm: float  # 1 / (dI_ss/dΔV)
+    conductivity_S_cm: float  # L / (R·A)
+    intercept_A: float
+    r_squared: float
+    n: int
+    thickness_cm: float
+    area_cm2: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return _dict(self)
+
+
+def dc_polarisation(
+    voltage_steps_V: Any, steady_currents_A: Any, *, thickness_cm: float, area_cm2: float
+) -> DcPolarisation:
+    """σ from the slope of I_ss against the applied ΔV (one or more steps; with one step the
+    line goes through the origin)."""
+    dv = finite(
+        as_float_array(voltage_steps_V, "voltage_steps_V", DC_TECHNIQUE),
+        "voltage_steps_V",
+        DC_TECHNIQUE,
+    )
+    iss = finite(
+        as_float_array(steady_currents_A, "steady_currents_A", DC_TECHNIQUE),
+        "steady_currents_A",
+        DC_TECHNIQUE,
+    )
+    same_length([("voltage_steps_V", dv), ("steady_currents_A", iss)], DC_TECHNIQUE)
+    if dv.size == 0 or np.all(dv == 0):
+        raise AnalysisError(DC_TECHNIQUE, "voltage_steps_V", "no non-zero voltage step given.")
+    if np.unique(dv).size >= 2:
+        slope, intercept = np.polyfit(dv, iss, 1)
+        predicted = slope * dv + intercept
+        total = float(np.sum((iss - iss.mean()) ** 2))
+        r2 = 1.0 - float(np.sum((iss - predicted) ** 2)) / total if total > 0 else math.nan
+    else:
+        slope, intercept, r2 = float(np.sum(dv * iss) / np.sum(dv * dv)), 0.0, math.nan
+    if not slope > 0:
+        raise AnalysisError(
+            DC_TECHNIQUE, "steady_currents_A", "the current does not rise with the voltage step."
+        )
+    resistance = 1.0 / float(slope)
+    return DcPolarisation(
+        resistance_ohm=resistance,
+        conductivity_S_cm=conductivity(resistance, thickness_cm=thickness_cm, area_cm2=area_cm2),
+        intercept_A=float(intercept),
+        r_squared=r2,
+        n=int(dv.size),
+        thickness_cm=float(thickness_cm),
+        area_cm2=float(area_cm2),
+    )
+
+
+@dataclass(frozen=True)
+class Tortuosity:
+    tortuosity_factor: float  # τ² = (σ0/σ_eff)·φ
+    tortuosity: float  # τ = √(τ²)
+    sigma_bulk_S_cm: float
+    sigma_eff_S_cm: float
+    volume_fraction: float
+    formula: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return _dict(self)
+
+
+def tortuosity_factor(
+    sigma_bulk_S_cm: float, sigma_eff_S_cm: float, volume_fraction: float
+) -> Tortuosity:
+    """Tortuosity factor τ² = (σ0/σ_eff)·φ of the phase that conducts (kim2025)."""
+    s0 = _positive(sigma_bulk_S_cm, "sigma_bulk_S_cm", DC_TECHNIQUE)
+    s_eff = _positive(sigma_eff_S_cm, "sigma_eff_S_cm", DC_TECHNIQUE)
+    phi = _positive(volume_fraction, "volume_fraction", DC_TECHNIQUE)
+    if phi > 1:
+        raise AnalysisError(DC_TECHNIQUE, "volume_fraction", "must be a fraction (0 to 1).")
+    factor = s0 / s_eff * phi
+    return Tortuosity(
+        factor, math.sqrt(factor), s0, s_eff, phi, "τ² = (σ0/σ_eff)·φ (kim2025), τ = √τ²"
+    )
+
+
+# --- Bruce–Vincent ----------------------------------------------------------------------------
+BV_TECHNIQUE = "Bruce-Vincent transference number"
+
+
+@dataclass(frozen=True)
+class Transference:
+    t_plus: float
+    delta_V: float
+    I0_A: float
+    Iss_A: float
+    R0_ohm: float
+    Rss_ohm: float
+    formula: str
+    note: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return _dict(self)
+
+
+def bruce_vincent(
+    *, delta_V: float, I0_A: float, Iss_A: float, R0_ohm: float, Rss_ohm: float
+) -> Transference:
+    """t+ = I_ss(ΔV − I0·R0) / (I0(ΔV − I_ss·R_ss)).
+
+    I0 is the current just after the capacitive spike (or ΔV/(R_b + R0)); R0 and R_ss are the
+    interfacial resistances from EIS before and after the polarisation.
+    """
+    dv = _positive(abs(delta_V), "delta_V", BV_TECHNIQUE)
+    i0 = _positive(abs(I0_A), "I0_A", BV_TECHNIQUE)
+    iss = _positive(abs(Iss_A), "Iss_A", BV_TECHNIQUE)
+    r0 = float(R0_ohm)
+    rss = float(Rss_ohm)
+    if not (r0 >= 0 and rss >= 0):
+        raise AnalysisError(BV_TECHNIQUE, "R0_ohm", "interfacial resistances cannot be negative.")
+    if iss > i0:
+        raise AnalysisError(
+            BV_TECHNIQUE, "Iss_A", "the steady current exceeds the initial current."
+        )
+    denominator = i0 * (dv - iss * rss)
+    numerator = iss * (dv - i0 * r0)
+    if not (denominator > 0 and numerator > 0):
+        raise AnalysisError(
+            BV_TECHNIQUE,
+            "delta_V",
+            f"ΔV = {dv:g} V is smaller than the interfacial drops I0·R0 = {i0 * r0:g} V or "
+            f"I_ss·R_ss = {iss * rss:g} V; no meaningful t+.",
+        )
+    t_plus = numerator / denominator
+    return Transference(
+        t_plus=t_plus,
+        delta_V=dv,
+        I0_A=i0,
+        Iss_A=iss,
+        R0_ohm=r0,
+        Rss_ohm=rss,
+        formula="t+ = I_ss(ΔV − I0·R0) / (I0(ΔV − I_ss·R_ss))",
+        note="for a non-ideal electrolyte this is the limiting current fraction",
+    )
+
+
+# --- Li‖Li symmetric cycling ---------------------------------------------------------------
+LILI_TECHNIQUE = "Li||Li overpotential"
+
+
+@dataclass(frozen=True)
+class HalfCycle:
+    index: int
+    start_time_s: float
+    duration_s: float
+    current_A: float
+    j_mA_cm2: float
+    max_abs_V: float
+    mean_abs_V: float  # over the middle half of the half cycle: the plateau
+    asr_ohm_cm2: float  # mean |V| / |j|
+    shorted: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return _dict(self)
+
+
+@dataclass(frozen=True)
+class SymmetricCycling:
+    half_cycles: tuple[HalfCycle, ...]
+    short_at_s: float | None  # start of the first shorted half cycle
+    short_rule: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "half_cycles": [h.as_dict() for h in self.half_cycles],
+            "short_at_s": self.short_at_s,
+            "short_rule": self.short_rule,
+        }
+
+
+def symmetric_overpotential(
+    samples: Mapping[str, Any],
+    *,
+    area_cm2: float,
+    short_fraction: float = 0.2,
+    short_floor_V: float = 1e-3,
+) -> SymmetricCycling:
+    """Per half cycle of plating/stripping: max and plateau |V|, ASR and a short flag.
+
+    A half cycle is shorted when its plateau |V| falls under `short_floor_V` or under
+    `short_fraction` of the median plateau of the half cycles before it.
+    """
+    area = _positive(area_cm2, "area_cm2", LILI_TECHNIQUE)
+    tech = LILI_TECHNIQUE
+    time = finite(float_column(samples, "test_time_s", tech), "test_time_s", tech)
+    volts = finite(float_column(samples, "voltage_V", tech), "voltage_V", tech)
+    current = np.nan_to_num(float_column(samples, "current_A", tech))
+    same_length([("test_time_s", time), ("voltage_V", volts), ("current_A", current)], tech)
+    peak = float(np.max(np.abs(current))) if current.size else 0.0
+    if peak == 0:
+        raise AnalysisError(LILI_TECHNIQUE, "current_A", "no current flows in the data.")
+    sign = np.where(np.abs(current) > 0.05 * peak, np.sign(current), 0.0)
+    edges = np.flatnonzero(np.diff(sign) != 0) + 1
+    bounds = [0, *edges.tolist(), sign.size]
+    halves: list[HalfCycle] = []
+    short_at = None
+    for a, b in itertools.pairwise(bounds):
+        if sign[a] == 0 or b - a < 3:
+            continue
+        t, v, i = time[a:b], volts[a:b], current[a:b]
+        elapsed = t - t[0]
+        span = elapsed[-1]
+        middle = (elapsed >= 0.25 * span) & (elapsed <= 0.75 * span)
+        plateau = float(np.mean(np.abs(v[middle] if middle.any() else v)))
+        level = float(np.median(i))
+        j = level / area * 1e3
+        previous = [h.mean_abs_V for h in halves if not h.shorted]
+        collapsed = bool(previous) and plateau < short_fraction * float(np.median(previous))
+        shorted = plateau < short_floor_V or collapsed
+        if shorted and short_at is None:
+            short_at = float(t[0])
+        halves.append(
+            HalfCycle(
+                index=len(halves),
+                start_time_s=float(t[0]),
+                duration_s=float(span),
+                current_A=level,
+                j_mA_cm2=j,
+                max_abs_V=float(np.max(np.abs(v))),
+                mean_abs_V=plateau,
+                asr_ohm_cm2=plateau / (abs(level) / area),
+                shorted=bool(shorted),
+            )
+        )
+    rule = (
+        f"shorted when the plateau |V| < {short_floor_V * 1e3:g} mV or < "
+        f"{short_fraction:g}× the median plateau before it"
+    )
+    return SymmetricCycling(tuple(halves), short_at, rule)
+
+
+# --- CV and LSV ---------------------------------------------------------------------------------
+CV_TECHNIQUE = "CV peaks"
+
+
+@dataclass(frozen=True)
+class CvCycle:
+    cycle: int
+    E_pa_V: float
+    i_pa_A: float
+    E_pc_V: float | None
+    i_pc_A: float | None
+    delta_Ep_V: float | None  # E_pa − E_pc
+
+    def as_dict(self) -> dict[str, Any]:
+        return _dict(self)
+
+
+def cv_peaks(voltage_V: Any, current_A: Any, *, min_points: int = 5) -> tuple[CvCycle, ...]:
+    """Anodic (V rising, largest I) and cathodic (V falling, most negative I) peaks per cycle.
+
+    A cycle is one anodic sweep and the cathodic sweep that follows it.
+    """
+    v = finite(as_float_array(voltage_V, "voltage_V", CV_TECHNIQUE), "voltage_V", CV_TECHNIQUE)
+    i = finite(as_float_array(current_A, "current_A", CV_TECHNIQUE), "current_A", CV_TECHNIQUE)
+    same_length([("voltage_V", v), ("current_A", i)], CV_TECHNIQUE)
+    if v.size < 2 * min_points:
+        raise AnalysisError(CV_TECHNIQUE, "voltage_V", "too few points for a voltammogram.")
+    direction = np.sign(np.diff(v))
+    for k in range(1, direction.size):  # hold the direction through flat points
+        if direction[k] == 0:
+            direction[k] = direction[k - 1]
+    edges = np.flatnonzero(np.diff(direction) != 0) + 1
+    bounds = [0, *edges.tolist(), direction.size]
+    sweeps = [
+        (int(direction[a]), a, b + 1)
+        for a, b in itertools.pairwise(bounds)
+        if b - a >= min_points and direction[a] != 0
+    ]
+    cycles: list[CvCycle] = []
+    k = 0
+    while k < len(sweeps):
+        sense, a, b = sweeps[k]
+        if sense < 0:
+            k += 1
+            continue
+        top = a + int(np.argmax(i[a:b]))
+        e_pc = i_pc = None
+        if k + 1 < len(sweeps) and sweeps[k + 1][0] < 0:
+            _, c, d = sweeps[k + 1]
+            bottom = c + int(np.argmin(i[c:d]))
+            e_pc, i_pc = float(v[bottom]), float(i[bottom])
+            k += 1
+        cycles.append(
+            CvCycle(
+                cycle=len(cycles) + 1,
+                E_pa_V=float(v[top]),
+                i_pa_A=float(i[top]),
+                E_pc_V=e_pc,
+                i_pc_A=i_pc,
+                delta_Ep_V=float(v[top]) - e_pc if e_pc is not None else None,
+            )
+        )
+        k += 1
+    if not cycles:
+        raise AnalysisError(CV_TECHNIQUE, "voltage_V", "no anodic sweep found in the data.")
+    return tuple(cycles)
+
+
+LSV_TECHNIQUE = "LSV onset"
+
+
+@dataclass(frozen=True)
+class LsvOnset:
+    onset_V: float | None
+    threshold_mA_cm2: float
+    area_cm2: float
+    max_j_mA_cm2: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return _dict(self)
+
+
+def lsv_onset(
+    voltage_V: Any,
+    current_A: Any,
+    *,
+    area_cm2: float,
+    threshold_mA_cm2: float = 0.01,
+    persist: int = 3,
+) -> LsvOnset:
+    """The potential where |j| first exceeds the threshold and stays above it for `persist`
+    points, interpolated between the samples either side (None if it never does)."""
+    v = finite(as_float_array(voltage_V, "voltage_V", LSV_TECHNIQUE), "voltage_V", LSV_TECHNIQUE)
+    i = finite(as_float_array(current_A, "current_A", LSV_TECHNIQUE), "current_A", LSV_TECHNIQUE)
+    same_length([("voltage_V", v), ("current_A", i)], LSV_TECHNIQUE)
+    area = _positive(area_cm2, "area_cm2", LSV_TECHNIQUE)
+    threshold = _positive(threshold_mA_cm2, "threshold_mA_cm2", LSV_TECHNIQUE)
+    j = np.abs(i) / area * 1e3
+    above = j > threshold
+    onset = None
+    for k in range(j.size - persist + 1):
+        if above[k : k + persist].all():
+            if k == 0:
+                onset = float(v[0])
+            else:
+                w = (threshold - j[k - 1]) / (j[k] - j[k - 1])
+                onset = float(v[k - 1] + w * (v[k] - v[k - 1]))
+            break
+    return LsvOnset(onset, threshold, area, float(j.max()) if j.size else math.nan)
