@@ -142,6 +142,7 @@ class Runner:
         self._quiet.set()
         self._environment_task: asyncio.Task[float] | None = None
         self.extra_safety: list[p.Safety] = []  # e.g. the bench's hard limits for the slot
+        self.detached = False
 
     # -- storage ----------------------------------------------------------------------------
     def _row(self, **values: float) -> None:
@@ -202,8 +203,12 @@ class Runner:
                 self.store.add_event, kind, str(exc), run_id=self.run_id, severity="error"
             )
         except (asyncio.CancelledError, KeyboardInterrupt):
-            result.status, result.message = "aborted", "stopped by the operator"
-            await self._make_safe()
+            if self.detached:
+                # The host goes away but the step runs on: it is re-attached on restart.
+                result.status, result.message = "interrupted", "the host stopped"
+            else:
+                result.status, result.message = "aborted", "stopped by the operator"
+                await self._make_safe()
             raise
         finally:
             self._quiet.set()
@@ -236,6 +241,12 @@ class Runner:
             await asyncio.wait_for(self._quiet.wait(), wait_s)
         except TimeoutError:
             await self._make_safe()
+
+    def detach(self) -> None:
+        """Let the host stop without touching the instrument: the running on-device step
+        keeps going and is re-attached when the daemon starts again. Cancel the run's task
+        after calling this."""
+        self.detached = True
 
     def _check_interrupt(self) -> None:
         if self._interrupt is not None:

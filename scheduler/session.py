@@ -38,7 +38,7 @@ class CellInfo:
         raise ValueError(f"cell {self.name!r} has no capacity basis")
 
 
-async def run_protocol(
+async def prepare_run(
     store: Any,
     protocol: Any,
     cell: CellInfo,
@@ -51,12 +51,15 @@ async def run_protocol(
     metadata: dict[str, Any] | None = None,
     environment: Any = None,
     overrides: dict[str, Any] | None = None,
-) -> tuple[int, RunResult]:
-    """Store the cell, protocol and run provenance, then run the protocol to its end."""
+    job_id: int | None = None,
+    instruments: list[dict[str, Any]] | None = None,
+) -> tuple[int, Runner]:
+    """Bind the protocol to the cell, store the run's provenance, and return its Runner."""
     basis = cell.basis()
     plan = protocol.bind(basis, overrides=overrides)
     identity = await potentiostat.identify()
     capabilities = await potentiostat.capabilities()
+    used_basis = plan.basis or basis  # a protocol's own c_rate_basis wins over the cell's
 
     def _prepare() -> int:
         cell_id = store.add_cell(
@@ -83,10 +86,12 @@ async def run_protocol(
                     "serial": identity.serial,
                     "firmware": identity.firmware,
                     "on_device_limits": capabilities.on_device_limits,
-                }
+                },
+                *(instruments or []),
             ],
-            capacity_basis=basis.description,
+            capacity_basis=used_basis.description,
             software_version=software_version(),
+            job_id=job_id,
             metadata={**(metadata or {}), "overrides": overrides or {}},
         )
 
@@ -96,8 +101,19 @@ async def run_protocol(
         potentiostat,
         store,
         run_id,
-        one_c_A=basis.one_c_A,
+        one_c_A=used_basis.one_c_A,
         progress=progress,
         environment=environment,
     )
+    return run_id, runner
+
+
+async def run_protocol(
+    store: Any, protocol: Any, cell: CellInfo, potentiostat: Any, **options: Any
+) -> tuple[int, RunResult]:
+    """Store the cell, protocol and run provenance, then run the protocol to its end.
+
+    Takes the same options as `prepare_run`.
+    """
+    run_id, runner = await prepare_run(store, protocol, cell, potentiostat, **options)
     return run_id, await runner.run()

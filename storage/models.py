@@ -73,6 +73,7 @@ class Job(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     state: str = "queued"
     priority: int = 0
+    bench: str | None = None  # the bench whose slots may run it (None: any bench)
     slot: str | None = None
     protocol_id: int | None = Field(default=None, foreign_key="protocols.id")
     cell_id: int | None = Field(default=None, foreign_key="cells.id")
@@ -184,9 +185,14 @@ class Spectrum(SQLModel, table=True):
 
 
 class Event(SQLModel, table=True):
-    """Something that happened: a safety trip, a reconnect, an operator action."""
+    """Something that happened: a safety trip, a reconnect, an operator action.
+
+    An event of severity "alarm" is latched: it stays active until someone acknowledges it
+    (`acked_at`, `acked_by`).
+    """
 
     __tablename__ = "events"
+    __table_args__ = (Index("ix_events_severity_acked", "severity", "acked_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: int | None = Field(default=None, foreign_key="runs.id", index=True)
@@ -195,6 +201,10 @@ class Event(SQLModel, table=True):
     severity: str = "info"
     message: str = ""
     data: dict | None = _json()
+    bench: str | None = None
+    slot: str | None = None
+    acked_at: float | None = None
+    acked_by: str | None = None
 
 
 class Analysis(SQLModel, table=True):
@@ -207,3 +217,28 @@ class Analysis(SQLModel, table=True):
     kind: str = ""
     result: dict | None = _json()
     created_at: float = 0.0
+
+
+class SlotState(SQLModel, table=True):
+    """The latest live state of one slot, upserted by the daemon that runs it."""
+
+    __tablename__ = "slot_states"
+    __table_args__ = (UniqueConstraint("bench", "slot", name="uq_slot_states_bench_slot"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    bench: str = ""
+    slot: str = ""
+    state: str = "idle"  # idle | running | paused | alarm | offline ...
+    job_id: int | None = Field(default=None, foreign_key="jobs.id")
+    run_id: int | None = Field(default=None, foreign_key="runs.id")
+    step_index: int | None = None
+    step_label: str = ""
+    cycle: int | None = None
+    voltage_V: float | None = None
+    current_A: float | None = None
+    temperature_degC: float | None = None
+    pressure_Pa: float | None = None
+    progress: float | None = None  # fraction of the job's estimated duration, 0..1
+    remaining_s: float | None = None
+    message: str = ""
+    updated_at: float = 0.0

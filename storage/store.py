@@ -31,6 +31,7 @@ from storage.models import (
     MeasurementChunk,
     Protocol,
     Run,
+    SlotState,
     Spectrum,
     StepRecord,
 )
@@ -267,6 +268,7 @@ class Store:
         submitted_by: str = "",
         state: str = "queued",
         params: dict | None = None,
+        bench: str | None = None,
     ) -> int:
         """Queue entry plus its first history line."""
         now = time.time()
@@ -274,6 +276,7 @@ class Store:
             job = Job(
                 protocol_id=protocol_id,
                 cell_id=cell_id,
+                bench=bench,
                 slot=slot,
                 priority=priority,
                 submitted_by=submitted_by,
@@ -292,11 +295,18 @@ class Store:
         """One queue entry."""
         return self._get(Job, job_id, "job")
 
-    def list_jobs(self, states: Sequence[str] | None = None) -> list[Job]:
-        """Queue entries, highest priority first, FIFO within a priority."""
+    def list_jobs(
+        self, states: Sequence[str] | None = None, *, bench: str | None = None
+    ) -> list[Job]:
+        """Queue entries, highest priority first, FIFO within a priority.
+
+        With `bench`, only the jobs for that bench and those for any bench.
+        """
         query = select(Job).order_by(col(Job.priority).desc(), col(Job.id))
         if states:
             query = query.where(col(Job.state).in_(list(states)))
+        if bench is not None:
+            query = query.where(sa.or_(col(Job.bench) == bench, col(Job.bench).is_(None)))
         with self.session() as s:
             return list(s.exec(query))
 
@@ -312,7 +322,9 @@ class Store:
         """Change a job's state and log who did it; `expect` refuses a change from another state."""
         now = time.time()
         with self.session(write=True) as s:
-            job = s.get(Job, job_id)
+            # Lock the row (PostgreSQL) so a concurrent claim or change cannot slip between
+            # the check and the write; SQLite writers are already serialised (BEGIN IMMEDIATE).
+            job = s.get(Job, job_id, with_for_update=True)
             if job is None:
                 raise StorageError(f"There is no job {job_id} in database {self.name}.")
             allowed = [expect] if isinstance(expect, str) else expect
@@ -331,6 +343,40 @@ class Store:
                 job.message = note
             s.add(job)
             return job
+
+    def claim_job(self, job_id: int, *, slot: str, by: str, note: str = "") -> Job | None:
+        """Move one queued job to running on `slot` for `by`, atomically; None if it was taken.
+
+        PostgreSQL locks the row with ``SELECT … FOR UPDATE SKIP LOCKED``, so a job another
+        daemon is claiming is skipped rather than waited for. SQLite runs a guarded
+        ``UPDATE … WHERE state = 'queued'`` inside its write lock and checks the row count.
+        """
+        now = time.time()
+        table = Job.__table__
+        with self.session(write=True) as s:
+            if self.dialect == "postgresql":
+                locked = s.exec(
+                    select(Job)
+                    .where(Job.id == job_id, Job.state == "queued")
+                    .with_for_update(skip_locked=True)
+                ).first()
+                if locked is None:
+                    return None
+            result = s.execute(
+                sa.update(table)
+                .where(table.c.id == job_id, table.c.state == "queued")
+                .values(state="running", claimed_by=by, slot=slot, updated_at=now)
+            )
+            if result.rowcount != 1:
+                return None
+            s.add(
+                JobTransition(
+                    job_id=job_id, from_state="queued", to_state="running", by=by, at=now, note=note
+                )
+            )
+            s.flush()
+            s.expire_all()
+            return s.get(Job, job_id)
 
     def job_history(self, job_id: int) -> list[JobTransition]:
         """Every state change of a job, oldest first."""
@@ -384,6 +430,12 @@ class Store:
     def get_run(self, run_id: int) -> Run:
         """One run with its provenance."""
         return self._get(Run, run_id, "run")
+
+    def latest_run_for_job(self, job_id: int) -> Run | None:
+        """The newest run of a job (a resumed job keeps its run), or None before it starts."""
+        query = select(Run).where(Run.job_id == job_id).order_by(col(Run.id).desc()).limit(1)
+        with self.session() as s:
+            return s.exec(query).first()
 
     def list_runs(
         self, *, cell_id: int | None = None, status: str | None = None, limit: int | None = None
@@ -580,6 +632,28 @@ class Store:
             ).one()
         return int(total or 0)
 
+    def last_sample(self, run_id: int) -> dict[str, float | int] | None:
+        """The newest stored sample of a run (decoding only its last chunk), or None."""
+        table = MeasurementChunk.__table__
+        query = (
+            sa.select(table.c.payload)
+            .where(table.c.run_id == run_id)
+            .order_by(table.c.last_record.desc(), table.c.seq.desc())
+            .limit(1)
+        )
+        with translate_errors(self.name), self.engine.connect() as conn:
+            blob = conn.execute(query).scalar()
+        if blob is None:
+            return None
+        try:
+            part = decode_chunk(blob)
+        except ChunkFormatError as exc:
+            raise StorageError(f"Run {run_id} in database {self.name}: {exc}.") from None
+        if not len(part["record_index"]):
+            return None
+        last = int(np.argmax(part["record_index"]))
+        return {key: part[key][last].item() for key in SAMPLE_COLUMNS if key in part}
+
     def read_samples(
         self, run_id: int, columns: Sequence[str] | None = None
     ) -> dict[str, np.ndarray]:
@@ -667,8 +741,13 @@ class Store:
         run_id: int | None = None,
         severity: str = "info",
         data: dict | None = None,
+        bench: str | None = None,
+        slot: str | None = None,
     ) -> int:
-        """Log a safety trip, reconnect or operator action (optionally tied to a run)."""
+        """Log a safety trip, reconnect or operator action (optionally tied to a run).
+
+        Severity "alarm" latches: the event stays active until `ack_alarms` acknowledges it.
+        """
         return self._add(
             Event(
                 run_id=run_id,
@@ -677,8 +756,123 @@ class Store:
                 severity=severity,
                 message=message,
                 data=jsonable(data) if data is not None else None,
+                bench=bench,
+                slot=slot,
             )
         )
+
+    def get_event(self, event_id: int) -> Event:
+        """One event (or alarm)."""
+        return self._get(Event, event_id, "event")
+
+    def _alarms_query(self, bench: str | None) -> Any:
+        query = (
+            select(Event)
+            .where(Event.severity == "alarm", col(Event.acked_at).is_(None))
+            .order_by(col(Event.id))
+        )
+        if bench is not None:
+            # An alarm belongs to a bench by its own column, else through its run.
+            runs_of_bench = select(Run.id).where(Run.bench == bench)
+            query = query.where(
+                sa.or_(
+                    col(Event.bench) == bench,
+                    sa.and_(col(Event.bench).is_(None), col(Event.run_id).in_(runs_of_bench)),
+                )
+            )
+        return query
+
+    def active_alarms(self, bench: str | None = None) -> list[Event]:
+        """Latched alarms nobody has acknowledged yet, oldest first (one bench's if given)."""
+        with self.session() as s:
+            return list(s.exec(self._alarms_query(bench)))
+
+    def ack_alarms(
+        self, ids: Sequence[int] | None, *, by: str, bench: str | None = None
+    ) -> list[Event]:
+        """Acknowledge the given alarms (or every active one, of one bench if given).
+
+        Returns the alarms this call acknowledged; an alarm acknowledged before is left as
+        it was (its first acknowledgement is the record).
+        """
+        now = time.time()
+        with self.session(write=True) as s:
+            if ids is not None:
+                rows = []
+                for alarm_id in ids:
+                    row = s.get(Event, alarm_id, with_for_update=True)
+                    if row is None or row.severity != "alarm":
+                        raise StorageError(f"There is no alarm {alarm_id} in database {self.name}.")
+                    if row.acked_at is None:
+                        rows.append(row)
+            else:
+                rows = list(s.exec(self._alarms_query(bench).with_for_update()))
+            for row in rows:
+                row.acked_at, row.acked_by = now, by
+                s.add(row)
+            return rows
+
+    # -- live slot states -----------------------------------------------------------------
+    _SLOT_FIELDS = (
+        "state",
+        "job_id",
+        "run_id",
+        "step_index",
+        "step_label",
+        "cycle",
+        "voltage_V",
+        "current_A",
+        "temperature_degC",
+        "pressure_Pa",
+        "progress",
+        "remaining_s",
+        "message",
+    )
+
+    def upsert_slot_state(self, bench: str, slot: str, **fields: Any) -> None:
+        """Record a slot's latest live state; fields not given keep their stored values.
+
+        Fields: state, job_id, run_id, step_index, step_label, cycle, voltage_V, current_A,
+        temperature_degC, pressure_Pa, progress (0..1), remaining_s, message.
+        """
+        unknown = sorted(set(fields) - set(self._SLOT_FIELDS))
+        if unknown:
+            raise StorageError(
+                f"Slot state has no field {unknown[0]!r}; known: {', '.join(self._SLOT_FIELDS)}."
+            )
+        clean = {}
+        for key, value in fields.items():
+            value = jsonable(value)  # numpy to Python, NaN to None
+            clean[key] = value
+        for _ in range(2):  # a concurrent first insert for the same slot retries as an update
+            try:
+                with self.session(write=True) as s:
+                    row = s.exec(
+                        select(SlotState).where(SlotState.bench == bench, SlotState.slot == slot)
+                    ).first()
+                    if row is None:
+                        row = SlotState(bench=bench, slot=slot)
+                    for key, value in clean.items():
+                        setattr(
+                            row,
+                            key,
+                            "" if value is None and key in ("step_label", "message") else value,
+                        )
+                    row.updated_at = time.time()
+                    s.add(row)
+                    return
+            except StorageError as exc:
+                if not isinstance(exc.__cause__, IntegrityError):
+                    raise
+        raise StorageError(f"Slot {slot} of bench {bench} could not be recorded in {self.name}.")
+
+    def slot_states(self, bench: str | None = None) -> list[SlotState]:
+        """The latest state of every slot (of one bench if given), by bench and slot."""
+        query = select(SlotState).order_by(col(SlotState.bench), col(SlotState.slot))
+        if bench is not None:
+            query = query.where(SlotState.bench == bench)
+        with self.session() as s:
+            return list(s.exec(query))
 
     def events(self, run_id: int | None = None, *, limit: int | None = None) -> list[Event]:
         """Events oldest first; only a run's when `run_id` is given."""

@@ -4,6 +4,7 @@ from scheduler.cli import (
     ack_cmd,  # noqa: F401
     bench_cmd,  # noqa: F401
     cell_cmd,  # noqa: F401
+    daemon_cmd,  # noqa: F401
     demo_cmd,  # noqa: F401
     protocol_cmd,  # noqa: F401
     queue_cmd,  # noqa: F401

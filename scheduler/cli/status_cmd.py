@@ -1,0 +1,253 @@
+"""`cellbench status`: one live row per slot (job, step, cycle, V/I, progress, ETA) and alarms."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Group
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from scheduler.cli import app
+from scheduler.cli.output import _clean as clean
+from scheduler.cli.output import console, emit
+from scheduler.cli.queue_cmd import DB_OPTION, JSON_OPTION, local_time, short_time
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def slot_status(
+    store: Any,
+    *,
+    bench: str | None = None,
+    bench_slots: list[str] | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Every known slot's live state, merged from the daemon's slot state, the job's run,
+    its journaled steps and its newest sample; plus the active alarms."""
+    from scheduler import queue
+
+    now = time.time() if now is None else now
+    states = {(s.bench, s.slot): s for s in store.slot_states(bench)}
+    jobs = store.list_jobs(list(queue.ACTIVE), bench=bench)
+    forecasts = queue.forecast(store, jobs, now=now)
+    cells = {c.id: c.name for c in store.list_cells()}
+    by_slot: dict[tuple[str | None, str], Any] = {}
+    for job in jobs:
+        if job.slot is not None:
+            by_slot[(job.bench, job.slot)] = job
+    keys = list(states)
+    for key in by_slot:
+        if key not in keys:
+            keys.append(key)
+    for name in bench_slots or []:
+        if (bench, name) not in keys:
+            keys.append((bench, name))
+    alarms = queue.active_alarms(store, bench)
+    rows = []
+    for key in sorted(keys, key=lambda k: (k[0] or "", k[1])):
+        live = states.get(key)
+        job = by_slot.get(key)
+        row: dict[str, Any] = {
+            "bench": key[0],
+            "slot": key[1],
+            "state": job.state if job else (live.state if live else "idle"),
+            "job": job.id if job else None,
+            "protocol": (job.params or {}).get("protocol_name") if job else None,
+            "cell": cells.get(job.cell_id) if job else None,
+            "run": None,
+            "step": None,
+            "step_index": None,
+            "cycle": None,
+            "voltage_V": None,
+            "current_A": None,
+            "temperature_degC": None,
+            "pressure_Pa": None,
+            "progress": None,
+            "eta": None,
+            "updated": local_time(live.updated_at) if live else None,
+            "message": live.message if live else "",
+            "alarms": sum(1 for a in alarms if a.slot == key[1] and a.bench in (None, key[0])),
+        }
+        if job is not None:
+            run = store.latest_run_for_job(job.id)
+            if run is not None:
+                row["run"] = run.id
+                steps = store.steps(run.id)
+                if steps:
+                    last = steps[-1]
+                    row["step"], row["step_index"], row["cycle"] = (
+                        last.label or last.kind,
+                        last.step_index,
+                        last.cycle,
+                    )
+                sample = store.last_sample(run.id)
+                if sample:
+                    for field in ("voltage_V", "current_A", "temperature_degC", "pressure_Pa"):
+                        row[field] = _num(sample.get(field))
+                    if row["cycle"] is None:
+                        row["cycle"] = sample.get("cycle")
+            fc = forecasts.get(job.id)
+            est = queue.estimated_s(job)
+            if fc is not None and fc.end is not None:
+                row["eta"] = local_time(fc.end)
+                row["eta_unix"] = fc.end
+                if est and fc.remaining_s is not None:
+                    row["progress"] = min(1.0, max(0.0, 1.0 - fc.remaining_s / est))
+        if live is not None and (job is None or live.job_id in (None, getattr(job, "id", None))):
+            if live.step_label:
+                row["step"] = live.step_label
+            if live.step_index is not None:
+                row["step_index"] = live.step_index
+            for field in ("cycle", "voltage_V", "current_A", "temperature_degC", "pressure_Pa"):
+                value = getattr(live, field)
+                if value is not None:
+                    row[field] = value
+            if live.progress is not None:
+                row["progress"] = min(1.0, max(0.0, float(live.progress)))
+        rows.append(row)
+    return {
+        "slots": rows,
+        "alarms": [
+            {
+                "id": a.id,
+                "at": local_time(a.at),
+                "kind": a.kind,
+                "bench": a.bench,
+                "slot": a.slot,
+                "run": a.run_id,
+                "message": a.message,
+            }
+            for a in alarms
+        ],
+        "at": local_time(now),
+    }
+
+
+def _fmt(value: float | None, unit: str, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    from protocols.units import format_si
+
+    return format_si(value, unit) if unit == "A" else f"{value:.{digits}g} {unit}"
+
+
+def render_status(data: dict[str, Any]) -> Group:
+    """The status as rich renderables: the slot table, then the active alarms."""
+    now = time.time()
+    table = Table(title=f"slots at {data['at']}", title_justify="left")
+    for column in (
+        "slot",
+        "state",
+        "job",
+        "protocol",
+        "cell",
+        "step",
+        "cycle",
+        "V",
+        "I",
+        "T / P",
+        "progress",
+        "done by",
+    ):
+        table.add_column(column)
+    for r in data["slots"]:
+        env = " ".join(
+            x
+            for x in (
+                None if r["temperature_degC"] is None else f"{r['temperature_degC']:.1f} °C",
+                None if r["pressure_Pa"] is None else f"{r['pressure_Pa'] / 1e6:.3g} MPa",
+            )
+            if x
+        )
+        progress: Any = "-"
+        if r["progress"] is not None:
+            progress = Table.grid(padding=(0, 1))
+            progress.add_row(
+                ProgressBar(total=1.0, completed=r["progress"], width=12),
+                Text(f"{r['progress'] * 100:.0f} %"),
+            )
+        state = r["state"] + (f" [red]⚠ {r['alarms']}[/]" if r["alarms"] else "")
+        table.add_row(
+            r["slot"] if not r["bench"] else f"{r['bench']}/{r['slot']}",
+            state,
+            "-" if r["job"] is None else str(r["job"]),
+            r["protocol"] or "-",
+            r["cell"] or "-",
+            "-" if r["step"] is None else f"{r['step_index']}: {r['step']}",
+            "-" if r["cycle"] is None else str(r["cycle"]),
+            _fmt(r["voltage_V"], "V"),
+            _fmt(r["current_A"], "A"),
+            env or "-",
+            progress,
+            short_time(r.get("eta_unix"), now),
+        )
+    parts: list[Any] = [table]
+    if not data["slots"]:
+        parts = [Text("No slot has reported yet and no job is running.")]
+    for a in data["alarms"]:
+        where = "/".join(x for x in (a["bench"], a["slot"]) if x) or "-"
+        parts.append(
+            Text.from_markup(
+                f"[bold red]alarm {a['id']}[/] {a['at']} {where} {a['kind']}: {a['message']} "
+                f"(acknowledge: cellbench ack {a['id']})"
+            )
+        )
+    return Group(*parts)
+
+
+@app.command("status")
+def status(
+    bench: str | None = typer.Option(None, "--bench", help="Only this bench (a name or file)."),
+    watch: bool = typer.Option(False, "--watch", help="Refresh live until Ctrl-C."),
+    interval: float = typer.Option(2.0, "--interval", min=0.2, help="Seconds between refreshes."),
+    db: str | None = DB_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The live slot table: job, protocol, step, cycle, V/I, progress and ETA; active alarms."""
+    from storage import open_store
+
+    bench_name, slots = bench, None
+    if bench is not None and (bench.endswith(".toml") or Path(bench).is_file()):
+        from scheduler.bench import Bench
+
+        loaded = Bench.load(bench)
+        bench_name, slots = loaded.name, [s.name for s in loaded.slots]
+        if db is None and loaded.database is not None:
+            db = loaded.database.url
+    with open_store(db) as store:
+        if not watch:
+            data = slot_status(store, bench=bench_name, bench_slots=slots)
+            emit(data, as_json, lambda d: console.print(render_status(d)))
+            return
+        try:
+            if as_json:  # one JSON document per line per refresh, for scripts that follow
+                while True:
+                    data = slot_status(store, bench=bench_name, bench_slots=slots)
+                    sys.stdout.write(json.dumps(clean(data), default=str) + "\n")
+                    sys.stdout.flush()
+                    time.sleep(interval)
+            from rich.live import Live
+
+            with Live(console=console, auto_refresh=False) as live:
+                while True:
+                    data = slot_status(store, bench=bench_name, bench_slots=slots)
+                    live.update(render_status(data), refresh=True)
+                    time.sleep(interval)
+        except KeyboardInterrupt:
+            return

@@ -1,0 +1,728 @@
+"""The job queue: submission checked against the bench, state rules, claims, alarms.
+
+The queue lives in the database, so the CLI and any number of daemons share it. Jobs run
+highest priority first and first-in first-out within a priority. A job is refused at
+submission when its slot cannot run it (EIS on a DC SourceMeter, more current than the slot
+allows, a temperature step without a chamber…), so a technician learns it at the bench, not
+at 3 a.m. when the step comes up.
+
+States: held ⇄ queued → running → completed | failed | cancelled; running → pausing →
+paused → resuming → running; a cancel of a running job is a request (cancelling) the daemon
+carries out; running → interrupted (its daemon died) → running or queued on recovery.
+Every change goes through `Store.set_job_state`, so the history says who and when.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from protocols import plan as P
+from protocols.units import format_si
+from scheduler.errors import SchedulerError
+from scheduler.session import CellInfo
+from storage.errors import StorageError
+
+# -- states ---------------------------------------------------------------------------------
+ACTIVE = ("running", "pausing", "paused", "resuming", "cancelling")
+WAITING = ("held", "queued", "interrupted")
+FINISHED = ("completed", "failed", "cancelled")
+STATES = (*WAITING, *ACTIVE, *FINISHED)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One operator or daemon action: the states it may start from, and where each goes."""
+
+    moves: dict[str, str]  # from state -> to state
+    already: tuple[str, ...]  # states where the action has nothing left to do
+    only: str  # "queued or held jobs can be held"
+
+
+RULES: dict[str, Rule] = {
+    "hold": Rule({"queued": "held"}, ("held",), "queued or held jobs can be held"),
+    "release": Rule({"held": "queued"}, ("queued",), "held or queued jobs can be released"),
+    "cancel": Rule(
+        {
+            "held": "cancelled",
+            "queued": "cancelled",
+            "interrupted": "cancelled",
+            "running": "cancelling",
+            "pausing": "cancelling",
+            "paused": "cancelling",
+            "resuming": "cancelling",
+        },
+        ("cancelling", "cancelled"),
+        "jobs that have not finished can be cancelled",
+    ),
+    "pause": Rule(
+        {"running": "pausing", "resuming": "pausing"},
+        ("pausing", "paused"),
+        "running jobs can be paused",
+    ),
+    "resume": Rule(
+        {"paused": "resuming", "pausing": "resuming", "interrupted": "resuming"},
+        ("resuming", "running"),
+        "paused or interrupted jobs can be resumed",
+    ),
+    # What the daemon reports back.
+    "confirm": Rule(
+        {"pausing": "paused", "resuming": "running", "cancelling": "cancelled"},
+        (),
+        "jobs with a pause, resume or cancel request can have it confirmed",
+    ),
+    "interrupt": Rule(
+        {s: "interrupted" for s in ACTIVE},
+        ("interrupted",),
+        "running, pausing, paused, resuming or cancelling jobs can be interrupted",
+    ),
+}
+FINISH_FROM = ("running", "pausing", "paused", "resuming", "cancelling")
+RECOVER_TO = ("running", "queued")
+
+
+def _change(store: Any, job_id: int, action: str, *, by: str, note: str = "") -> Any:
+    """Apply `action` to a job under the rules; a wrong transition is one clear sentence.
+
+    The write expects exactly the state that was read, so a job a daemon claimed or
+    finished in between is judged again in its new state rather than moved wrongly.
+    """
+    rule = RULES[action]
+    by = _who(by)
+    for _ in range(5):
+        job = store.get_job(job_id)
+        if job.state in rule.already:
+            return job
+        target = rule.moves.get(job.state)
+        if target is None:
+            raise SchedulerError(f"job {job_id} is {job.state}; only {rule.only}")
+        try:
+            return store.set_job_state(job_id, target, by=by, note=note, expect=job.state)
+        except StorageError:
+            if store.get_job(job_id).state == job.state:
+                raise
+    raise SchedulerError(f"job {job_id} kept changing state; try again")
+
+
+def _who(by: str) -> str:
+    by = (by or "").strip()
+    if not by:
+        raise SchedulerError("every queue change needs a name for its history (--by)")
+    return by
+
+
+def hold(store: Any, job_id: int, *, by: str, note: str = "") -> Any:
+    """Keep a queued job from starting until it is released."""
+    return _change(store, job_id, "hold", by=by, note=note)
+
+
+def release(store: Any, job_id: int, *, by: str, note: str = "") -> Any:
+    """Let a held job start (this is also how a job submitted with --hold is approved)."""
+    return _change(store, job_id, "release", by=by, note=note)
+
+
+approve = release
+
+
+def cancel(store: Any, job_id: int, *, by: str, note: str = "") -> Any:
+    """Cancel a waiting job now; ask the daemon to stop a running one (state cancelling)."""
+    return _change(store, job_id, "cancel", by=by, note=note)
+
+
+def pause(store: Any, job_id: int, *, by: str, note: str = "") -> Any:
+    """Ask the daemon to pause a running job at a safe point (state pausing)."""
+    return _change(store, job_id, "pause", by=by, note=note)
+
+
+def resume(store: Any, job_id: int, *, by: str, note: str = "") -> Any:
+    """Ask the daemon to resume a paused (or interrupted) job (state resuming)."""
+    return _change(store, job_id, "resume", by=by, note=note)
+
+
+def confirm(store: Any, job_id: int, *, by: str, note: str = "") -> Any:
+    """Daemon: the pause, resume or cancel asked for has been carried out."""
+    return _change(store, job_id, "confirm", by=by, note=note)
+
+
+def interrupt(store: Any, job_id: int, *, by: str, note: str = "") -> Any:
+    """Daemon (on recovery): the job was running when its daemon stopped."""
+    return _change(store, job_id, "interrupt", by=by, note=note)
+
+
+def finish(store: Any, job_id: int, state: str, *, by: str, note: str = "") -> Any:
+    """Daemon: the job's run ended completed, failed or cancelled."""
+    if state not in FINISHED:
+        raise SchedulerError(f"a job finishes {', '.join(FINISHED)}, not {state!r}")
+    job = store.get_job(job_id)
+    if job.state not in FINISH_FROM:
+        raise SchedulerError(f"job {job_id} is {job.state}; only running jobs can finish")
+    return store.set_job_state(job_id, state, by=_who(by), note=note, expect=list(FINISH_FROM))
+
+
+def recover(store: Any, job_id: int, *, by: str, to: str = "running", note: str = "") -> Any:
+    """Daemon: continue an interrupted job (running) or give it back to the queue (queued)."""
+    if to not in RECOVER_TO:
+        raise SchedulerError(f"an interrupted job recovers to running or queued, not {to!r}")
+    job = store.get_job(job_id)
+    if job.state != "interrupted":
+        raise SchedulerError(f"job {job_id} is {job.state}; only interrupted jobs can recover")
+    return store.set_job_state(job_id, to, by=_who(by), note=note, expect="interrupted")
+
+
+# -- the bench, as the queue sees it --------------------------------------------------------
+KIND_LABELS = {
+    "emstat4": "PalmSens EmStat4",
+    "keithley2450": "Keithley 2450",
+    "espec": "ESPEC chamber",
+    "watlow-f4t": "Watlow F4T chamber",
+    "pressure-rig": "pressure rig",
+}
+TECHNIQUE_WORDS = {
+    "rest": "open-circuit rests",
+    "cc": "constant-current steps",
+    "cv": "constant-voltage steps",
+    "pulse_train": "pulse trains",
+    "eis": "EIS",
+    "geis": "EIS",
+    "sweep": "voltage sweeps",
+    "cp": "constant-power steps",
+}
+
+
+def static_capabilities(kind: str) -> Any | None:
+    """What an instrument kind can do, known without connecting to it."""
+    from scheduler.instruments import STATIC_CAPABILITIES
+
+    return STATIC_CAPABILITIES.get(kind)
+
+
+def slot_names(bench: Any) -> list[str]:
+    """Every slot of the bench, in bench-file order."""
+    slots = getattr(bench, "slots", None) or []
+    if isinstance(slots, dict):
+        return list(slots)
+    return [getattr(s, "name", str(s)) for s in slots]
+
+
+def _slot(bench: Any, name: str) -> Any:
+    try:
+        return bench.slot(name)
+    except (KeyError, LookupError, SchedulerError):
+        known = ", ".join(slot_names(bench)) or "none"
+        raise SchedulerError(
+            f"bench {getattr(bench, 'name', '?')} has no slot {name!r}; its slots are: {known}"
+        ) from None
+
+
+def _limit(limits: Any, key: str) -> float | None:
+    if limits is None:
+        return None
+    value = limits.get(key) if isinstance(limits, dict) else getattr(limits, key, None)
+    return None if value is None else float(value)
+
+
+def _step_name(step: P.Step) -> str:
+    return f"step {step.index} ({step.label})" if step.label else f"step {step.index}"
+
+
+def _techniques(step: P.Step) -> tuple[str, ...]:
+    """The driver techniques a protocol step needs from the potentiostat channel."""
+    if isinstance(step, P.Rest | P.Wait):
+        return ("rest",)
+    if isinstance(step, P.ConstantCurrent):
+        return ("cc",)
+    if isinstance(step, P.ConstantVoltage):
+        return ("cv",)
+    if isinstance(step, P.ConstantCurrentConstantVoltage):
+        return ("cc", "cv")
+    if isinstance(step, P.PulseTrain):
+        return ("pulse_train",)
+    if isinstance(step, P.Impedance):
+        return ("eis" if step.mode == "potentiostatic" else "geis",)
+    if isinstance(step, P.Sweep):
+        return ("sweep",)
+    if isinstance(step, P.ConstantPower):
+        return ("cp",)
+    return ()
+
+
+def _step_current_A(step: P.Step) -> float | None:
+    """The largest current magnitude a step drives, when it states one."""
+    values: list[float] = []
+    for attr in ("current_A", "pulse_current_A", "current_limit_A"):
+        v = getattr(step, attr, None)
+        if v is not None and math.isfinite(v):
+            values.append(abs(v))
+    if isinstance(step, P.Impedance) and step.mode == "galvanostatic":
+        values.append(abs(step.amplitude) + abs(step.dc_bias or 0.0))
+    return max(values) if values else None
+
+
+def _step_voltages(step: P.Step) -> list[float]:
+    """Cell voltages a step drives to or runs until (not its abort safety limits)."""
+    volts: list[float] = []
+    if isinstance(step, P.ConstantVoltage | P.ConstantCurrentConstantVoltage):
+        volts.append(step.voltage_V)
+    if isinstance(step, P.Sweep):
+        volts.extend([*step.vertices_V, step.end_V])
+        if not step.start_at_ocv:
+            volts.append(step.start_V)
+    volts.extend(
+        lim.value for lim in step.limits if lim.quantity == "voltage" and lim.action != "abort"
+    )
+    return volts
+
+
+class _Problems:
+    """Problems of one slot, one line per kind; later steps with the same problem are counted."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, str] = {}
+        self.more: dict[str, int] = {}
+
+    def add(self, key: str, text: str) -> None:
+        if key in self.first:
+            self.more[key] = self.more.get(key, 0) + 1
+        else:
+            self.first[key] = text
+
+    def lines(self) -> list[str]:
+        out = []
+        for key, text in self.first.items():
+            n = self.more.get(key, 0)
+            out.append(text + (f" (and {n} later step{'s' if n > 1 else ''})" if n else ""))
+        return out
+
+
+def fit_problems(plan: Any, bench: Any, slot_name: str) -> list[str]:
+    """Why `plan` cannot run on the slot, one sentence per kind of problem (empty: it can)."""
+    slot = _slot(bench, slot_name)
+    limits = getattr(slot, "limits", None)
+    found = _Problems()
+    pstat_config = bench.instrument(slot.potentiostat)
+    pstat_kind = pstat_config.kind
+    pstat = KIND_LABELS.get(pstat_kind, pstat_kind)
+    caps = static_capabilities(pstat_kind)
+    techniques = frozenset(getattr(caps, "techniques", ()) or ())
+    range_A = getattr(caps, "max_abs_current_A", None)
+    hard_A = _limit(limits, "abs_current_max_A")
+    v_lo, v_hi = _limit(limits, "voltage_min_V"), _limit(limits, "voltage_max_V")
+    compliance_V = getattr(pstat_config, "max_voltage_V", None)
+    range_V = getattr(caps, "voltage_range_V", None)
+    t_max, t_min = _limit(limits, "temperature_max_degC"), _limit(limits, "temperature_min_degC")
+    p_max = _limit(limits, "pressure_max_MPa")
+    for step in plan.steps:
+        where = f"the protocol's {_step_name(step)}"
+        for tech in _techniques(step):
+            if caps is None or tech in techniques:
+                continue
+            if tech in ("eis", "geis"):
+                mode = "PEIS" if tech == "eis" else "GEIS"
+                found.add("eis", f"slot {slot_name}'s {pstat} cannot do EIS; {where} is a {mode}")
+            else:
+                words = TECHNIQUE_WORDS.get(tech, tech)
+                found.add(tech, f"slot {slot_name}'s {pstat} cannot run {words}; {where} is one")
+        amps = _step_current_A(step)
+        if amps is not None:
+            if hard_A is not None and amps > hard_A * (1 + 1e-9):
+                found.add(
+                    "current",
+                    f"{where} drives {format_si(amps, 'A')} but slot {slot_name} allows at "
+                    f"most {format_si(hard_A, 'A')}",
+                )
+            elif range_A is not None and amps > float(range_A) * (1 + 1e-9):
+                found.add(
+                    "range",
+                    f"{where} drives {format_si(amps, 'A')} but slot {slot_name}'s {pstat} "
+                    f"sources at most {format_si(float(range_A), 'A')}",
+                )
+        for volts in _step_voltages(step):
+            if (v_lo is not None and volts < v_lo - 1e-9) or (
+                v_hi is not None and volts > v_hi + 1e-9
+            ):
+                low = "-∞" if v_lo is None else f"{v_lo:g}"
+                high = "∞" if v_hi is None else f"{v_hi:g}"
+                found.add(
+                    "voltage",
+                    f"{where} goes to {volts:.4g} V, outside slot {slot_name}'s hard limits "
+                    f"{low}–{high} V",
+                )
+                break
+            if range_V is not None and not range_V[0] - 1e-9 <= volts <= range_V[1] + 1e-9:
+                found.add(
+                    "range_V",
+                    f"{where} goes to {volts:.4g} V, outside the {range_V[0]:g}–{range_V[1]:g} V "
+                    f"range of slot {slot_name}'s {pstat}",
+                )
+                break
+            if compliance_V is not None and abs(volts) > float(compliance_V) + 1e-9:
+                found.add(
+                    "compliance",
+                    f"{where} goes to {volts:.4g} V but slot {slot_name}'s {pstat} is set to "
+                    f"at most {float(compliance_V):g} V (max_voltage_V)",
+                )
+                break
+        if isinstance(step, P.SetTemperature):
+            if not getattr(slot, "chamber", None):
+                found.add(
+                    "chamber",
+                    f"slot {slot_name} has no chamber; {where} sets the temperature to "
+                    f"{step.target_degC:g} °C",
+                )
+            elif t_max is not None and step.target_degC > t_max:
+                found.add(
+                    "t_max",
+                    f"{where} sets {step.target_degC:g} °C but slot {slot_name} allows at most "
+                    f"{t_max:g} °C",
+                )
+            elif t_min is not None and step.target_degC < t_min:
+                found.add(
+                    "t_min",
+                    f"{where} sets {step.target_degC:g} °C but slot {slot_name} allows at "
+                    f"least {t_min:g} °C",
+                )
+        if isinstance(step, P.SetPressure):
+            mpa = step.target_Pa / 1e6
+            if not getattr(slot, "rig", None):
+                found.add(
+                    "rig",
+                    f"slot {slot_name} has no pressure rig; {where} sets the stack pressure to "
+                    f"{mpa:g} MPa",
+                )
+            elif p_max is not None and mpa > p_max:
+                found.add(
+                    "p_max",
+                    f"{where} sets {mpa:g} MPa but slot {slot_name} allows at most {p_max:g} MPa",
+                )
+    return found.lines()
+
+
+# -- cells ----------------------------------------------------------------------------------
+def cell_info(row: Any) -> CellInfo:
+    """The runner's CellInfo from a stored cell."""
+    return CellInfo(
+        name=row.name,
+        chemistry=row.chemistry or "",
+        active_mass_g=row.active_mass_g,
+        area_cm2=row.area_cm2,
+        loading_mg_cm2=row.loading_mg_cm2,
+        specific_capacity_mAh_g=row.specific_capacity_mAh_g,
+        nominal_capacity_mAh=row.nominal_capacity_mAh,
+    )
+
+
+def cell_basis(row: Any) -> Any | None:
+    """What 1C is for a stored cell (areal capacity from `extra` too), or None if unknown."""
+    from protocols import CapacityBasis
+
+    extra = row.extra or {}
+    mass_g = row.active_mass_g
+    if mass_g is None and row.loading_mg_cm2 and row.area_cm2:
+        mass_g = row.loading_mg_cm2 * row.area_cm2 / 1000.0
+    if mass_g and row.specific_capacity_mAh_g:
+        return CapacityBasis.from_specific(
+            mass_g, row.specific_capacity_mAh_g, area_cm2=row.area_cm2
+        )
+    areal = extra.get("areal_capacity_mAh_cm2")
+    if row.area_cm2 and areal:
+        return CapacityBasis.from_areal(row.area_cm2, float(areal), active_mass_g=mass_g)
+    if row.nominal_capacity_mAh:
+        return CapacityBasis.from_nominal(
+            row.nominal_capacity_mAh, active_mass_g=mass_g, area_cm2=row.area_cm2
+        )
+    return None
+
+
+def counter_electrode_V(row: Any) -> float:
+    """The counter electrode's potential vs Li/Li+ recorded with the cell (0 for Li)."""
+    value = (row.extra or {}).get("counter_electrode_V")
+    return float(value) if value is not None else 0.0
+
+
+# -- submission -----------------------------------------------------------------------------
+def _load_protocol(protocol_path_or_text: str | Path) -> Any:
+    from protocols import load, loads
+
+    if isinstance(protocol_path_or_text, Path):
+        return load(protocol_path_or_text)
+    text = str(protocol_path_or_text)
+    if "\n" in text or text.lstrip().startswith(("name:", "{")):
+        return loads(text)
+    return load(text)
+
+
+def bind_for_cell(protocol: Any, cell: Any, overrides: dict[str, Any] | None) -> Any:
+    """The protocol bound to the stored cell's capacity basis."""
+    basis = cell_basis(cell)
+    if basis is None and protocol.needs_cell:
+        raise SchedulerError(
+            f"protocol {protocol.name} states currents relative to the cell, but cell "
+            f"{cell.name} has no capacity basis (give its active mass and specific capacity, "
+            "its area and areal capacity, or its nominal capacity)"
+        )
+    return protocol.bind(
+        basis, overrides=overrides or None, counter_electrode_V=counter_electrode_V(cell)
+    )
+
+
+def estimate_record(est: Any) -> dict[str, Any]:
+    """The part of a plan's estimate a job keeps in its params."""
+    data = est.to_dict()
+    return {
+        "typical_s": data["typical_s"],
+        "min_s": data["min_s"],
+        "max_s": data["max_s"],
+        "unbounded": len(data["unbounded"]),
+        "resources": data["resources"],
+    }
+
+
+def submit(
+    store: Any,
+    bench: Any,
+    *,
+    protocol_path_or_text: str | Path,
+    cell_name: str | int,
+    slot: str | None = None,
+    priority: int = 0,
+    by: str,
+    overrides: dict[str, Any] | None = None,
+    hold: bool = False,
+) -> int:
+    """Check a job against the bench and queue it (held if `hold`); returns the job id.
+
+    A job that cannot run is refused with one sentence naming its protocol, the slot and
+    why; nothing is written for a refused job.
+    """
+    by = _who(by)
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise SchedulerError(f"a job's priority is a whole number, not {priority!r}")
+    protocol = _load_protocol(protocol_path_or_text)
+    cell = store.get_cell(cell_name)
+    plan = bind_for_cell(protocol, cell, overrides)
+    est = plan.estimate()
+    bench_name = getattr(bench, "name", None)
+    if slot is not None:
+        problems = fit_problems(plan, bench, slot)
+        if problems:
+            raise SchedulerError(
+                f"protocol {protocol.name} cannot run on slot {slot}: {'; '.join(problems)}"
+            )
+        fits = [slot]
+    else:
+        names = slot_names(bench)
+        why = {name: fit_problems(plan, bench, name) for name in names}
+        fits = [name for name in names if not why[name]]
+        if not fits:
+            reasons = "; ".join(f"{problems[0]}" for problems in why.values() if problems)
+            raise SchedulerError(
+                f"protocol {protocol.name} fits no slot of bench {bench_name}: "
+                f"{reasons or 'the bench has no slots'}"
+            )
+    protocol_id = store.add_protocol(protocol.name, protocol.source_text)
+    params = {
+        "protocol_name": protocol.name,
+        "protocol_source": protocol.source,
+        "overrides": dict(overrides or {}),
+        "capacity_basis": plan.basis.description if plan.basis else None,
+        "estimate": estimate_record(est),
+        "fits": fits,
+    }
+    return store.add_job(
+        protocol_id=protocol_id,
+        cell_id=cell.id,
+        slot=slot,
+        priority=priority,
+        submitted_by=by,
+        state="held" if hold else "queued",
+        params=params,
+        bench=bench_name,
+    )
+
+
+def bind_job(store: Any, job: Any) -> tuple[Any, Any, Any]:
+    """What a daemon needs to run a claimed job: (Protocol, bound Plan, stored cell).
+
+    The protocol is re-read from the text stored at submission, with the job's overrides,
+    so an edited file on disk does not change a queued job.
+    """
+    from protocols import loads
+
+    if job.protocol_id is None or job.cell_id is None:
+        raise SchedulerError(f"job {job.id} names no protocol or no cell")
+    stored = store.get_protocol(job.protocol_id)
+    source = (job.params or {}).get("protocol_source") or stored.name
+    protocol = loads(stored.source_text, source=source)
+    cell = store.get_cell(job.cell_id)
+    plan = bind_for_cell(protocol, cell, (job.params or {}).get("overrides"))
+    return protocol, plan, cell
+
+
+# -- claiming -------------------------------------------------------------------------------
+def claim_next(store: Any, *, bench_name: str, slots: Sequence[str], daemon_id: str) -> Any:
+    """Claim the next job one of `slots` can run: highest priority, then oldest. Atomic.
+
+    Returns the job (its `slot` set to the slot it runs on, also for any-slot jobs), or None.
+    Two daemons claiming at once never get the same job: on PostgreSQL a candidate another
+    daemon holds is skipped (FOR UPDATE SKIP LOCKED); on SQLite a guarded UPDATE decides.
+    """
+    free = list(slots)
+    if not free:
+        return None
+    for job in store.list_jobs(["queued"], bench=bench_name):
+        if job.slot is not None:
+            if job.slot not in free:
+                continue
+            target = job.slot
+        else:
+            fits = (job.params or {}).get("fits")
+            target = next((s for s in free if fits is None or s in fits), None)
+            if target is None:
+                continue
+        claimed = store.claim_job(
+            job.id, slot=target, by=daemon_id, note=f"claimed for slot {target} of {bench_name}"
+        )
+        if claimed is not None:
+            return claimed
+    return None
+
+
+# -- alarms ---------------------------------------------------------------------------------
+def active_alarms(store: Any, bench: str | None = None) -> list[Any]:
+    """Latched alarms nobody has acknowledged yet, oldest first."""
+    return store.active_alarms(bench)
+
+
+def ack(store: Any, alarm: int | str, *, by: str, bench: str | None = None) -> list[Any]:
+    """Acknowledge one alarm by id, or "all" active ones; returns those acknowledged now."""
+    by = _who(by)
+    if isinstance(alarm, str) and alarm.strip().lower() == "all":
+        return store.ack_alarms(None, by=by, bench=bench)
+    try:
+        alarm_id = int(alarm)
+    except (TypeError, ValueError):
+        raise SchedulerError(f"an alarm is named by its number or 'all', not {alarm!r}") from None
+    return store.ack_alarms([alarm_id], by=by)
+
+
+# -- forecasts ------------------------------------------------------------------------------
+@dataclass
+class Forecast:
+    """When a job is expected to start and end, on which slot (Unix seconds)."""
+
+    slot: str | None
+    start: float | None
+    end: float | None
+    remaining_s: float | None
+
+
+def estimated_s(job: Any) -> float | None:
+    """A job's typical duration from its submission estimate."""
+    value = ((job.params or {}).get("estimate") or {}).get("typical_s")
+    return float(value) if value is not None else None
+
+
+def _started_at(store: Any, job: Any) -> float:
+    run = store.latest_run_for_job(job.id)
+    if run is not None:
+        return float(run.started_at)
+    starts = [h.at for h in store.job_history(job.id) if h.to_state == "running"]
+    return float(starts[0]) if starts else float(job.updated_at)
+
+
+def forecast(
+    store: Any, jobs: Iterable[Any] | None = None, *, now: float | None = None
+) -> dict[int, Forecast]:
+    """Estimated start and completion of every unfinished job.
+
+    A running job ends after what remains of its estimate (the daemon's own figure when it
+    reports one); a queued job starts when the jobs ahead of it on its slot are done, in
+    claim order; an any-slot job takes the fitting slot that frees first. Held and
+    interrupted jobs have no forecast until they are released or recovered.
+    """
+    now = time.time() if now is None else now
+    jobs = list(store.list_jobs() if jobs is None else jobs)
+    live = {(s.bench, s.slot): s for s in store.slot_states()}
+    free_at: dict[tuple[str | None, str], float] = {}
+    out: dict[int, Forecast] = {}
+    for job in jobs:
+        if job.state not in ACTIVE or job.slot is None:
+            continue
+        key = (job.bench, job.slot)
+        est = estimated_s(job)
+        state = live.get(key) if job.bench is not None else None
+        remaining: float | None = None
+        if state is not None and state.job_id == job.id:
+            if state.remaining_s is not None:
+                remaining = max(0.0, state.remaining_s - max(0.0, now - state.updated_at))
+            elif state.progress is not None and est is not None:
+                remaining = est * max(0.0, 1.0 - state.progress)
+        if remaining is None and est is not None:
+            remaining = max(0.0, est - (now - _started_at(store, job)))
+        end = None if remaining is None else now + remaining
+        out[job.id] = Forecast(job.slot, None, end, remaining)
+        free_at[key] = max(free_at.get(key, now), end if end is not None else math.inf)
+    queued = sorted((j for j in jobs if j.state == "queued"), key=lambda j: (-j.priority, j.id))
+    for job in queued:
+        est = estimated_s(job)
+        if job.slot is not None:
+            key = (job.bench, job.slot)
+        else:
+            fits = (job.params or {}).get("fits") or []
+            if not fits:
+                out[job.id] = Forecast(None, None, None, est)
+                continue
+            key = min(((job.bench, s) for s in fits), key=lambda k: free_at.get(k, now))
+        start = free_at.get(key, now)
+        end = start + est if est is not None and math.isfinite(start) else None
+        out[job.id] = Forecast(key[1], start if math.isfinite(start) else None, end, est)
+        free_at[key] = end if end is not None else math.inf
+    return out
+
+
+def job_summary(job: Any) -> dict[str, Any]:
+    """A job as plain data (for --json and tables)."""
+    return dataclasses.asdict(_JobView.of(job))
+
+
+@dataclass
+class _JobView:
+    id: int
+    state: str
+    priority: int
+    bench: str | None
+    slot: str | None
+    protocol: str | None
+    protocol_id: int | None
+    cell_id: int | None
+    submitted_by: str
+    submitted_at: float
+    updated_at: float
+    claimed_by: str | None
+    message: str
+    estimated_s: float | None
+
+    @classmethod
+    def of(cls, job: Any) -> _JobView:
+        params = job.params or {}
+        return cls(
+            id=job.id,
+            state=job.state,
+            priority=job.priority,
+            bench=job.bench,
+            slot=job.slot,
+            protocol=params.get("protocol_name"),
+            protocol_id=job.protocol_id,
+            cell_id=job.cell_id,
+            submitted_by=job.submitted_by,
+            submitted_at=job.submitted_at,
+            updated_at=job.updated_at,
+            claimed_by=job.claimed_by,
+            message=job.message,
+            estimated_s=estimated_s(job),
+        )

@@ -1,0 +1,106 @@
+"""Shared test data for the queue tests: the bench file, small protocols, the test server."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+HERE = Path(__file__).parent
+BENCH_FILE = HERE / "bench.toml"
+PG_HOST = os.environ.get("CELLBENCH_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("CELLBENCH_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("CELLBENCH_TEST_PG_USER", "postgres")
+TABLES = (
+    "slot_states, analyses, events, spectra, measurement_chunks, steps, runs, job_transitions, "
+    "jobs, protocols, cells, instruments"
+)
+
+# Small protocols, each made to need one thing a slot may lack.
+SAFETY = "safety: {voltage_min: 2.5 V, voltage_max: 4.4 V, abs_current_max: 3C}\n"
+PROTOCOLS = {
+    "cycle": """
+        name: short-cycle
+        c_rate_basis: 200 mA/g
+        parameters: {rate: 0.5C, cycles: 2}
+        SAFETY
+        steps:
+          - repeat:
+              times: ${cycles}
+              steps:
+                - cc: {rate: "${rate}", direction: charge, until: ["voltage >= 4.2 V"]}
+                - cc: {rate: "${rate}", direction: discharge, until: ["voltage <= 3.0 V"]}
+        """,
+    "eis": """
+        name: formation-then-eis
+        c_rate_basis: 200 mA/g
+        SAFETY
+        steps:
+          - rest: {duration: 10 min}
+          - cc: {rate: 0.1C, direction: charge, until: ["voltage >= 4.2 V"]}
+          - cc: {rate: 0.1C, direction: discharge, until: ["voltage <= 3.0 V"]}
+          - rest: {duration: 10 min}
+          - eis: {f_start: 100 kHz, f_end: 0.1 Hz, amplitude: 10 mV, dc_bias: ocv}
+        """,
+    "fast": """
+        name: fast-charge
+        c_rate_basis: 200 mA/g
+        SAFETY
+        steps:
+          - cc: {rate: 3C, direction: charge, until: ["voltage >= 4.2 V"]}
+          - cc: {rate: 1C, direction: discharge, until: ["voltage <= 3.0 V"]}
+        """,
+    "hot": """
+        name: hot-rest
+        safety: {voltage_min: 2.5 V, voltage_max: 4.4 V, abs_current_max: 10 mA,
+                 temperature_max: 95 degC}
+        parameters: {temperature: 60 degC}
+        steps:
+          - set_temperature: {target: "${temperature}", tolerance: 0.5 K, timeout: 2 h}
+          - rest: {duration: 1 h}
+        """,
+    "pressed": """
+        name: pressed-rest
+        safety: {voltage_min: 2.5 V, voltage_max: 4.4 V, abs_current_max: 10 mA,
+                 pressure_max: 60 MPa}
+        parameters: {pressure: 15 MPa}
+        steps:
+          - set_pressure: {target: "${pressure}", tolerance: 0.5 MPa, timeout: 30 min}
+          - rest: {duration: 1 h}
+        """,
+    "high-voltage": """
+        name: high-voltage-hold
+        safety: {voltage_min: 2.5 V, voltage_max: 5.0 V, abs_current_max: 10 mA}
+        steps:
+          - cv: {voltage: 4.8 V, until: [{step_time: ">= 1 h"}]}
+        """,
+    "rest": """
+        name: plain-rest
+        safety: {voltage_min: 2.5 V, voltage_max: 4.4 V, abs_current_max: 10 mA}
+        parameters: {hours: 1 h}
+        steps:
+          - rest: {duration: "${hours}"}
+        """,
+}
+
+
+def protocol_text(key: str) -> str:
+    """The text of one of the test protocols."""
+    return textwrap.dedent(PROTOCOLS[key]).replace("SAFETY\n", SAFETY).lstrip()
+
+
+CELLBENCH = [sys.executable, "-c", "from scheduler.cli import main; main()"]
+
+
+def admin_connect():
+    import psycopg
+
+    return psycopg.connect(
+        host=PG_HOST,
+        port=PG_PORT,
+        user=PG_USER,
+        dbname="postgres",
+        autocommit=True,
+        connect_timeout=3,
+    )
