@@ -64,6 +64,7 @@ class Sample:
     phase: Literal["", "pulse", "relax"] = ""
     pulse_index: int | None = None
     status: int = 0  # instrument status bits (overload, underload, timing)
+    index: int | None = None  # the instrument's own 1-based sample number within the step
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,33 @@ class StepEnd:
     limit: StepLimit | None = None
     message: str = ""
     samples: int = 0
+
+
+@dataclass(frozen=True)
+class Reattached:
+    """The host link dropped mid-step and the driver picked the still-owned step up again.
+
+    Yielded by drivers whose instrument keeps running the step on its own (`can_reattach`);
+    the runner records it as an event. `down_s` is wall time without a link.
+    """
+
+    down_s: float
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Samples the instrument numbered but the host never received (lost with the link).
+
+    `missing` holds the instrument's sample indices (see `Sample.index`); they are reported,
+    never silently skipped, so that stored data and the instrument's record can be reconciled.
+    """
+
+    missing: tuple[int, ...]
+    message: str = ""
+
+
+StepItem = Sample | ImpedancePoint | Reattached | Gap | StepEnd
 
 
 @dataclass(frozen=True)
@@ -110,7 +138,7 @@ class Potentiostat(Protocol):
 
     async def capabilities(self) -> Capabilities: ...
 
-    def run(self, command: StepCommand) -> AsyncIterator[Sample | ImpedancePoint | StepEnd]: ...
+    def run(self, command: StepCommand) -> AsyncIterator[StepItem]: ...
 
     async def safe(self) -> None:
         """Cell off / open circuit, whatever the instrument was doing."""

@@ -403,7 +403,9 @@ class Daemon:
     ) -> Runner:
         protocol_row = self.store.get_protocol(job.protocol_id)
         protocol = protocols.loads(protocol_row.source_text, source=protocol_row.name)
-        cell = queue.cell_info(self.store.get_cell(job.cell_id))
+        cell_row = self.store.get_cell(job.cell_id)
+        cell = queue.cell_info(cell_row)
+        basis = queue.cell_basis(cell_row) or cell.basis()
         overrides = (job.params or {}).get("overrides") or None
         progress = self._progress(active)
         if resume is None:
@@ -419,12 +421,13 @@ class Daemon:
                 environment=environment,
                 overrides=overrides,
                 job_id=job.id,
+                basis=basis,
             )
         else:
             assert active.run_id is not None
             run_id = active.run_id
-            plan = protocol.bind(cell.basis(), overrides=overrides)
-            basis = plan.basis or cell.basis()
+            plan = protocol.bind(basis, overrides=overrides)
+            basis = plan.basis or basis
             runner = Runner(
                 plan,
                 hardware.potentiostat,

@@ -493,6 +493,7 @@ def submit(
     by: str,
     overrides: dict[str, Any] | None = None,
     hold: bool = False,
+    group: str | None = None,
 ) -> int:
     """Check a job against the bench and queue it (held if `hold`); returns the job id.
 
@@ -532,6 +533,10 @@ def submit(
         "capacity_basis": plan.basis.description if plan.basis else None,
         "estimate": estimate_record(est),
         "fits": fits,
+        # Jobs with the same group that change the temperature share their chamber's
+        # schedule: the daemon starts them together and they wait for each other at every
+        # setpoint.
+        "group": group,
     }
     return store.add_job(
         protocol_id=protocol_id,

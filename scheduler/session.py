@@ -53,9 +53,13 @@ async def prepare_run(
     overrides: dict[str, Any] | None = None,
     job_id: int | None = None,
     instruments: list[dict[str, Any]] | None = None,
+    basis: CapacityBasis | None = None,
 ) -> tuple[int, Runner]:
-    """Bind the protocol to the cell, store the run's provenance, and return its Runner."""
-    basis = cell.basis()
+    """Bind the protocol to the cell, store the run's provenance, and return its Runner.
+
+    `basis` overrides the capacity basis derived from `cell` (e.g. an areal-capacity cell).
+    """
+    basis = basis or cell.basis()
     plan = protocol.bind(basis, overrides=overrides)
     identity = await potentiostat.identify()
     capabilities = await potentiostat.capabilities()

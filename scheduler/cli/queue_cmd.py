@@ -89,6 +89,11 @@ def submit(
         None, "--set", help="Override a protocol parameter: NAME=VALUE (repeatable)."
     ),
     hold_: bool = typer.Option(False, "--hold", help="Submit held: it waits for `release`."),
+    group: str | None = typer.Option(
+        None,
+        "--group",
+        help="Share the chamber's temperature schedule with the other jobs of this group.",
+    ),
     by: str | None = BY_OPTION,
     db: str | None = DB_OPTION,
     as_json: bool = JSON_OPTION,
@@ -110,6 +115,7 @@ def submit(
             by=by or default_user(),
             overrides=overrides,
             hold=hold_,
+            group=group,
         )
         job = store.get_job(job_id)
         now = time.time()

@@ -38,6 +38,15 @@ def run(
     time_scale: float = typer.Option(math.inf, help="Simulated seconds per wall second."),
     db: str | None = typer.Option(None, envvar="CELLBENCH_DB", help="Database URL."),
     transport: str = typer.Option("tcp", help="How the driver reaches the simulator: tcp or pty."),
+    fault: list[str] = typer.Option(
+        [],
+        "--fault",
+        help=(
+            "Inject a fault into the simulated EmStat4: KIND[@N], N = data packages before it "
+            "(default 20). KIND: drop, drop-abrupt, unplug, stall, corrupt, error[=XXXX], "
+            "short, open. Repeatable."
+        ),
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Run PROTOCOL on a simulated cell behind a simulated EmStat4, store it, print results."""
@@ -45,10 +54,15 @@ def run(
     from protocols.analysis import cycle_summary
     from scheduler.session import CellInfo, run_protocol
     from scheduler.simbench import simulated_emstat4
+    from simulators.emstat4 import parse_fault
     from storage import open_store
 
     if transport not in ("tcp", "pty"):
         raise SchedulerError(f"--transport must be tcp or pty, not {transport!r}")
+    faults = [parse_fault(text) for text in fault]
+    link_faults = [f.kind for f in faults if f.kind in ("drop", "drop-abrupt", "unplug")]
+    if link_faults and transport != "tcp":
+        raise SchedulerError(f"--fault {link_faults[0]} needs --transport tcp (a pty cannot drop)")
     loaded = protocols.load(protocol)
     overrides = parse_settings(set_)
     store = open_store(db)
@@ -57,6 +71,8 @@ def run(
         async with simulated_emstat4(
             preset, overrides=overrides, time_scale=time_scale, transport=transport
         ) as channel:
+            for spec in faults:
+                spec.arm(channel.simulator)
             params = channel.params
             cell = CellInfo(
                 name=f"sim {params.name}",
@@ -86,6 +102,10 @@ def run(
         "simulated_hours": result.state.test_time_s / 3600,
         "steps": len(result.steps),
         "cycles": [c.as_dict() for c in cycles],
+        "events": [
+            {"kind": e.kind, "severity": e.severity, "message": e.message}
+            for e in store.events(run_id)
+        ],
     }
 
     def render(_: object) -> None:
@@ -98,6 +118,8 @@ def run(
                 str(c.cycle), f"{c.charge_mAh_g or 0:.1f}", f"{c.discharge_mAh_g or 0:.1f}", ce
             )
         console.print(table)
+        for event in data["events"]:
+            console.print(f"{event['severity']} {event['kind']}: {event['message']}", markup=False)
         console.print(
             f"{result.status}: {len(result.steps)} steps, "
             f"{data['simulated_hours']:.1f} h simulated. {result.message}"

@@ -4,6 +4,7 @@ Written from the documented protocol (see reference/instruments.md, section 1.1)
 no code with the driver it checks.
 """
 
+from simulators.emstat4.faults import FAULT_KINDS, Faults, FaultSpec, parse_fault
 from simulators.emstat4.server import EmStat4Simulator
 
-__all__ = ["EmStat4Simulator"]
+__all__ = ["FAULT_KINDS", "EmStat4Simulator", "FaultSpec", "Faults", "parse_fault"]

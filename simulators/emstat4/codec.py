@@ -26,6 +26,8 @@ SI_PREFIXES: dict[str, float] = {
 OFFSET = 2**27
 # Prefixes tried for encoding, finest first, so that the mantissa keeps the most digits.
 _ENCODE_ORDER = ["a", "f", "p", "n", "u", "m", " ", "k", "M", "G", "T", "P", "E"]
+# Largest |value| each prefix holds with a rounded mantissa below 2**27.
+_BOUNDS = [(prefix, (OFFSET - 0.5) * SI_PREFIXES[prefix]) for prefix in _ENCODE_ORDER]
 
 
 class LiteralError(ValueError):
@@ -59,8 +61,9 @@ def encode_value(type_id: str, value: float, integer: bool = False) -> str:
         return f"{type_id}     nan"
     if value == 0.0:
         return f"{type_id}{OFFSET:07X} "
-    for prefix in _ENCODE_ORDER:
-        mantissa = round(value / SI_PREFIXES[prefix])
-        if abs(mantissa) < OFFSET:
+    size = abs(value)
+    for prefix, bound in _BOUNDS:
+        if size < bound:
+            mantissa = round(value / SI_PREFIXES[prefix])
             return f"{type_id}{mantissa + OFFSET:07X}{prefix}"
     return f"{type_id}     nan"

@@ -165,7 +165,23 @@ class Machine:
 
     async def _command(self, cmd: Command) -> None:
         name, args, line = cmd.name, cmd.args, cmd.line
-        if name == "var":
+        # The commands every sample runs come first: this chain is the script's inner loop.
+        if name == "pck_start":
+            self._package: list[str] = []
+        elif name == "pck_add":
+            var = self._var(args[0], line)
+            text = encode_value(var.type_id, var.value, var.integer)
+            if var.status or var.range_index is not None:
+                text += f",1{var.status:X}"
+            if var.range_index is not None:
+                text += f",2{var.range_index:02X}"
+            self._package.append(text)
+        elif name == "pck_end":
+            await self.out("P" + ";".join(self._package))
+            self.samples_emitted += 1
+        elif name == "timer_get":
+            self._set(args[0], line, "eb", self.elapsed - self.timer_zero)
+        elif name == "var":
             self.variables.setdefault(args[0], Variable())
         elif name == "array":
             self.variables.setdefault(args[0], Variable())
@@ -204,24 +220,9 @@ class Machine:
             self.cell_on = False
         elif name == "timer_start":
             self.timer_zero = self.elapsed
-        elif name == "timer_get":
-            self._set(args[0], line, "eb", self.elapsed - self.timer_zero)
         elif name == "wait":
             seconds = self._value(args[0], line)
             await self._advance(seconds, self.applied_current_A if self.cell_on else 0.0)
-        elif name == "pck_start":
-            self._package: list[str] = []
-        elif name == "pck_add":
-            var = self._var(args[0], line)
-            text = encode_value(var.type_id, var.value, var.integer)
-            if var.status or var.range_index is not None:
-                text += f",1{var.status:X}"
-            if var.range_index is not None:
-                text += f",2{var.range_index:02X}"
-            self._package.append(text)
-        elif name == "pck_end":
-            await self.out("P" + ";".join(self._package))
-            self.samples_emitted += 1
         elif name == "breakloop":
             raise _Break
         elif name == "send_string":

@@ -3,7 +3,8 @@
 Online commands (reference/instruments.md 1.1): `t` firmware, `v` MethodSCRIPT version,
 `i` serial number, `e` + script + empty line to execute, `Z` to abort. A running script
 belongs to the instrument, not to the connection: if the host goes away, the script keeps
-running and its output waits (bounded) for the next connection, like a USB CDC buffer.
+running and its output waits (bounded, oldest lines dropped first) for the next connection,
+like a USB CDC buffer. Fault injection is described in `faults.py`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulators.clock import SimClock
+from simulators.emstat4.faults import DropMode, Faults
 from simulators.emstat4.machine import Aborted, Machine
 from simulators.emstat4.script import ERR_NOT_RUNNING, ScriptError, parse
+from simulators.errors import SimulatorError
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +34,12 @@ ERR_BUSY = 0x0004
 ERR_UNKNOWN_ONLINE = 0x0001
 
 
-@dataclass
-class Faults:
-    """Faults a test (or `cellbench sim`) can inject."""
+class InjectedError(Exception):
+    """An instrument error raised inside a running script by fault injection."""
 
-    corrupt_next: int = 0  # corrupt this many of the next data packages
-    error_code: int | None = None  # the next script fails at once with this !code
-    drop_after_packages: int | None = None  # drop the connection after N more packages
+    def __init__(self, code: int) -> None:
+        super().__init__("injected instrument error")
+        self.code = code
 
 
 @dataclass
@@ -62,6 +64,13 @@ class EmStat4Simulator:
         self._since_drain = 0
         self._handlers: set[asyncio.Task[None]] = set()
         self.connections = 0
+        self.drops = 0
+        self.lost_lines: list[str] = []  # what abrupt drops discarded, oldest first
+        self._lose = 0
+        self._addresses: list[tuple[str, int]] = []
+        self._pty_writers: set[asyncio.StreamWriter] = set()
+        self._timers: list[asyncio.TimerHandle] = []
+        self._reopen: asyncio.Task[None] | None = None
         self._unstalled = asyncio.Event()
         self._unstalled.set()
 
@@ -70,6 +79,7 @@ class EmStat4Simulator:
         server = await asyncio.start_server(self._serve, host, port)
         self._servers.append(server)
         address = server.sockets[0].getsockname()
+        self._addresses.append((address[0], address[1]))
         return address[0], address[1]
 
     async def start_pty(self) -> str:
@@ -87,6 +97,7 @@ class EmStat4Simulator:
             lambda: asyncio.streams.FlowControlMixin(), os.fdopen(os.dup(master), "wb", 0)
         )
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        self._pty_writers.add(writer)
         self._pty_tasks.append(asyncio.create_task(self._serve(reader, writer)))
         return os.ttyname(slave)
 
@@ -95,6 +106,11 @@ class EmStat4Simulator:
         return self._task is not None and not self._task.done()
 
     async def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        if self._reopen is not None:
+            self._reopen.cancel()
+        self._unstalled.set()
         if self.running:
             self.machine.abort_requested = True
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -128,39 +144,107 @@ class EmStat4Simulator:
     def stalled(self) -> bool:
         return not self._unstalled.is_set()
 
-    def drop_connection(self) -> None:
-        """Fault: cut the host connection now (the script keeps running)."""
-        if self._writer is not None:
-            self._writer.transport.abort()
-            self._writer = None
+    def drop_connection(
+        self, mode: DropMode = "clean", *, offline_s: float = 0.0, lose: int | None = None
+    ) -> None:
+        """Fault: cut the host connection now; the script keeps running (see faults.py).
+
+        clean: lines sent so far still arrive, later ones wait in the buffer. abrupt: the
+        unsent write buffer and the next `lose` lines (default `faults.lost_in_flight`) are
+        lost. offline_s: refuse new connections for that many wall seconds.
+        """
+        writer = self._writer
+        if writer is not None and writer in self._pty_writers:
+            raise SimulatorError("a pty endpoint cannot drop its connection; use a TCP endpoint")
+        self._writer = None
+        self.drops += 1
+        if writer is not None:
+            if mode == "abrupt":
+                writer.transport.abort()
+                self._lose = self.faults.lost_in_flight if lose is None else lose
+            else:
+                writer.close()
+        if offline_s > 0:
+            self._go_offline(offline_s)
+
+    def _go_offline(self, seconds: float) -> None:
+        for server in self._servers:
+            server.close()
+        self._servers.clear()
+        if self._reopen is not None:
+            self._reopen.cancel()
+        self._reopen = asyncio.get_running_loop().create_task(self._reopen_after(seconds))
+
+    async def _reopen_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        for host, port in self._addresses:
+            server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
+            self._servers.append(server)
+
+    def _due(self, name: str, *, after_this: bool = False) -> bool:
+        """Count one package against a scheduled fault; True when it fires now."""
+        left = getattr(self.faults, name)
+        if left is None:
+            return False
+        if after_this:
+            left -= 1
+        if left <= 0:
+            setattr(self.faults, name, None)
+            return True
+        setattr(self.faults, name, left - 1 if not after_this else left)
+        return False
+
+    def _package_faults(self, line: str) -> str:
+        """Apply whatever is scheduled for this data package; returns the line to send."""
+        faults = self.faults
+        if faults.error_code is not None and self._due("error_after_packages"):
+            code, faults.error_code = faults.error_code, None
+            raise InjectedError(code)
+        # A cell fault hits right after the N-th package (already measured), so the
+        # (N+1)-th sample is the first one taken on the faulted cell.
+        if self._due("short_after_packages", after_this=True):
+            self.cell.short()
+        if self._due("open_after_packages", after_this=True):
+            self.cell.open()
+        if self._due("corrupt_after_packages"):
+            faults.corrupt_next += 1
+        if faults.corrupt_next > 0:
+            faults.corrupt_next -= 1
+            line = "P" + line[1:].replace("8", "g", 1).replace(";", "", 1)
+        if self._due("stall_after_packages"):
+            self.stall(True)
+            if faults.stall_s is not None:
+                loop = asyncio.get_running_loop()
+                self._timers.append(loop.call_later(faults.stall_s, self.stall, False))
+        if self._due("drop_after_packages"):
+            try:
+                self.drop_connection(faults.drop_mode, offline_s=faults.offline_s)
+            except SimulatorError as exc:
+                log.warning("drop fault ignored: %s", exc)
+        return line
 
     # -- output ----------------------------------------------------------------------------
     async def _out(self, line: str) -> None:
-        await self._unstalled.wait()
         if line.startswith("P"):
-            if self.faults.corrupt_next > 0:
-                self.faults.corrupt_next -= 1
-                line = "P" + line[1:].replace("8", "g", 1).replace(";", "", 1)
-            if self.faults.drop_after_packages is not None:
-                if self.faults.drop_after_packages <= 0:
-                    self.faults.drop_after_packages = None
-                    self.drop_connection()
-                else:
-                    self.faults.drop_after_packages -= 1
+            line = self._package_faults(line)
+        await self._unstalled.wait()
+        if self._lose > 0:  # in flight when an abrupt drop hit
+            self._lose -= 1
+            self.lost_lines.append(line)
+            return
         writer = self._writer
         if writer is None or writer.is_closing():
             self._pending.append(line)
             return
         writer.write(line.encode("ascii") + b"\n")
         self._since_drain += 1
-        if self._since_drain >= 64:
+        if self._since_drain >= 64:  # the script yields at every sample; drain now and then
             self._since_drain = 0
             try:
                 await writer.drain()
             except (ConnectionError, OSError):
-                self._writer = None
-        else:
-            await asyncio.sleep(0)
+                if self._writer is writer:
+                    self._writer = None
 
     async def _reply(self, writer: asyncio.StreamWriter, line: str) -> None:
         writer.write(line.encode("ascii") + b"\n")
@@ -229,7 +313,7 @@ class EmStat4Simulator:
                 writer.close()
 
     async def _start_script(self, writer: asyncio.StreamWriter, lines: list[str]) -> None:
-        if self.faults.error_code is not None:
+        if self.faults.error_code is not None and self.faults.error_after_packages is None:
             code, self.faults.error_code = self.faults.error_code, None
             await self._reply(writer, f"e!{code:04X}: injected instrument error")
             await self._reply(writer, "")
@@ -248,6 +332,8 @@ class EmStat4Simulator:
             await self.machine.run(script)
         except Aborted:
             pass
+        except InjectedError as exc:
+            await self._out(f"!{exc.code:04X}: {exc}")
         except ScriptError as exc:
             await self._out(f"!{exc.code:04X}: Line {exc.line}: {exc}")
         except Exception as exc:  # the firmware never crashes the port

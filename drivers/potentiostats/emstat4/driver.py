@@ -4,14 +4,24 @@ Sign convention: the EmStat4 reports anodic (oxidising) current as positive. Wit
 cathode as working electrode, charging is oxidation, so the instrument's sign equals the
 Battery Data Format's (positive = charge). Set `invert_current=True` for a cell wired the
 other way round.
+
+Faults, and what the driver does about each (the cell always ends up off):
+- the link drops mid-step: re-attach (reconnect with backoff) and keep streaming the same
+  step; samples missed by index are yielded as a `Gap` (see `drivers/README.md`);
+- the instrument falls silent: send `Z` and raise `InstrumentTimeout` (how long it waited);
+- a package does not decode: abort, read the script out, raise `InstrumentReplyError`;
+- the firmware reports `!XXXX`: read the script out, raise `InstrumentReportedError`;
+- the cell opens (compliance overload) or shorts (see `health.py`): abort, raise.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
+import time
+from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
 
 from drivers.errors import (
     InstrumentConnectionError,
@@ -22,15 +32,25 @@ from drivers.errors import (
 )
 from drivers.potentiostat import (
     Capabilities,
+    Gap,
     Identity,
     ImpedancePoint,
+    Reattached,
     Sample,
     StepCommand,
     StepEnd,
+    StepItem,
+    StepLimit,
 )
 from drivers.potentiostats.emstat4 import codes
-from drivers.potentiostats.emstat4.packages import STATUS_OVERLOAD, parse_package
-from drivers.potentiostats.emstat4.scripts import MAX_CURRENT_A, build_script
+from drivers.potentiostats.emstat4.health import SHORT_VOLTAGE_V, CellFault, is_short
+from drivers.potentiostats.emstat4.packages import STATUS_OVERLOAD, PackageError, parse_package
+from drivers.potentiostats.emstat4.scripts import (
+    END_TYPE,
+    INDEX_TYPE,
+    MAX_CURRENT_A,
+    build_script,
+)
 from drivers.transports import LineTransport
 
 TECHNIQUE_PHASE = {0x000C: "pulse", 0x000D: "relax"}
@@ -42,6 +62,60 @@ DEVICE_TYPES = {
     "mes4hr": "MultiEmStat4 HR",
     "mes4lr": "MultiEmStat4 LR",
 }
+MEASURED_TYPES = {"eb", "ab", "ba", "da", "db", "dc", "cc", "cd"}
+NOT_RUNNING = 0x0006
+STASH_LINES = 200_000  # lines kept from connect() for attach() to pick up
+REATTACH_NOTES = (
+    "Steps run as MethodSCRIPT on the instrument, with voltage and current limits evaluated "
+    "on the device at each sample. Every data package carries the step's sample number. If "
+    "the host link drops mid-step, the script keeps running and the instrument's port "
+    "buffers its output; the driver reconnects with backoff and continues the same step, "
+    "whether it is still running or has ended meanwhile (the buffered tail, with the end "
+    "package, arrives on reconnection). Samples lost in flight are reported by index as a "
+    "Gap, never skipped silently; duplicates are dropped. It cannot recover lost samples "
+    "(MethodSCRIPT streams, it does not store points for replay), re-attach once the "
+    "buffer has overflowed without reporting the overflow as a gap, or adopt a step after "
+    "the host process itself restarts (the new driver does not know the step)."
+)
+
+
+@dataclass
+class _Tally:
+    """What one step's stream has delivered so far, by the instrument's sample numbers."""
+
+    last_index: int = 0
+    received: int = 0
+    missing: list[int] = field(default_factory=list)
+    duplicates: int = 0
+    reattached: int = 0
+    peak_V: float | None = None
+
+    def note(self) -> str:
+        parts: list[str] = []
+        if self.reattached:
+            parts.append(f"re-attached {self.reattached}x after a lost connection")
+        if self.missing:
+            parts.append(
+                f"{len(self.missing)} sample(s) lost with the connection "
+                f"(indices {_ranges(self.missing)})"
+            )
+        if self.duplicates:
+            parts.append(f"{self.duplicates} duplicate sample(s) dropped")
+        return "; ".join(parts)
+
+
+def _ranges(indices: list[int]) -> str:
+    """[3, 4, 5, 9] -> '3-5, 9'."""
+    spans: list[str] = []
+    start = prev = indices[0]
+    for k in [*indices[1:], None]:
+        if k is not None and k == prev + 1:
+            prev = k
+            continue
+        spans.append(str(start) if start == prev else f"{start}-{prev}")
+        if k is not None:
+            start = prev = k
+    return ", ".join(spans)
 
 
 class EmStat4:
@@ -55,19 +129,38 @@ class EmStat4:
         channel: int = 0,
         timeout_s: float = 5.0,
         invert_current: bool = False,
+        reattach: bool = True,
+        reattach_attempts: int = 8,
+        reattach_delay_s: float = 0.2,
+        short_voltage_V: float | None = SHORT_VOLTAGE_V,
     ) -> None:
         self.name = name
         self.channel = channel
         self.invert_current = invert_current
+        self.reattach = reattach
+        self.reattach_attempts = reattach_attempts
+        self.reattach_delay_s = reattach_delay_s
+        self.short_voltage_V = short_voltage_V
         self.transport = LineTransport(endpoint, name=name, timeout_s=timeout_s)
         self._running = False
         self._abort_sent = False
+        self._stash: deque[str] = deque(maxlen=STASH_LINES)
 
     async def connect(self) -> None:
+        """Open the port; whatever the instrument had buffered is kept for `attach()`."""
         await self.transport.open()
         async with self.transport.lock:
             await self.transport.write_line("")  # flush a partial command, as the manual advises
-            await self.transport.drain_input()
+            try:
+                while True:
+                    self._stash.append(await self.transport.read_line(0.05))
+            except InstrumentTimeout:
+                pass
+
+    async def _read(self, wait_s: float) -> str:
+        if self._stash:
+            return self._stash.popleft()
+        return await self.transport.read_line(wait_s)
 
     async def close(self) -> None:
         await self.transport.close()
@@ -105,13 +198,15 @@ class EmStat4:
             max_abs_current_A=MAX_CURRENT_A,
             voltage_range_V=(-10.0, 10.0),
             on_device_limits=True,
-            can_reattach=True,
-            notes=(
-                "Steps run as MethodSCRIPT on the instrument, with voltage and current "
-                "limits evaluated on the device at each sample. If the host connection "
-                "drops, the script keeps running and its output is buffered by the "
-                "instrument's USB port until the host reconnects."
-            ),
+            can_reattach=self.reattach,
+            notes=REATTACH_NOTES if self.reattach else REATTACH_NOTES + " (turned off here)",
+            extra={
+                "short_rule": (
+                    "off"
+                    if self.short_voltage_V is None
+                    else f"|V| < {self.short_voltage_V:g} V and < 20 % of the step's peak |V|"
+                ),
+            },
         )
 
     # -- running a step ---------------------------------------------------------------------
@@ -121,22 +216,24 @@ class EmStat4:
             slowest = max(slowest, 3.0 / min(command.f_start_Hz, command.f_end_Hz))
         return self.transport.timeout_s + 2.0 * slowest
 
-    async def run(self, command: StepCommand) -> AsyncIterator[Sample | ImpedancePoint | StepEnd]:
+    async def run(self, command: StepCommand) -> AsyncIterator[StepItem]:
         """Run one step; yield samples (or impedance points) and finally a StepEnd."""
         if command.technique in ("cc", "pulse_train") and abs(command.current_A) > MAX_CURRENT_A:
             raise InstrumentError(
                 f"{self.name} cannot source {abs(command.current_A) * 1e3:.4g} mA "
                 f"(its limit is {MAX_CURRENT_A * 1e3:g} mA)"
             )
-        lines = build_script(command, self.channel)
         sign = -1.0 if self.invert_current else 1.0
-        if sign < 0:
-            lines = build_script(_inverted(command), self.channel)
+        lines = build_script(replace(command, current_A=sign * command.current_A), self.channel)
         async with self.transport.lock:
             self._running, self._abort_sent = True, False
+            self._stash.clear()  # output of a step nobody adopted
+            ended = False
             try:
                 await self.transport.write_lines(["e", *lines, ""])
                 first = await self.transport.read_line()
+                while first.startswith("Z"):  # a late answer to an earlier abort
+                    first = await self.transport.read_line()
                 error = codes.match_error(first)
                 if error:
                     await self.transport.drain_input()
@@ -146,94 +243,299 @@ class EmStat4:
                         f"{self.name} answered a script with {first!r} instead of 'e'"
                     )
                 async for item in self._stream(command, sign):
+                    if isinstance(item, StepEnd):
+                        ended, self._running = True, False
                     yield item
+            except GeneratorExit:
+                if not ended:  # abandoned mid-step: stop it rather than leave it unwatched
+                    await self._abandon(1.0)
+                raise
+            finally:
+                self._running = False
+
+    async def attach(
+        self, command: StepCommand, *, after_index: int | None = None
+    ) -> AsyncIterator[StepItem]:
+        """Adopt a step a previous host process started: stream it on from the buffer.
+
+        Call after `connect()` on a fresh driver. `after_index` is the last sample number the
+        host already holds: later gaps are then reported from there, and earlier samples are
+        dropped as duplicates; without it the first sample that arrives sets the baseline.
+        """
+        sign = -1.0 if self.invert_current else 1.0
+        async with self.transport.lock:
+            self._running, self._abort_sent = True, False
+            ended = False
+            try:
+                async for item in self._stream(command, sign, adopted=True, after=after_index):
+                    if isinstance(item, StepEnd):
+                        ended, self._running = True, False
+                    yield item
+            except GeneratorExit:
+                if not ended:
+                    await self._abandon(1.0)
+                raise
             finally:
                 self._running = False
 
     async def _stream(
-        self, command: StepCommand, sign: float
-    ) -> AsyncIterator[Sample | ImpedancePoint | StepEnd]:
+        self, command: StepCommand, sign: float, *, adopted: bool = False, after: int | None = None
+    ) -> AsyncIterator[StepItem]:
         timeout = self._read_timeout(command)
+        tally = _Tally(last_index=after or 0)
+        baseline = adopted and after is None
         phase = ""
         end_code: int | None = None
-        count = 0
+        total: int | None = None
+        last: Sample | None = None
+        tail_lost = False
         while True:
-            line = await self.transport.read_line(timeout)
+            try:
+                line = await self._read(timeout)
+            except InstrumentConnectionError as exc:
+                yield await self._reattach(exc, command)
+                tally.reattached += 1
+                continue
+            except InstrumentTimeout as exc:
+                # raises unless the step ended while the link was down and its tail was lost
+                await self._silent(exc, command, adopted or tally.reattached > 0)
+                tail_lost = True
+                break
             if line == "":
                 break
             kind = line[0]
             if kind == "P":
-                values = parse_package(line)
-                ids = [v.type_id for v in values]
-                if ids == ["ja"]:
-                    end_code = int(values[0].value)
-                    continue
+                try:
+                    values = parse_package(line)
+                except PackageError as exc:
+                    confirmed = await self._abandon(timeout)
+                    raise InstrumentReplyError(
+                        f"{self.name} sent a corrupted data package {line!r} ({exc.reason}) "
+                        f"during a {command.technique} step; {_outcome(confirmed)}"
+                    ) from exc
                 by_id = {v.type_id: v for v in values}
+                index = by_id.get(INDEX_TYPE)
+                if not MEASURED_TYPES & by_id.keys():  # the closing package: r and k
+                    if END_TYPE in by_id:
+                        end_code = int(by_id[END_TYPE].value)
+                    if index is not None:
+                        total = int(index.value)
+                    continue
+                if index is not None:
+                    k = int(index.value)
+                    if baseline:
+                        tally.last_index, baseline = k - 1, False
+                    if k <= tally.last_index:
+                        tally.duplicates += 1
+                        continue
+                    if k > tally.last_index + 1:
+                        missing = tuple(range(tally.last_index + 1, k))
+                        tally.missing.extend(missing)
+                        yield Gap(missing, f"{self.name}: {_gap_text(missing)}")
+                    tally.last_index = k
+                tally.received += 1
                 if "dc" in by_id:
                     yield ImpedancePoint(by_id["dc"].value, by_id["cc"].value, by_id["cd"].value)
-                    count += 1
                     continue
-                potential = by_id.get("ab") or by_id.get("da")
-                current = by_id.get("ba")
-                status = (potential.status if potential else 0) | (current.status if current else 0)
-                if potential and potential.status & STATUS_OVERLOAD and command.technique == "cc":
-                    await self._abort()
-                    await self._finish_script(timeout)
-                    raise InstrumentReportedError(
-                        f"{self.name} hit its voltage compliance during a constant-current step: "
-                        "the cell is open-circuit or disconnected"
-                    )
-                pulse = by_id.get("ja")
-                yield Sample(
-                    t_s=by_id["eb"].value if "eb" in by_id else math.nan,
-                    voltage_V=potential.value if potential else math.nan,
-                    current_A=sign * current.value if current else 0.0,
-                    phase=phase,  # type: ignore[arg-type]
-                    pulse_index=int(pulse.value) if pulse else None,
-                    status=status,
-                )
-                count += 1
+                sample = self._sample(by_id, sign, phase, index)
+                await self._check_cell(command, sample, by_id, tally, timeout)
+                last = sample
+                yield sample
             elif kind == "M":
                 try:
-                    phase = (
-                        TECHNIQUE_PHASE.get(int(line[1:5], 16), "")
-                        if (command.technique == "pulse_train")
-                        else ""
-                    )
+                    technique_id = int(line[1:5], 16)
                 except ValueError as exc:
+                    confirmed = await self._abandon(timeout)
                     raise InstrumentReplyError(
-                        f"{self.name} sent a bad loop line {line!r}"
+                        f"{self.name} sent a bad loop line {line!r}; {_outcome(confirmed)}"
                     ) from exc
-            elif kind in "*+L-C":
-                continue
-            elif kind == "Z":
-                continue  # echo of our own abort
-            elif kind == "T":
-                continue  # text from send_string
+                phase = (
+                    TECHNIQUE_PHASE.get(technique_id, "")
+                    if command.technique == "pulse_train"
+                    else ""
+                )
+            elif kind in "*+L-CT" or line == "Z":
+                continue  # loop markers, send_string text, the echo of our own abort
             else:
                 error = codes.match_error(line)
                 if error:
-                    await self.transport.drain_input()
-                    raise InstrumentReportedError(codes.describe(*error), code=f"{error[0]:04X}")
-                raise InstrumentReplyError(f"{self.name} sent an unexpected line {line!r}")
-        if self._abort_sent:
-            yield StepEnd("aborted", message="aborted by the host", samples=count)
-        elif end_code:
-            limit = command.limits[end_code - 1] if end_code <= len(command.limits) else None
-            yield StepEnd("limit", limit=limit, message=limit.name if limit else "", samples=count)
-        elif command.technique in ("eis", "geis", "pulse_train", "sweep"):
-            yield StepEnd("completed", samples=count)
-        else:
-            fired = next(
-                (lim for lim in command.limits if lim.quantity in ("time", "capacity")), None
-            )
-            yield StepEnd("time" if fired is None else "limit", limit=fired, samples=count)
+                    confirmed = await self._finish_script(timeout)
+                    raise InstrumentReportedError(
+                        f"{codes.describe(*error)} during a {command.technique} step; "
+                        + (
+                            "the script stopped and the cell is off"
+                            if confirmed
+                            else _outcome(await self._abandon(timeout))
+                        ),
+                        code=f"{error[0]:04X}",
+                    )
+                confirmed = await self._abandon(timeout)
+                raise InstrumentReplyError(
+                    f"{self.name} sent an unexpected line {line!r}; {_outcome(confirmed)}"
+                )
+        if total is not None and total > tally.last_index and not baseline:
+            missing = tuple(range(tally.last_index + 1, total + 1))
+            tally.missing.extend(missing)
+            yield Gap(missing, f"{self.name}: {_gap_text(missing)}")
+        tail_lost = tail_lost or (end_code is None and (adopted or tally.reattached > 0))
+        yield self._end(command, end_code, tally, last, tail_lost)
 
-    async def _finish_script(self, wait_s: float) -> None:
+    def _sample(self, by_id: dict, sign: float, phase: str, index: object) -> Sample:
+        potential = by_id.get("ab") or by_id.get("da")
+        current = by_id.get("ba")
+        pulse = by_id.get("ja")
+        status = (potential.status if potential else 0) | (current.status if current else 0)
+        return Sample(
+            t_s=by_id["eb"].value if "eb" in by_id else math.nan,
+            voltage_V=potential.value if potential else math.nan,
+            current_A=sign * current.value if current else 0.0,
+            phase=phase,  # type: ignore[arg-type]
+            pulse_index=int(pulse.value) if pulse else None,
+            status=status,
+            index=int(index.value) if index is not None else None,  # type: ignore[attr-defined]
+        )
+
+    async def _check_cell(
+        self, command: StepCommand, sample: Sample, by_id: dict, tally: _Tally, wait_s: float
+    ) -> None:
+        """Open (compliance overload) and short (collapse, see health.py) under forced current."""
+        potential = by_id.get("ab")
+        forced = command.technique == "cc" or (
+            command.technique == "pulse_train" and sample.phase == "pulse"
+        )
+        if not forced or sample.current_A == 0.0:
+            return
+        if potential and potential.status & STATUS_OVERLOAD and command.technique == "cc":
+            confirmed = await self._abandon(wait_s)
+            raise InstrumentReportedError(
+                f"{self.name} hit its voltage compliance during a constant-current step: "
+                f"the cell is open-circuit or disconnected; {_outcome(confirmed)}"
+            )
+        if is_short(sample.voltage_V, tally.peak_V, self.short_voltage_V):
+            confirmed = await self._abandon(wait_s)
+            before = "" if tally.peak_V is None else f" (it was {tally.peak_V:.3f} V earlier)"
+            raise CellFault(
+                f"cell shorted: {self.name} measured {sample.voltage_V * 1e3:.2f} mV at "
+                f"{sample.current_A * 1e3:.4g} mA, t = {sample.t_s:g} s into a "
+                f"{command.technique} step{before}; {_outcome(confirmed)}",
+                kind="short",
+            )
+        if math.isfinite(sample.voltage_V):
+            tally.peak_V = max(tally.peak_V or 0.0, abs(sample.voltage_V))
+
+    def _end(
+        self,
+        command: StepCommand,
+        end_code: int | None,
+        tally: _Tally,
+        last: Sample | None,
+        tail_lost: bool,
+    ) -> StepEnd:
+        note = tally.note()
+        count = tally.received
+        if self._abort_sent:
+            return StepEnd("aborted", message=_join("aborted by the host", note), samples=count)
+        if end_code:
+            limit = command.limits[end_code - 1] if end_code <= len(command.limits) else None
+            message = _join(limit.name if limit else "", note)
+            return StepEnd("limit", limit=limit, message=message, samples=count)
+        if tail_lost:
+            fired = _limit_held(command.limits, last)
+            message = _join(
+                note,
+                "the step's closing package was lost with the connection; "
+                + (
+                    f"its end is inferred from the last sample ({fired.name or fired.quantity})"
+                    if fired
+                    else "its end reason is unknown"
+                ),
+            )
+            if fired is not None:
+                return StepEnd("limit", limit=fired, message=message, samples=count)
+            return StepEnd("error", message=message, samples=count)
+        if command.technique in ("eis", "geis", "pulse_train", "sweep"):
+            return StepEnd("completed", message=note, samples=count)
+        fired = next((lim for lim in command.limits if lim.quantity in ("time", "capacity")), None)
+        return StepEnd(
+            "time" if fired is None else "limit", limit=fired, message=note, samples=count
+        )
+
+    # -- link faults ------------------------------------------------------------------------
+    async def _reattach(self, cause: InstrumentConnectionError, command: StepCommand) -> Reattached:
+        """Reconnect with backoff; the step goes on on the instrument meanwhile."""
+        if not self.reattach:
+            raise InstrumentConnectionError(
+                f"{cause}; re-attach is off, so the {command.technique} step carries on "
+                "unwatched on the instrument under its own limits (cell_off when it ends)"
+            ) from cause
+        started = time.monotonic()
+        try:
+            await self.transport.reconnect(
+                attempts=self.reattach_attempts, first_delay_s=self.reattach_delay_s
+            )
+        except InstrumentConnectionError as exc:
+            raise InstrumentConnectionError(
+                f"{cause}, and re-attaching failed after {self.reattach_attempts} attempts "
+                f"over {time.monotonic() - started:.1f} s; the {command.technique} step carries "
+                "on unwatched on the instrument under its own limits (cell_off when it ends)"
+            ) from exc
+        down = time.monotonic() - started
+        return Reattached(
+            down_s=down,
+            message=(
+                f"{cause}; re-attached to the running {command.technique} step after {down:.2f} s"
+            ),
+        )
+
+    async def _silent(self, exc: InstrumentTimeout, command: StepCommand, reattached: bool) -> None:
+        """The instrument fell silent mid-step: send `Z` and see what it says.
+
+        Returns when it answers that no script is running and we re-attached in this step
+        (the end of the step was lost with the connection); raises otherwise.
+        """
+        grace = self.transport.timeout_s
+        try:
+            await self.transport.write_line("Z")
+            while True:
+                line = await self.transport.read_line(grace)
+                error = codes.match_error(line)
+                if line.startswith("Z") and error and error[0] == NOT_RUNNING:
+                    if reattached:
+                        return
+                    raise InstrumentTimeout(
+                        f"{exc} during a {command.technique} step, and the instrument then "
+                        "reported no script running: the step ended without its closing lines"
+                    ) from exc
+                if line == "":
+                    raise InstrumentTimeout(
+                        f"{exc} during a {command.technique} step; it answered the abort "
+                        "when the link recovered: the step stopped and the cell is off"
+                    ) from exc
+        except (InstrumentTimeout, InstrumentConnectionError) as err:
+            if err.__cause__ is exc:
+                raise
+            raise InstrumentTimeout(
+                f"{exc} during a {command.technique} step; an abort (Z) was sent, which the "
+                "instrument has not confirmed: its script switches the cell off when it "
+                "answers, and safe() checks it"
+            ) from exc
+
+    async def _finish_script(self, wait_s: float) -> bool:
         """Read to the script's closing empty line, so its on_finished (cell_off) has run."""
-        with contextlib.suppress(InstrumentTimeout, InstrumentConnectionError):
+        try:
             while (await self.transport.read_line(wait_s)) != "":
                 pass
+        except (InstrumentTimeout, InstrumentConnectionError):
+            return False
+        return True
+
+    async def _abandon(self, wait_s: float) -> bool:
+        """Abort the running script and read it out; True once the instrument confirmed."""
+        try:
+            await self._abort()
+        except InstrumentError:
+            return False
+        return await self._finish_script(wait_s)
 
     async def _abort(self) -> None:
         self._abort_sent = True
@@ -245,7 +547,7 @@ class EmStat4:
             await self._abort()
 
     async def safe(self) -> None:
-        """Cell off, whatever was running; safe to call at any time."""
+        """Cell off, whatever was running; raises InstrumentTimeout when it cannot confirm."""
         try:
             if self._running:
                 await self._abort()
@@ -256,16 +558,47 @@ class EmStat4:
                 await self.transport.write_line("Z")
                 await self.transport.drain_input()
                 await self.transport.write_lines(["e", "cell_off", ""])
-                with contextlib.suppress(InstrumentTimeout):
-                    while (await self.transport.read_line(2.0)) != "":
-                        pass
+                while (await self.transport.read_line(2.0)) != "":
+                    pass
         except (InstrumentConnectionError, InstrumentTimeout, asyncio.CancelledError):
             raise
         except InstrumentError:
             pass
 
 
-def _inverted(command: StepCommand) -> StepCommand:
-    from dataclasses import replace
+def _outcome(confirmed: bool) -> str:
+    if confirmed:
+        return "the step was aborted and the cell switched off"
+    return "an abort was sent but the instrument has not confirmed it; the cell state is unknown"
 
-    return replace(command, current_A=-command.current_A)
+
+def _gap_text(missing: tuple[int, ...]) -> str:
+    return f"{len(missing)} sample(s) lost with the connection (indices {_ranges(list(missing))})"
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(part for part in parts if part)
+
+
+def _limit_held(limits: tuple[StepLimit, ...], sample: Sample | None) -> StepLimit | None:
+    """The voltage/current limit the last sample already meets, if any."""
+    if sample is None:
+        return None
+    for limit in limits:
+        if limit.quantity == "voltage":
+            value = sample.voltage_V
+        elif limit.quantity == "current":
+            value = sample.current_A
+        elif limit.quantity == "abs_current":
+            value = abs(sample.current_A)
+        else:
+            continue
+        held = {
+            "<": value < limit.value,
+            "<=": value <= limit.value,
+            ">": value > limit.value,
+            ">=": value >= limit.value,
+        }[limit.op]
+        if held:
+            return limit
+    return None

@@ -50,6 +50,15 @@ TYPE_NAMES = {
 }
 
 
+class PackageError(InstrumentReplyError):
+    """A package line that does not decode; `reason` says what is wrong, `line` is the line."""
+
+    def __init__(self, reason: str, line: str) -> None:
+        super().__init__(f"EmStat4 sent {reason} in {line!r}")
+        self.reason = reason
+        self.line = line
+
+
 @dataclass(frozen=True)
 class PackageValue:
     type_id: str
@@ -66,27 +75,27 @@ def _value(type_id: str, body: str, line: str) -> float:
     if body == "     nan":
         return math.nan
     if len(body) != 8:
-        raise InstrumentReplyError(f"EmStat4 sent a malformed package value {body!r} in {line!r}")
+        raise PackageError(f"a malformed package value {body!r}", line)
     digits, prefix = body[:7], body[7]
     if prefix not in PREFIX_SCALE:
-        raise InstrumentReplyError(f"EmStat4 sent an unknown SI prefix {prefix!r} in {line!r}")
+        raise PackageError(f"an unknown SI prefix {prefix!r}", line)
     try:
         mantissa = int(digits, 16) - OFFSET
     except ValueError as exc:
-        raise InstrumentReplyError(f"EmStat4 sent non-hex digits {digits!r} in {line!r}") from exc
+        raise PackageError(f"non-hex digits {digits!r}", line) from exc
     return mantissa * PREFIX_SCALE[prefix]
 
 
 def parse_package(line: str) -> list[PackageValue]:
     """Decode one `P…` line into its variables, in order."""
     if not line.startswith("P"):
-        raise InstrumentReplyError(f"EmStat4 package does not start with 'P': {line!r}")
+        raise PackageError("a package that does not start with 'P'", line)
     values: list[PackageValue] = []
     for item in line[1:].split(";"):
         fields = item.split(",")
         head = fields[0]
         if len(head) < 3:
-            raise InstrumentReplyError(f"EmStat4 sent an empty package variable in {line!r}")
+            raise PackageError("an empty package variable", line)
         type_id, body = head[:2], head[2:]
         status, range_index = 0, None
         for meta in fields[1:]:
@@ -96,8 +105,6 @@ def parse_package(line: str) -> list[PackageValue]:
                 elif meta.startswith("2"):
                     range_index = int(meta[1:], 16)
             except ValueError as exc:
-                raise InstrumentReplyError(
-                    f"EmStat4 sent malformed metadata {meta!r} in {line!r}"
-                ) from exc
+                raise PackageError(f"malformed metadata {meta!r}", line) from exc
         values.append(PackageValue(type_id, _value(type_id, body, line), status, range_index))
     return values

@@ -1,8 +1,11 @@
 """Generate MethodSCRIPT for one driver step command.
 
-Each script reports, after its measurement loop, a package holding the variable `r`
-(type `ja`): 0 when the step ran its full time, k when the k-th limit (1-based) fired.
-Limits therefore run on the instrument, at instrument speed, and survive a host crash.
+Every data package carries the step's sample number `k` (type `jb`), counted on the
+instrument with `add_var` before each package: after a lost connection the host sees by
+index which samples reached it. After its measurement loop each script reports a package
+holding `r` (type `ja`: 0 when the step ran its full time, n when the n-th limit, 1-based,
+fired) and the final `k` (how many samples the step produced). Limits therefore run on the
+instrument, at instrument speed, and survive a host crash.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ CURRENT_RANGES_A = [1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 MAX_CURRENT_A = CURRENT_RANGES_A[-1]
 MODE_POTENTIOSTATIC = 2
 MODE_GALVANOSTATIC = 6
+END_TYPE = "ja"  # the end-code variable r in the closing package
+INDEX_TYPE = "jb"  # the per-step sample number k in every package
 _PREFIXES = [("", 1.0), ("m", 1e-3), ("u", 1e-6), ("n", 1e-9), ("p", 1e-12)]
 
 
@@ -108,9 +113,10 @@ def _run_time(command: StepCommand) -> float:
 
 
 def _header(mode: int, range_A: float, channel: int, extra_vars: tuple[str, ...] = ()) -> list[str]:
-    lines = [f"var {name}" for name in ("p", "c", "t", "r", *extra_vars)]
+    lines = [f"var {name}" for name in ("p", "c", "t", "r", "k", *extra_vars)]
     lines += [
         "store_var r 0i ja",
+        f"store_var k 0i {INDEX_TYPE}",
         f"set_pgstat_chan {channel}",
         f"set_pgstat_mode {mode}",
         "set_max_bandwidth 40",
@@ -121,10 +127,16 @@ def _header(mode: int, range_A: float, channel: int, extra_vars: tuple[str, ...]
 
 
 def _package(*names: str, indent: str = "  ") -> list[str]:
-    return [f"{indent}pck_start", *[f"{indent}  pck_add {n}" for n in names], f"{indent}pck_end"]
+    """Count the sample on the instrument, then send it with its number `k` last."""
+    return [
+        f"{indent}add_var k 1i",
+        f"{indent}pck_start",
+        *[f"{indent}  pck_add {n}" for n in (*names, "k")],
+        f"{indent}pck_end",
+    ]
 
 
-_TAIL = ["pck_start", "  pck_add r", "pck_end", "on_finished:", "  cell_off"]
+_TAIL = ["pck_start", "  pck_add r", "  pck_add k", "pck_end", "on_finished:", "  cell_off"]
 
 
 def build_script(command: StepCommand, channel: int = 0) -> list[str]:
