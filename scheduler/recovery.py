@@ -82,6 +82,8 @@ def resume_point(store: Any, run_id: int, *, can_attach: bool) -> ResumePoint:
         state.current_A = float(samples["current_A"][k])
         if int(samples["step_count"][k]) == last.step_count:
             state.step_time_s = float(samples["step_time_s"][k])
+    in_step = samples["step_count"] == last.step_count if len(samples["step_count"]) else []
+    step_samples = int(sum(in_step)) if len(samples["step_count"]) else 0
     still_running = last.end_reason is None
     attach = can_attach and still_running and last.kind in ON_DEVICE_KINDS
     if not attach and not math.isfinite(state.test_time_s):
@@ -91,6 +93,7 @@ def resume_point(store: Any, run_id: int, *, can_attach: bool) -> ResumePoint:
         counters=state,
         interrupted_step_count=last.step_count,
         attach=attach,
+        step_samples=step_samples,
     )
 
 

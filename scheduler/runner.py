@@ -70,6 +70,7 @@ class ResumePoint:
     counters: RunState
     interrupted_step_count: int
     attach: bool = False
+    step_samples: int | None = None  # samples of the interrupted step already committed
 
 
 @dataclass
@@ -170,6 +171,7 @@ class Runner:
             self.state = resume.counters
         self._sequencer = sequencer
         attach = resume is not None and resume.attach
+        self._attach_after = resume.step_samples if resume is not None else None
         outcome: p.StepOutcome | None = None
         try:
             while (step := sequencer.next(outcome)) is not None:
@@ -426,7 +428,10 @@ class Runner:
             # The instrument reports step time, so its samples need no offset.
             offset = 0.0
             last_t = state.step_time_s
-            stream = self.potentiostat.attach(translation.command)  # type: ignore[attr-defined]
+            single_phase = not isinstance(step, p.ConstantCurrentConstantVoltage)
+            stream = self.potentiostat.attach(  # type: ignore[attr-defined]
+                translation.command, after_index=self._attach_after if single_phase else None
+            )
         else:
             stream = self.potentiostat.run(translation.command)
         async for item in stream:
