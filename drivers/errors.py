@@ -23,3 +23,15 @@ class InstrumentReportedError(InstrumentError):
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+
+
+class CellFault(InstrumentError):
+    """The cell stopped behaving like a cell during a step.
+
+    `kind` is "open" (no current can flow), "short" (the voltage collapsed under current) or
+    "compliance" (the source hit its voltage limit for another reason).
+    """
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind

@@ -19,18 +19,12 @@ from __future__ import annotations
 
 import math
 
-from drivers.errors import InstrumentError
+from drivers.errors import CellFault
+
+__all__ = ["SHORT_VOLTAGE_V", "CellFault", "is_short"]
 
 SHORT_VOLTAGE_V = 0.05
 COLLAPSE_FRACTION = 0.2
-
-
-class CellFault(InstrumentError):
-    """The cell stopped behaving like a cell during a step (kind: "short" or "open")."""
-
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 def is_short(voltage_V: float, peak_V: float | None, short_voltage_V: float | None) -> bool:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from drivers.errors import (
+    CellFault,
     InstrumentConnectionError,
     InstrumentError,
     InstrumentReplyError,
@@ -64,14 +65,6 @@ OPEN_CURRENT_FRACTION = 0.05
 COLLAPSE_FRACTION = 0.2
 MAX_ERRORS_DRAINED = 50
 EPS_S = 1e-6
-
-
-class CellFault(InstrumentError):
-    """The cell stopped behaving like a cell during a step (open or short circuit)."""
-
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind  # "open", "short" or "compliance"
 
 
 class HostClock(Protocol):
