@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from scheduler.errors import SchedulerError
+from scheduler.telemetry_config import TelemetryConfig
 
 KINDS = ("emstat4", "keithley2450", "espec", "watlow-f4t", "pressure-rig")
 POTENTIOSTAT_KINDS = ("emstat4", "keithley2450")
@@ -145,44 +146,6 @@ class BenchInfo(_Strict):
 
 class DatabaseConfig(_Strict):
     url: str | None = None
-
-
-class TelemetryConfig(_Strict):
-    broker: str
-    username: str = ""
-    password_env: str = ""
-    ca_file: str = ""
-    control: bool = False
-    buffer: int = Field(10000, gt=0)
-
-    @field_validator("broker")
-    @classmethod
-    def _broker(cls, value: str) -> str:
-        parsed = urlparse(value)
-        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-            raise ValueError(f"broker {value!r} is not mqtt://host[:port] or mqtts://host[:port]")
-        if _port(parsed) is None and ":" in parsed.netloc.rsplit("@", 1)[-1]:
-            raise ValueError(f"broker {value!r} has a port that is not a number")
-        return value
-
-    @field_validator("password_env")
-    @classmethod
-    def _password_env(cls, value: str) -> str:
-        if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise ValueError(
-                f"{value!r} is not an environment variable name; give the name of the variable "
-                "that holds the password, never the password itself"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _control_needs_user(self) -> TelemetryConfig:
-        if self.control and not self.username:
-            raise ValueError(
-                "control = true needs a username: MQTT control commands are refused on an "
-                "anonymous broker connection"
-            )
-        return self
 
 
 class EmStat4Config(_Strict):

@@ -71,9 +71,9 @@ def daemon(
     store = open_store(url)
     telemetry = None
     if loaded.telemetry is not None:
-        from scheduler.telemetry import Telemetry, TelemetryConfig
+        from scheduler.telemetry import Telemetry
 
-        telemetry = Telemetry(TelemetryConfig.from_bench_table(loaded.telemetry), loaded.name)
+        telemetry = Telemetry(loaded.telemetry, loaded.name)
 
     async def main() -> None:
         runner = Daemon(loaded, store, daemon_id=daemon_id, telemetry=telemetry, poll_s=poll_s)
