@@ -72,7 +72,11 @@ async def test_host_side_ramp_for_a_controller_that_cannot_ramp(chamber_bench):
         )
         took = await env.set_temperature(40.0, ramp_K_per_min=1.0, stable_for_s=120.0)
         setpoints = [registers_to_float(w) for a, w in sim.writes if a == REG_SETPOINT]
-        assert len(setpoints) >= 8  # ~10 min of 1-min steps
+        # A ramp in small steps, not a jump to the target. How many steps the host manages
+        # depends on how fast the machine answers at this time scale (1-min steps over
+        # ~10 min when idle), so count only what any machine must show.
+        assert len(setpoints) >= 4
+        assert setpoints[1] < 36.0  # the first step after the start is well short of 40 °C
         assert all(b >= a for a, b in itertools.pairwise(setpoints))
         assert setpoints[-1] == 40.0
         assert took >= 600.0  # a 10 K ramp at 1 K/min cannot be done sooner
