@@ -21,31 +21,15 @@ drift) surface from `rig.read()`.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from drivers.chamber import ChamberMode, TemperatureChamber
+from drivers.clock import Clock, WallClock
 from drivers.pressure import PressureRig
 from protocols import plan as p
 from scheduler.errors import SchedulerError
 from scheduler.soak import SoakDetector, SoakStatus
-
-
-class Clock(Protocol):
-    def now(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class WallClock:
-    def now(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        import asyncio
-
-        await asyncio.sleep(seconds)
 
 
 class ChamberFault(SchedulerError):

@@ -26,11 +26,10 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
+from drivers.clock import Clock, WallClock
 from drivers.errors import InstrumentError
 from drivers.pressure import (
     ForceLostError,
@@ -44,22 +43,6 @@ from drivers.pressure.alicat import AlicatPC
 from drivers.pressure.mark10 import Mark10Gauge
 
 log = logging.getLogger(__name__)
-
-
-class Clock(Protocol):
-    def now(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class WallClock:
-    """Seconds of wall time: what a real rig runs on."""
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 @dataclass(frozen=True)

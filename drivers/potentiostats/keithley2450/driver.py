@@ -31,11 +31,11 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
 
+from drivers.clock import Clock as HostClock
+from drivers.clock import WallClock
 from drivers.errors import (
     CellFault,
     InstrumentConnectionError,
@@ -65,24 +65,6 @@ OPEN_CURRENT_FRACTION = 0.05
 COLLAPSE_FRACTION = 0.2
 MAX_ERRORS_DRAINED = 50
 EPS_S = 1e-6
-
-
-class HostClock(Protocol):
-    """What the host loop waits on: wall time, or a bench's scaled simulation clock."""
-
-    def now(self) -> float: ...
-
-    async def sleep_until(self, t: float) -> None: ...
-
-
-class WallClock:
-    """Seconds of real time."""
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    async def sleep_until(self, t: float) -> None:
-        await asyncio.sleep(max(0.0, t - self.now()))
 
 
 @dataclass(frozen=True)
