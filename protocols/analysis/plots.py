@@ -30,6 +30,21 @@ def voltage_vs_capacity(
     protocol: str = "",
 ) -> Path:
     """Voltage against the capacity passed within each half cycle, one colour per cycle."""
+    fig = voltage_vs_capacity_figure(
+        samples, active_mass_g=active_mass_g, title=title, cell=cell, protocol=protocol
+    )
+    return _save(fig, path)
+
+
+def voltage_vs_capacity_figure(
+    samples: Mapping[str, np.ndarray],
+    *,
+    active_mass_g: float | None = None,
+    title: str = "",
+    cell: str = "",
+    protocol: str = "",
+) -> Figure:
+    """The figure `voltage_vs_capacity` writes (for inspection)."""
     voltage = np.asarray(samples["voltage_V"], dtype=float)
     current = np.asarray(samples["current_A"], dtype=float)
     cycles = np.asarray(samples["cycle"]).astype(int)
@@ -66,11 +81,7 @@ def voltage_vs_capacity(
     legend_title = " — ".join(x for x in (cell, protocol) if x) or None
     ax.legend(title=legend_title, fontsize=8, title_fontsize=8, loc="best")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return fig
 
 
 # --- technique plots: each has a figure builder (for inspection) and a PNG writer -------------

@@ -2,6 +2,7 @@
 
 from scheduler.cli import (
     ack_cmd,  # noqa: F401
+    analyze_cmd,  # noqa: F401
     bench_cmd,  # noqa: F401
     cell_cmd,  # noqa: F401
     daemon_cmd,  # noqa: F401

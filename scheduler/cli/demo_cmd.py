@@ -20,25 +20,39 @@ def _fmt(value: float | None, spec: str = ".1f") -> str:
 
 @app.command()
 def demo(
-    output: Path = typer.Option(Path("cellbench-demo"), help="Folder for the plot."),
+    output: Path = typer.Option(Path("cellbench-demo"), help="Folder for the plots."),
     time_scale: float = typer.Option(
-        50000.0, help="Simulated seconds per wall second (inf = as fast as possible)."
+        50000.0,
+        help=(
+            "Simulated seconds per wall second (inf = as fast as possible). With --paper it "
+            "paces the runs that need a chamber or press; the others run as fast as possible."
+        ),
     ),
     db: str | None = typer.Option(
         None, envvar="CELLBENCH_DB", help="Database URL (default: SQLite in the user data dir)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    paper: str | None = typer.Option(
+        None,
+        "--paper",
+        help="Reproduce a paper's reported numbers instead: gao2025, kim2025 or ye2025.",
+    ),
 ) -> None:
     """Run a gao2025-style protocol (3.0–4.3 V, 0.1C then 1C) on a simulated NCM811 cell.
 
     The real EmStat4 driver talks MethodSCRIPT over TCP to the EmStat4 simulator; every sample
-    is stored, and a per-cycle table and a voltage-capacity plot are produced."""
+    is stored, and a per-cycle table and a voltage-capacity plot are produced. With --paper,
+    the paper's library procedures run on its presets (chamber and press simulated where a
+    procedure needs them) and a table compares each reported number with the measured one."""
     from scheduler.demo import run_demo
     from scheduler.runner import RunState
     from storage import open_store
 
     if not time_scale > 0:
         raise SchedulerError("--time-scale must be positive")
+    if paper is not None:
+        paper_demo(paper, output=output, db=db, as_json=as_json, time_scale=time_scale)
+        return
     store = open_store(db)
     progress_bar = Progress(
         SpinnerColumn(),
@@ -97,4 +111,71 @@ def demo(
     if outcome.result.status != "completed":
         raise SchedulerError(
             f"the demo run ended with {outcome.result.status}: {outcome.result.message}"
+        )
+
+
+def paper_demo(
+    paper: str, *, output: Path, db: str | None, as_json: bool, time_scale: float
+) -> None:
+    """`cellbench demo --paper P`: the paper's procedures, then reported vs measured."""
+    from scheduler.papers import PAPERS, run_paper
+    from storage import open_store
+
+    if paper not in PAPERS:
+        raise SchedulerError(f"--paper must be one of {', '.join(PAPERS)}, not {paper!r}")
+    store = open_store(db)
+    progress_bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=as_json,
+    )
+    task = progress_bar.add_task(f"{paper}: starting", total=None)
+    with progress_bar:
+        result = asyncio.run(
+            run_paper(
+                store,
+                paper,
+                output_dir=output,
+                time_scale=time_scale,
+                progress=lambda title: progress_bar.update(task, description=f"{paper}: {title}"),
+            )
+        )
+    rows = result.rows
+
+    def render(_: object) -> None:
+        table = Table(title=f"{paper}: reported in the paper vs measured here (simulated)")
+        for heading in ("quantity", "reported in the paper", "measured here", "within tolerance"):
+            table.add_column(heading, justify="left" if heading == "quantity" else "right")
+        for row in rows:
+            measured = row["measured"]
+            table.add_row(
+                row["quantity"],
+                f"{row['reported']:.4g} {row['unit']}",
+                "—" if measured is None else f"{measured:.4g} {row['unit']}",
+                ("[green]yes[/green]" if row["within"] else "[red]no[/red]")
+                + f" ({row['tolerance']})",
+            )
+        console.print(table)
+        for run in result.runs:
+            console.print(
+                f"run {run.run_id} {run.procedure.key}: {run.status} "
+                f"({run.procedure.library} on {run.procedure.preset})",
+                markup=False,
+            )
+        if result.not_reproduced:
+            console.print("Reported but not reproduced here:")
+            for item in result.not_reproduced:
+                console.print(f"  - {item['quantity']}: {item['why']}", markup=False)
+        for path in result.plots:
+            console.print(f"plot: {path}", markup=False)
+
+    emit(rows, as_json, render)
+    failed = [run for run in result.runs if run.status != "completed"]
+    if failed:
+        raise SchedulerError(
+            f"run {failed[0].run_id} ({failed[0].procedure.key}) ended with "
+            f"{failed[0].status}: {failed[0].message}"
         )

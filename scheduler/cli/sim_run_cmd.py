@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from scheduler.cli.output import console, emit
 from scheduler.cli.sim_cmd import sim_app
@@ -47,11 +46,14 @@ def run(
             "short, open. Repeatable."
         ),
     ),
+    output: Path | None = typer.Option(None, "--output", help="Folder for the PNG plots."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Run PROTOCOL on a simulated cell behind a simulated EmStat4, store it, print results."""
     import protocols
-    from protocols.analysis import cycle_summary
+    from scheduler.analyze import analyse_stored_run
+    from scheduler.cli.analyze_cmd import render_report
+    from scheduler.papers import cell_extra
     from scheduler.session import CellInfo, run_protocol
     from scheduler.simbench import simulated_emstat4
     from simulators.emstat4 import parse_fault
@@ -81,6 +83,7 @@ def run(
                 loading_mg_cm2=params.loading_mg_cm2,
                 specific_capacity_mAh_g=getattr(params, "c_rate_basis_mAh_g", 200.0),
             )
+            await asyncio.to_thread(store.add_cell, cell.name, extra=cell_extra(params))
             run_id, result = await run_protocol(
                 store,
                 loaded,
@@ -92,9 +95,9 @@ def run(
             return run_id, result, cell
 
     run_id, result, cell = asyncio.run(_run())
-    cycles = cycle_summary(
-        store.read_samples(run_id), active_mass_g=cell.active_mass_g, area_cm2=cell.area_cm2
-    )
+    report = analyse_stored_run(store, run_id, output_dir=output).report
+    cycle_outcome = report.get("cycle_summary")
+    cycles = cycle_outcome.result if cycle_outcome else []
     data = {
         "run_id": run_id,
         "status": result.status,
@@ -102,6 +105,7 @@ def run(
         "simulated_hours": result.state.test_time_s / 3600,
         "steps": len(result.steps),
         "cycles": [c.as_dict() for c in cycles],
+        "analyses": report.as_dict()["analyses"],
         "events": [
             {"kind": e.kind, "severity": e.severity, "message": e.message}
             for e in store.events(run_id)
@@ -109,15 +113,7 @@ def run(
     }
 
     def render(_: object) -> None:
-        table = Table(title=f"run {run_id}: {loaded.name} on {cell.name}")
-        for heading in ("cycle", "charge / mAh g⁻¹", "discharge / mAh g⁻¹", "CE / %"):
-            table.add_column(heading, justify="right")
-        for c in cycles:
-            ce = "—" if c.coulombic_efficiency is None else f"{100 * c.coulombic_efficiency:.2f}"
-            table.add_row(
-                str(c.cycle), f"{c.charge_mAh_g or 0:.1f}", f"{c.discharge_mAh_g or 0:.1f}", ce
-            )
-        console.print(table)
+        render_report(report, f"run {run_id}: {loaded.name} on {cell.name}")
         for event in data["events"]:
             console.print(f"{event['severity']} {event['kind']}: {event['message']}", markup=False)
         console.print(
