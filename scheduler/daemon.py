@@ -39,6 +39,10 @@ from scheduler.session import prepare_run
 
 log = logging.getLogger("cellbench.daemon")
 
+# Wall seconds between writes of a running slot's live state to the database (`status`
+# reads it); steps starting and ending are written at once. Telemetry is not throttled.
+SLOT_STATE_EVERY_S = 5.0
+
 # How a run's status maps to the job's final state.
 RUN_TO_JOB = {"completed": "completed", "failed": "failed", "safety": "failed", "aborted": "failed"}
 
@@ -58,6 +62,9 @@ class ActiveJob:
     on_device: bool = False
     last_published: float = 0.0
     progress_estimate_s: float | None = None
+    state_written: float = 0.0
+    slot_state: dict[str, Any] | None = None  # the latest live state not yet written
+    slot_writer: asyncio.Task[None] | None = None  # writes it, off the event loop
 
 
 @dataclass
@@ -255,6 +262,11 @@ class Daemon:
     def _alarmed_slots(self) -> set[str]:
         return {a.slot for a in self.store.active_alarms(self.name) if a.slot}
 
+    def _owns(self, slot: str | None) -> bool:
+        """Is `slot` one of this daemon's? Daemons may share a bench name, each with a part
+        of its slots; a job on a slot of another part is never this daemon's to touch."""
+        return slot is not None and any(s.name == slot for s in self.bench.slots)
+
     def _chamber_of(self, slot: str) -> str | None:
         return self.bench.slot(slot).chamber
 
@@ -265,11 +277,19 @@ class Daemon:
                 return job
         return None
 
-    def _fits_chamber_policy(self, job: Any, slot: str) -> bool:
+    def _fits_chamber_policy(
+        self, job: Any, slot: str, reserved: dict[str, str] | None = None
+    ) -> bool:
+        """May `job` start on `slot` now? `reserved` maps chambers to the temperature group
+        starting in them during this claim, or to an earlier temperature job or group that
+        waits for them; either keeps later jobs out."""
         chamber = self._chamber_of(slot)
         if chamber is None:
             return True
         group = (job.params or {}).get("group")
+        holder = (reserved or {}).get(chamber)
+        if holder is not None and holder != group:
+            return False  # an earlier temperature job or group gets this chamber first
         owner = self._chamber_owner(chamber)
         if owner is not None and (group is None or owner.group != group):
             return False  # someone else owns the temperature of this chamber: wait
@@ -292,6 +312,7 @@ class Daemon:
         candidates = await asyncio.to_thread(self.store.list_jobs, ["queued"], bench=self.name)
         claimed_slots: set[str] = set()
         pending_groups: dict[str, list[tuple[Any, str]]] = {}
+        reserved: dict[str, str] = {}  # chamber -> the temperature job or group it waits for
         for job in candidates:
             open_slots = [s for s in free if s not in claimed_slots]
             if not open_slots:
@@ -301,15 +322,28 @@ class Daemon:
                 [job.slot] if job.slot else [s for s in open_slots if fits is None or s in fits]
             )
             target = next(
-                (s for s in targets if s in open_slots and self._fits_chamber_policy(job, s)),
+                (
+                    s
+                    for s in targets
+                    if s in open_slots and self._fits_chamber_policy(job, s, reserved)
+                ),
                 None,
             )
-            if target is None:
-                continue
             group = (job.params or {}).get("group")
+            if target is None:
+                if _changes_temperature(job) and self._owns(job.slot):
+                    # First in, first served: a job waiting to set its chamber's temperature
+                    # keeps later jobs out of that chamber, or they could hold it forever.
+                    chamber = self._chamber_of(job.slot)
+                    if chamber is not None:
+                        reserved.setdefault(chamber, group or f"job {job.id}")
+                continue
             if group and _changes_temperature(job):
                 pending_groups.setdefault(group, []).append((job, target))
                 claimed_slots.add(target)
+                chamber = self._chamber_of(target)
+                if chamber is not None:
+                    reserved.setdefault(chamber, group)
                 continue
             started = await self._start_claimed(job, target)
             if started:
@@ -440,6 +474,7 @@ class Daemon:
             self.store.set_run_status(run_id, "running", "resumed")
         active.run_id, active.runner = run_id, runner
         runner.extra_safety = [_hard_limits(self.bench.slot(active.slot).limits)]
+        runner.progress_every_s = self.sample_period_s
         estimate = (job.params or {}).get("estimate") or {}
         active.progress_estimate_s = estimate.get("typical_s")
         self.store.upsert_slot_state(
@@ -449,6 +484,9 @@ class Daemon:
 
     async def _finish_job(self, active: ActiveJob, status: str, message: str) -> None:
         self.active.pop(active.slot, None)
+        if active.slot_writer is not None:  # the live state goes first, the final one last
+            with contextlib.suppress(Exception):
+                await active.slot_writer
         if active.group is not None and active.group in self.groups:
             self.groups[active.group].leave(active.job_id)
         if active.hardware is not None:
@@ -499,30 +537,43 @@ class Daemon:
                 "voltage_V": state.voltage_V,
                 "current_A": state.current_A,
                 "test_time_s": state.test_time_s,
+                "record_index": state.record_index,
             }
             if self.telemetry is not None:
                 self.telemetry.sample(active.slot, **fields)
                 if event != "sample":
                     self.telemetry.slot_state(active.slot, state="running", **fields)
+            if event == "sample" and now - active.state_written < SLOT_STATE_EVERY_S:
+                return  # telemetry is live; the stored slot state may trail it a little
+            active.state_written = now
             total = active.progress_estimate_s
             progress = min(1.0, state.test_time_s / total) if total else None
-            with contextlib.suppress(Exception):
-                self.store.upsert_slot_state(
-                    self.name,
-                    active.slot,
-                    state="running",
-                    job_id=active.job_id,
-                    run_id=active.run_id,
-                    step_index=step.index if step else None,
-                    step_label=fields["step_label"],
-                    cycle=state.cycle,
-                    voltage_V=state.voltage_V,
-                    current_A=state.current_A,
-                    progress=progress,
-                    remaining_s=(total - state.test_time_s) if total else None,
-                )
+            active.slot_state = dict(
+                state="running",
+                job_id=active.job_id,
+                run_id=active.run_id,
+                step_index=step.index if step else None,
+                step_label=fields["step_label"],
+                cycle=state.cycle,
+                voltage_V=state.voltage_V,
+                current_A=state.current_A,
+                progress=progress,
+                remaining_s=(total - state.test_time_s) if total else None,
+            )
+            if active.slot_writer is None or active.slot_writer.done():
+                active.slot_writer = asyncio.ensure_future(self._write_slot_state(active))
 
         return publish
+
+    async def _write_slot_state(self, active: ActiveJob) -> None:
+        """Write a slot's latest live state in a worker thread, never on the event loop (a
+        database write can wait for a lock); states that arrive meanwhile are coalesced."""
+        while (fields := active.slot_state) is not None:
+            active.slot_state = None
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(
+                    self.store.upsert_slot_state, self.name, active.slot, **fields
+                )
 
     # -- operator requests ------------------------------------------------------------------
     async def _carry_out_requests(self) -> None:
@@ -539,7 +590,7 @@ class Daemon:
         """Resume jobs an operator asked to resume, once no alarm blocks their slot."""
         alarmed = self._alarmed_slots()
         for job in await asyncio.to_thread(self.store.list_jobs, ["resuming"], bench=self.name):
-            if job.slot is None or job.slot in self.active or job.slot in alarmed:
+            if not self._owns(job.slot) or job.slot in self.active or job.slot in alarmed:
                 continue
             await self._resume(job)
 
@@ -581,8 +632,8 @@ class Daemon:
         states = [*queue.ACTIVE, "interrupted"]
         jobs = await asyncio.to_thread(self.store.list_jobs, states, bench=self.name)
         for job in jobs:
-            if job.slot is None or job.slot in self.active:
-                continue
+            if not self._owns(job.slot) or job.slot in self.active:
+                continue  # another daemon's slot of a bench shared by several daemons
             run = self._latest_run(job.id)
             crashed = job.state != "interrupted"
             message = (

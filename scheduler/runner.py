@@ -24,6 +24,10 @@ from scheduler.errors import SchedulerError
 from scheduler.translate import Translation, translate_phases
 
 BATCH_ROWS = 512
+# Wall seconds a sample may wait in the runner before it goes to the writer, which commits
+# within its own flush interval: stored data then trails the instrument by under a second
+# however slowly the protocol records (512 points at 10 s would be 85 minutes).
+PUSH_INTERVAL_S = 0.25
 ENVIRONMENT_POLL_S = 60.0  # simulated/step seconds between chamber and rig readings
 
 
@@ -134,6 +138,7 @@ class Runner:
         self.environment = environment
         self.state = RunState()
         self._rows: dict[str, list[float]] = {}
+        self._pushed_at = time.monotonic()
         self._writer: Any = None
         self._wall_start = time.time()
         self._refresh: asyncio.Task[None] | None = None
@@ -143,19 +148,28 @@ class Runner:
         self._quiet.set()
         self._environment_task: asyncio.Task[float] | None = None
         self.extra_safety: list[p.Safety] = []  # e.g. the bench's hard limits for the slot
+        # "sample" progress comes every 256 records, or, when `progress_every_s` is set,
+        # every that many wall seconds: live telemetry then sees the latest sample at that
+        # cadence however slowly the protocol records (256 points at 10 s are 43 minutes).
+        self.progress_every_s: float | None = None
+        self._progressed_at = -math.inf
         self.detached = False
 
     # -- storage ----------------------------------------------------------------------------
     def _row(self, **values: float) -> None:
         for key, value in values.items():
             self._rows.setdefault(key, []).append(value)
-        if len(self._rows["test_time_s"]) >= BATCH_ROWS:
+        if (
+            len(self._rows["test_time_s"]) >= BATCH_ROWS
+            or time.monotonic() - self._pushed_at >= PUSH_INTERVAL_S
+        ):
             self._push()
 
     def _push(self) -> None:
         if self._rows and self._writer is not None:
             self._writer.append({k: np.asarray(v) for k, v in self._rows.items()})
         self._rows = {}
+        self._pushed_at = time.monotonic()
 
     # -- main loop --------------------------------------------------------------------------
     async def run(self, resume: ResumePoint | None = None) -> RunResult:
@@ -434,69 +448,81 @@ class Runner:
             )
         else:
             stream = self.potentiostat.run(translation.command)
-        async for item in stream:
-            if isinstance(item, StepEnd):
-                end = item
-                break
-            if isinstance(item, ImpedancePoint):
-                spectrum.append(item)
-                continue
-            if isinstance(item, Reattached | Gap):
-                await self._link_event(step, item)
-                continue
-            sample: Sample = item
-            t = offset + sample.t_s if math.isfinite(sample.t_s) else last_t
-            dt = max(t - last_t, 0.0)
-            current, voltage = sample.current_A, sample.voltage_V
-            first = not math.isfinite(last_v)  # the source was at this current from t=0
-            prev_i = current if first else last_i
-            prev_v = voltage if first else last_v
-            mean_i = 0.5 * (current + prev_i)
-            dq = mean_i * dt / 3600.0
-            dE = 0.5 * (current * voltage + prev_i * prev_v) * dt / 3600.0
-            if dq > 0:
-                state.charge_Ah += dq
-                state.charge_Wh += dE
-            elif dq < 0:
-                state.discharge_Ah -= dq
-                state.discharge_Wh -= dE
-            step_charge += abs(dq)
-            state.step_time_s = t
-            state.voltage_V, state.current_A = voltage, current
-            state.record_index += 1
-            test_time = started + t
-            await self._poll_environment(test_time)
-            temperature, pressure = self._environment_readings()
-            self._row(
-                test_time_s=test_time,
-                unix_time_s=unix0 + test_time,
-                voltage_V=voltage,
-                current_A=current,
-                cycle=state.cycle,
-                step_count=state.step_count,
-                step_index=step.index,
-                step_time_s=t,
-                record_index=state.record_index,
-                charge_capacity_Ah=state.charge_Ah,
-                discharge_capacity_Ah=state.discharge_Ah,
-                charge_energy_Wh=state.charge_Wh,
-                discharge_energy_Wh=state.discharge_Wh,
-                temperature_degC=temperature,
-                pressure_Pa=pressure,
-            )
-            breach = _safety_breach(safety, voltage, current, step_charge)
-            for extra in self.extra_safety:
-                breach = breach or _safety_breach(extra, voltage, current, step_charge)
-            if breach:
-                raise SafetyTrip(f"step {step.index} ({step.label or step.kind}): {breach}")
-            if host_limits and self._host_fired is None:
-                fired = self._check_host(host_limits, t, voltage, current, last_t, last_v)
-                if fired is not None:
-                    self._host_fired = fired
-                    await self.potentiostat.abort()  # type: ignore[attr-defined]
-            if state.record_index % 256 == 0:
-                self.progress("sample", state)
-            last_t, last_v, last_i = t, voltage, current
+        try:
+            async for item in stream:
+                if isinstance(item, StepEnd):
+                    end = item
+                    break
+                if isinstance(item, ImpedancePoint):
+                    spectrum.append(item)
+                    continue
+                if isinstance(item, Reattached | Gap):
+                    await self._link_event(step, item)
+                    continue
+                sample: Sample = item
+                t = offset + sample.t_s if math.isfinite(sample.t_s) else last_t
+                dt = max(t - last_t, 0.0)
+                current, voltage = sample.current_A, sample.voltage_V
+                first = not math.isfinite(last_v)  # the source was at this current from t=0
+                prev_i = current if first else last_i
+                prev_v = voltage if first else last_v
+                mean_i = 0.5 * (current + prev_i)
+                dq = mean_i * dt / 3600.0
+                dE = 0.5 * (current * voltage + prev_i * prev_v) * dt / 3600.0
+                if dq > 0:
+                    state.charge_Ah += dq
+                    state.charge_Wh += dE
+                elif dq < 0:
+                    state.discharge_Ah -= dq
+                    state.discharge_Wh -= dE
+                step_charge += abs(dq)
+                state.step_time_s = t
+                state.voltage_V, state.current_A = voltage, current
+                state.record_index += 1
+                test_time = started + t
+                await self._poll_environment(test_time)
+                temperature, pressure = self._environment_readings()
+                self._row(
+                    test_time_s=test_time,
+                    unix_time_s=unix0 + test_time,
+                    voltage_V=voltage,
+                    current_A=current,
+                    cycle=state.cycle,
+                    step_count=state.step_count,
+                    step_index=step.index,
+                    step_time_s=t,
+                    record_index=state.record_index,
+                    charge_capacity_Ah=state.charge_Ah,
+                    discharge_capacity_Ah=state.discharge_Ah,
+                    charge_energy_Wh=state.charge_Wh,
+                    discharge_energy_Wh=state.discharge_Wh,
+                    temperature_degC=temperature,
+                    pressure_Pa=pressure,
+                )
+                breach = _safety_breach(safety, voltage, current, step_charge)
+                for extra in self.extra_safety:
+                    breach = breach or _safety_breach(extra, voltage, current, step_charge)
+                if breach:
+                    raise SafetyTrip(f"step {step.index} ({step.label or step.kind}): {breach}")
+                if host_limits and self._host_fired is None:
+                    fired = self._check_host(host_limits, t, voltage, current, last_t, last_v)
+                    if fired is not None:
+                        self._host_fired = fired
+                        await self.potentiostat.abort()  # type: ignore[attr-defined]
+                if self.progress_every_s is None:
+                    if state.record_index % 256 == 0:
+                        self.progress("sample", state)
+                elif (now := time.monotonic()) - self._progressed_at >= self.progress_every_s:
+                    self._progressed_at = now
+                    self.progress("sample", state)
+                last_t, last_v, last_i = t, voltage, current
+        finally:
+            # Let go of the instrument now (the driver holds its link while it streams), not
+            # whenever the abandoned stream is collected: making the cell safe after a stop
+            # needs that link. A detached run leaves its step running on the instrument.
+            close = getattr(stream, "aclose", None)
+            if close is not None and not self.detached:
+                await close()
         self._quiet.set()
         if end is None:
             raise InstrumentError("the instrument stopped streaming before the step ended")

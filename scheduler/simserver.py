@@ -18,6 +18,9 @@ each answer one JSON line, `{"ok": true, ...}` or `{"ok": false, "error": "..."}
     {"instrument": "chamberA", "fault": "clear"}
     {"query": "state"}
 
+The state answer carries the plants' true values (chamber air, stack pressure, cell SOC) and,
+per potentiostat, whether it drives its cell (`cell_on`) and runs a script.
+
 `FAULTS` lists the fault names per instrument kind, with what they do.
 """
 
@@ -613,9 +616,19 @@ class BenchSimulation:
         """What the simulation knows and the instruments only measure (for tests and demos)."""
         for sim_bench in self.benches:
             sim_bench.sync()
-        out: dict[str, Any] = {"time_s": self.clock.now(), "chambers": {}, "rigs": {}, "slots": {}}
+        out: dict[str, Any] = {
+            "time_s": self.clock.now(),
+            "chambers": {},
+            "rigs": {},
+            "potentiostats": {},
+            "slots": {},
+        }
         for served in self.served.values():
             plant = served.plant
+            if served.kind in ("emstat4", "keithley2450"):
+                out["potentiostats"][served.name] = _potentiostat_state(
+                    served.simulators["endpoint"]
+                )
             if served.kind in ("espec", "watlow-f4t"):
                 out["chambers"][served.name] = {
                     "air_degC": plant.air_degC,
@@ -638,6 +651,21 @@ class BenchSimulation:
                 "fault": cell.fault,
             }
         return out
+
+
+def _potentiostat_state(simulator: Any) -> dict[str, Any]:
+    """Whether a simulated potentiostat drives its cell, and its link (for safety tests)."""
+    machine = getattr(simulator, "machine", None)
+    if machine is not None:  # EmStat4: the MethodSCRIPT engine
+        cell_on, script = bool(machine.cell_on), bool(simulator.running)
+    else:  # Keithley 2450: the output relay
+        cell_on, script = bool(simulator.output_on), False
+    return {
+        "cell_on": cell_on,
+        "script_running": script,
+        "connections": _connections(simulator),
+        "drops": int(getattr(simulator, "drops", 0)),
+    }
 
 
 async def serve_bench(

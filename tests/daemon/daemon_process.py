@@ -21,10 +21,13 @@ class DaemonProcess:
         return self.log.read_text()
 
 
-def start_daemon(bench: Path, db: str, folder: Path, name: str = "daemon") -> DaemonProcess:
+def start_daemon(
+    bench: Path, db: str, folder: Path, name: str = "daemon", *, daemon_id: str | None = None
+) -> DaemonProcess:
     log = folder / f"{name}.log"
+    extra = ["--id", daemon_id] if daemon_id else []
     process = subprocess.Popen(
-        [*CELLBENCH, "daemon", "--bench", str(bench), "--db", db, "--poll-s", "0.2"],
+        [*CELLBENCH, "daemon", "--bench", str(bench), "--db", db, "--poll-s", "0.2", *extra],
         stdout=subprocess.DEVNULL,
         stderr=log.open("a"),
         text=True,
