@@ -343,24 +343,24 @@ def report(load: list[Result], memory: list[Result]) -> None:
         f"stored {len(base.stored_ms)} / {len(many.stored_ms)}"
     )
     if memory:
-        one, n = memory
-        print(f"\nMemory over {n.simulated_days:.2f} simulated days at time scale {n.time_scale:g}")
-        print(f"| figure | 1 slot | {n.slots} slots |")
-        print("|---|---:|---:|")
-        for r_label, key in (
-            ("RSS at the start (MiB)", "rss_start"),
-            ("RSS at the end (MiB)", "rss_end"),
-        ):
-            print(
-                f"| {r_label} | {getattr(one, key) / 2**20:.1f} | {getattr(n, key) / 2**20:.1f} |"
-            )
-        growth = [(r.rss_end - r.rss_start) / 2**20 / r.simulated_days for r in (one, n)]
-        print(f"| RSS growth per simulated day (MiB) | {growth[0]:.2f} | {growth[1]:.2f} |")
-        week = [r.rss_start / 2**20 + 7 * g for r, g in zip((one, n), growth, strict=True)]
-        print(f"| RSS after a week, extrapolated (MiB) | {week[0]:.1f} | {week[1]:.1f} |")
-        rates = f"{one.samples_per_s:,.0f} | {n.samples_per_s:,.0f}"
-        print(f"| samples stored per wall second | {rates} |")
-        print(f"| daemon CPU share | {one.cpu_share:.1%} | {n.cpu_share:.1%} |")
+        report_memory(memory)
+
+
+def report_memory(memory: list[Result]) -> None:
+    one, n = memory
+    print(f"\nMemory over {n.simulated_days:.2f} simulated days at time scale {n.time_scale:g}")
+    print(f"| figure | 1 slot | {n.slots} slots |")
+    print("|---|---:|---:|")
+    for r_label, key in (
+        ("RSS at the start (MiB)", "rss_start"),
+        ("RSS at the end (MiB)", "rss_end"),
+    ):
+        print(f"| {r_label} | {getattr(one, key) / 2**20:.1f} | {getattr(n, key) / 2**20:.1f} |")
+    growth = [(r.rss_end - r.rss_start) / 2**20 / r.simulated_days for r in (one, n)]
+    print(f"| RSS growth per simulated day (MiB) | {growth[0]:.2f} | {growth[1]:.2f} |")
+    rates = f"{one.samples_per_s:,.0f} | {n.samples_per_s:,.0f}"
+    print(f"| samples stored per wall second | {rates} |")
+    print(f"| daemon CPU share | {one.cpu_share:.1%} | {n.cpu_share:.1%} |")
 
 
 def main() -> None:
@@ -368,26 +368,35 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=64)
     parser.add_argument("--time-scale", type=float, default=100.0)
     parser.add_argument("--window-s", type=float, default=60.0)
-    parser.add_argument("--day-scale", type=float, default=1000.0)
+    parser.add_argument("--day-scale", type=float, default=5000.0)
+    parser.add_argument("--days", type=float, default=7.0, help="simulated days for memory")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-only", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-daemon-") as tmp:
         folder = Path(tmp)
-        load = [
-            asyncio.run(scenario(n, args.time_scale, args.window_s, folder / f"load{n}"))
-            for n in (1, args.slots)
-        ]
-        memory = []
-        if not args.skip_memory:
-            # A simulated day at --day-scale, recording every 10 s x day-scale / time-scale, so
-            # that the daemon handles as many samples per wall second as in the load runs.
-            day_s = 86400.0 / args.day_scale
-            dt_s = 10.0 * args.day_scale / args.time_scale
-            memory = [
-                asyncio.run(scenario(n, args.day_scale, day_s, folder / f"memory{n}", dt_s=dt_s))
+        load = []
+        if not args.memory_only:
+            load = [
+                asyncio.run(scenario(n, args.time_scale, args.window_s, folder / f"load{n}"))
                 for n in (1, args.slots)
             ]
-    report(load, memory)
+        memory = []
+        if not args.skip_memory:
+            # --days simulated days at --day-scale, recording every
+            # 10 s x day-scale / time-scale, so that the daemon handles as many samples per
+            # wall second as in the load runs (a simulated week at time scale 100 would take
+            # 100 minutes of wall time per run).
+            span_s = args.days * 86400.0 / args.day_scale
+            dt_s = 10.0 * args.day_scale / args.time_scale
+            memory = [
+                asyncio.run(scenario(n, args.day_scale, span_s, folder / f"memory{n}", dt_s=dt_s))
+                for n in (1, args.slots)
+            ]
+    if load:
+        report(load, memory)
+    else:
+        report_memory(memory)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from scheduler.bench import Bench
 from scheduler.errors import SchedulerError
 from scheduler.instruments import InstrumentPool, SlotHardware, bench_clock, open_slot
 from scheduler.recovery import describe, resume_point
-from scheduler.runner import ResumePoint, Runner, RunResult, RunState
+from scheduler.runner import ResumePoint, Runner, RunState
 from scheduler.session import prepare_run
 
 log = logging.getLogger("cellbench.daemon")
@@ -801,7 +801,3 @@ def _static_on_device(bench: Bench, slot: str) -> bool:
     kind = bench.instrument(bench.slot(slot).potentiostat).kind
     capabilities = STATIC_CAPABILITIES.get(kind)
     return bool(capabilities and capabilities.on_device_limits and capabilities.can_reattach)
-
-
-def result_summary(result: RunResult) -> dict[str, Any]:
-    return {"status": result.status, "message": result.message, "steps": len(result.steps)}
