@@ -47,14 +47,7 @@ async def run_demo(
     protocol = protocols.load(demo_protocol_path())
     async with simulated_emstat4(preset, time_scale=time_scale) as channel:
         params = channel.params
-        cell = CellInfo(
-            name=f"demo {params.name}",
-            chemistry="NCM811 | Li",
-            active_mass_g=params.active_mass_g,
-            area_cm2=params.area_cm2,
-            loading_mg_cm2=params.loading_mg_cm2,
-            specific_capacity_mAh_g=getattr(params, "c_rate_basis_mAh_g", 200.0),
-        )
+        cell = CellInfo.from_preset(params, f"demo {params.name}")
         run_id, result = await run_protocol(
             store,
             protocol,

@@ -470,14 +470,7 @@ async def run_procedure(
 
     async def on(driver: Any, params: Any, environment: Any = None) -> tuple[int, Any]:
         name = f"{paper} {procedure.key} ({params.name})"
-        cell = CellInfo(
-            name=name,
-            chemistry="NCM811 | Li",
-            active_mass_g=params.active_mass_g,
-            area_cm2=params.area_cm2,
-            loading_mg_cm2=params.loading_mg_cm2,
-            specific_capacity_mAh_g=params.c_rate_basis_mAh_g,
-        )
+        cell = CellInfo.from_preset(params, name)
         await asyncio.to_thread(store.add_cell, name, extra=cell_extra(params))
         return await run_protocol(
             store,

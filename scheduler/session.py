@@ -30,6 +30,18 @@ class CellInfo:
     specific_capacity_mAh_g: float | None = None
     nominal_capacity_mAh: float | None = None
 
+    @classmethod
+    def from_preset(cls, params: Any, name: str, chemistry: str = "NCM811 | Li") -> CellInfo:
+        """The cell a simulator preset describes, with its 1C basis (mA/g × active mass)."""
+        return cls(
+            name=name,
+            chemistry=chemistry,
+            active_mass_g=params.active_mass_g,
+            area_cm2=params.area_cm2,
+            loading_mg_cm2=params.loading_mg_cm2,
+            specific_capacity_mAh_g=params.c_rate_basis_mAh_g,
+        )
+
     def basis(self) -> CapacityBasis:
         if self.active_mass_g and self.specific_capacity_mAh_g:
             return CapacityBasis.from_specific(self.active_mass_g, self.specific_capacity_mAh_g)

@@ -76,13 +76,7 @@ def run(
             for spec in faults:
                 spec.arm(channel.simulator)
             params = channel.params
-            cell = CellInfo(
-                name=f"sim {params.name}",
-                active_mass_g=params.active_mass_g,
-                area_cm2=params.area_cm2,
-                loading_mg_cm2=params.loading_mg_cm2,
-                specific_capacity_mAh_g=getattr(params, "c_rate_basis_mAh_g", 200.0),
-            )
+            cell = CellInfo.from_preset(params, f"sim {params.name}")
             await asyncio.to_thread(store.add_cell, cell.name, extra=cell_extra(params))
             run_id, result = await run_protocol(
                 store,
