@@ -2,7 +2,7 @@
 its activation energy (from the series resistance of the NCM@PVDF | GRSE | Li cell, σ = L/(R·A)
 with the paper's 52.5 µm), and ~100 mAh/g at 2C for NCM@PVDF.
 
-Not reproduced (no simulated counterpart yet, see scheduler.papers.NOT_REPRODUCED): t+ = 0.39,
+Not reproduced (no simulated counterpart yet, see scheduler.papers.ye2025.NOT_REPRODUCED): t+ = 0.39,
 the 4.62 V window, Li‖Li cycling, CV peak positions, and every bare-NCM number."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from papers_support import check, reproduce
 
-from scheduler.papers import NOT_REPRODUCED
+from scheduler.papers import not_reproduced
 
 
 @pytest.mark.slow
@@ -29,4 +29,4 @@ async def test_ye2025_reported_numbers(tmp_path) -> None:
     fit = conductivity.analysed.report.get("arrhenius_conductivity")
     assert fit.summary["form"] == "sigma"
     assert any("t+ = 0.39" in item["quantity"] for item in result.not_reproduced)
-    assert result.not_reproduced == NOT_REPRODUCED["ye2025"]
+    assert result.not_reproduced == not_reproduced("ye2025")

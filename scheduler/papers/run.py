@@ -1,0 +1,141 @@
+"""Running a paper's procedures on their presets through the whole stack."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from importlib import import_module
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import protocols
+from scheduler.analyze import analyse_stored_run
+from scheduler.errors import SchedulerError
+from scheduler.papers.core import PaperResult, Procedure, ProcedureRun
+from scheduler.runner import Progress
+from scheduler.session import CellInfo, run_protocol
+
+PAPERS = ("gao2025", "kim2025", "ye2025")
+
+
+def procedures(paper: str) -> list[Procedure]:
+    """The procedures of one paper, in the order the demo runs them."""
+    return _module(paper).procedures()
+
+
+def not_reproduced(paper: str) -> list[dict[str, str]]:
+    """Reported numbers no preset or procedure produces yet, each with the reason."""
+    return list(_module(paper).NOT_REPRODUCED)
+
+
+def _module(paper: str) -> ModuleType:
+    if paper not in PAPERS:
+        raise SchedulerError(f"unknown paper {paper!r}; choose one of {', '.join(PAPERS)}.")
+    return import_module(f"scheduler.papers.{paper}")
+
+
+def load_procedure_protocol(procedure: Procedure) -> Any:
+    path = protocols.LIBRARY / procedure.library
+    if procedure.derive is None:
+        return protocols.load(path)
+    return protocols.loads(procedure.derive(path), source=f"{path} (derived)")
+
+
+def cell_extra(params: Any) -> dict[str, Any]:
+    """What the analyses need to know about a simulated cell beyond the cells table."""
+    return {
+        "diffusion_length_um": params.diffusion_length_um,
+        "diffusion_length_convention": params.D_convention,
+        "capacity_mAh_g": params.specific_capacity_mAh_g,
+        "thickness_um": params.thickness_um,
+    }
+
+
+async def run_procedure(
+    store: Any,
+    procedure: Procedure,
+    *,
+    output_dir: Path | None,
+    paper: str,
+    time_scale: float = 5e4,
+    progress: Progress | None = None,
+) -> ProcedureRun:
+    """Run one procedure on its preset through the whole stack, then analyse the stored run."""
+    from scheduler.simbench import simulated_emstat4, simulated_slot
+
+    protocol = load_procedure_protocol(procedure)
+
+    async def on(driver: Any, params: Any, environment: Any = None) -> tuple[int, Any]:
+        name = f"{paper} {procedure.key} ({params.name})"
+        cell = CellInfo.from_preset(params, name)
+        await asyncio.to_thread(store.add_cell, name, extra=cell_extra(params))
+        return await run_protocol(
+            store,
+            protocol,
+            cell,
+            driver,
+            slot="paper-demo",
+            bench="in-process simulated bench",
+            progress=progress,
+            environment=environment,
+            overrides=procedure.overrides or None,
+            metadata={"paper": paper, "procedure": procedure.key, "preset": procedure.preset},
+        )
+
+    if procedure.slot:
+        async with simulated_slot(
+            procedure.preset,
+            overrides=procedure.cell_overrides or None,
+            time_scale=time_scale if math.isfinite(time_scale) else 5e4,  # plants need a pace
+            press=procedure.press,
+            start_degC=procedure.start_degC,
+        ) as slot:
+            run_id, result = await on(slot.driver, slot.params, slot.environment)
+    else:
+        async with simulated_emstat4(
+            procedure.preset, overrides=procedure.cell_overrides or None
+        ) as channel:
+            run_id, result = await on(channel.driver, channel.params)
+    analysed = await asyncio.to_thread(analyse_stored_run, store, run_id, output_dir=output_dir)
+    rows = []
+    for expectation in procedure.expectations:
+        measured = expectation.measure(analysed.report)
+        rows.append(
+            {
+                "quantity": expectation.quantity,
+                "reported": expectation.reported,
+                "measured": measured,
+                "unit": expectation.unit,
+                "tolerance": expectation.tolerance_text(),
+                "within": expectation.within(measured),
+                "procedure": procedure.key,
+                "run_id": run_id,
+                "note": expectation.note,
+            }
+        )
+    return ProcedureRun(procedure, run_id, result.status, result.message, analysed, rows)
+
+
+async def run_paper(
+    store: Any,
+    paper: str,
+    *,
+    output_dir: Path | None,
+    time_scale: float = 5e4,
+    only: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> PaperResult:
+    """Every procedure of a paper (or those in `only`), one after another."""
+    runs = []
+    chosen = [p for p in procedures(paper) if not only or p.key in only]
+    for procedure in chosen:
+        if progress:
+            progress(procedure.title)
+        runs.append(
+            await run_procedure(
+                store, procedure, output_dir=output_dir, paper=paper, time_scale=time_scale
+            )
+        )
+    return PaperResult(paper, runs, not_reproduced(paper))
