@@ -18,6 +18,7 @@ from scheduler.runner import ResumePoint, RunState
 
 COUNTER_COLUMNS = (
     "test_time_s",
+    "unix_time_s",
     "step_time_s",
     "step_count",
     "cycle",
@@ -70,10 +71,12 @@ def resume_point(store: Any, run_id: int, *, can_attach: bool) -> ResumePoint:
         record_index=int(saved.get("record_index", 0)),
     )
     samples = store.read_samples(run_id, columns=COUNTER_COLUMNS)
+    unix_anchor: float | None = None
     if len(samples["record_index"]):
         k = int(samples["record_index"].argmax())
         state.record_index = int(samples["record_index"][k])
         state.test_time_s = float(samples["test_time_s"][k])
+        unix_anchor = float(samples["unix_time_s"][k]) - state.test_time_s
         state.charge_Ah = float(samples["charge_capacity_Ah"][k])
         state.discharge_Ah = float(samples["discharge_capacity_Ah"][k])
         state.charge_Wh = float(samples["charge_energy_Wh"][k])
@@ -94,6 +97,9 @@ def resume_point(store: Any, run_id: int, *, can_attach: bool) -> ResumePoint:
         interrupted_step_count=last.step_count,
         attach=attach,
         step_samples=step_samples,
+        unix_anchor_s=unix_anchor
+        if unix_anchor is not None and math.isfinite(unix_anchor)
+        else None,
     )
 
 

@@ -75,6 +75,7 @@ class ResumePoint:
     interrupted_step_count: int
     attach: bool = False
     step_samples: int | None = None  # samples of the interrupted step already committed
+    unix_anchor_s: float | None = None  # Unix time at test time 0, as the first process stored it
 
 
 @dataclass
@@ -183,6 +184,8 @@ class Runner:
 
             sequencer = Sequencer.restore(self.plan, resume.sequencer_state)
             self.state = resume.counters
+            if resume.unix_anchor_s is not None:  # Unix time stays test time + the same anchor
+                self._wall_start = resume.unix_anchor_s
         self._sequencer = sequencer
         attach = resume is not None and resume.attach
         self._attach_after = resume.step_samples if resume is not None else None

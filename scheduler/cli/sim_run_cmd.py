@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+import yaml
 
 from scheduler.cli.output import console, emit
 from scheduler.cli.sim_cmd import sim_app
@@ -29,11 +30,31 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def protocol_overrides(pairs: list[str], protocol: str) -> dict[str, Any]:
+    """`NAME=VALUE` pairs → protocol parameter overrides (values as YAML scalars: `1C`, `5`)."""
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise SchedulerError(
+                f"--param {pair!r} for protocol {protocol!r} is not NAME=VALUE "
+                "(e.g. --param rate=1C)"
+            )
+        try:
+            overrides[name.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            overrides[name.strip()] = value
+    return overrides
+
+
 @sim_app.command("run")
 def run(
     protocol: Path = typer.Argument(..., help="Protocol file (YAML)."),
     preset: str = typer.Option("gao2025-dfncm-llzo", help="Cell preset name or preset file."),
     set_: list[str] = typer.Option([], "--set", help="Override a preset parameter: NAME=VALUE."),
+    param: list[str] = typer.Option(
+        [], "--param", help="Override a protocol parameter: NAME=VALUE (e.g. --param rate=1C)."
+    ),
     time_scale: float = typer.Option(math.inf, help="Simulated seconds per wall second."),
     db: str | None = typer.Option(None, envvar="CELLBENCH_DB", help="Database URL."),
     transport: str = typer.Option("tcp", help="How the driver reaches the simulator: tcp or pty."),
@@ -67,6 +88,7 @@ def run(
         raise SchedulerError(f"--fault {link_faults[0]} needs --transport tcp (a pty cannot drop)")
     loaded = protocols.load(protocol)
     overrides = parse_settings(set_)
+    parameters = protocol_overrides(param, loaded.name)
     store = open_store(db)
 
     async def _run() -> tuple[int, Any, Any]:
@@ -84,7 +106,8 @@ def run(
                 cell,
                 channel.driver,
                 slot="sim-1",
-                metadata={"preset": preset, "overrides": overrides, "time_scale": time_scale},
+                overrides=parameters or None,
+                metadata={"preset": preset, "cell_overrides": overrides, "time_scale": time_scale},
             )
             return run_id, result, cell
 

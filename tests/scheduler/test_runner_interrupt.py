@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pytest
 
 import protocols
 from scheduler.recovery import resume_point
@@ -61,6 +62,11 @@ async def test_pause_then_resume_continues_with_continuous_counters(tmp_path) ->
     assert np.all(np.diff(records) == 1)  # one continuous record sequence, nothing repeated
     assert len(after["test_time_s"]) > len(before["test_time_s"])
     assert np.all(np.diff(after["test_time_s"]) >= 0)  # test time never runs backwards
+    # Unix time keeps the first process's anchor: test time + the same start, before and after
+    anchor = after["unix_time_s"] - after["test_time_s"]
+    first_anchor = before["unix_time_s"][0] - before["test_time_s"][0]
+    assert point.unix_anchor_s == pytest.approx(first_anchor, abs=1e-3)
+    assert np.ptp(anchor) < 1e-3
     assert np.all(np.diff(after["charge_capacity_Ah"]) >= -1e-12)  # cumulative, continuous
     steps = store.steps(run_id)
     assert [s.step_count for s in steps] == [1, 2, 3, 4]  # the interrupted charge ran again
