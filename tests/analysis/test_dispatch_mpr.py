@@ -109,6 +109,24 @@ def test_sim_run_prints_the_protocols_analyses_and_analyze_repeats_them(tmp_path
     assert cell.extra["diffusion_length_um"] == PRESET.diffusion_length_um
 
 
+def test_sim_run_binds_protocol_parameters(tmp_path, capsys) -> None:
+    """--param rate=1C runs the library formation at 1C: 10x the 0.1C current, less capacity."""
+    db = f"sqlite:///{tmp_path / 'runs.db'}"
+    protocol = str(Path("protocols/library/gao2025/formation.yaml").resolve())
+    capacities, currents = {}, {}
+    for rate in ("0.1C", "1C"):
+        main(["sim", "run", protocol, "--db", db, "--json", "--param", f"rate={rate}"])
+        ran = json.loads(capsys.readouterr().out)
+        assert ran["status"] == "completed"
+        [cycle] = ran["cycles"]
+        capacities[rate] = cycle["discharge_mAh_g"]
+        samples = open_store(db).read_samples(ran["run_id"])
+        currents[rate] = float(samples["current_A"].max())  # the charge current
+    assert currents["1C"] == pytest.approx(10 * currents["0.1C"], rel=1e-3)
+    assert currents["1C"] == pytest.approx(0.2 * PRESET.active_mass_g, rel=1e-3)  # 200 mA/g
+    assert capacities["1C"] < 0.9 * capacities["0.1C"]
+
+
 def test_analyze_of_a_missing_run_is_one_line(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["analyze", "42", "--db", f"sqlite:///{tmp_path / 'x.db'}"])
