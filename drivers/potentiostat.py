@@ -52,6 +52,7 @@ class StepCommand:
     sweep_vertices_V: tuple[float, ...] = ()
     scan_rate_V_s: float = 1e-4
     n_scans: int = 1
+    sweep_from_ocv: bool = False  # start (and, with vertices, end) at the measured OCV
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,9 @@ def _basis(cell: dict[str, Any]) -> CapacityBasis | None:
     if mass and specific:
         return CapacityBasis.from_specific(mass, specific, area_cm2=cell.get("area_cm2"))
     if cell.get("nominal_capacity_mAh"):
-        return CapacityBasis.from_nominal(cell["nominal_capacity_mAh"])
+        return CapacityBasis.from_nominal(
+            cell["nominal_capacity_mAh"], area_cm2=cell.get("area_cm2")
+        )
     return None
 
 

@@ -32,22 +32,34 @@ class CellInfo:
 
     @classmethod
     def from_preset(cls, params: Any, name: str, chemistry: str = "NCM811 | Li") -> CellInfo:
-        """The cell a simulator preset describes, with its 1C basis (mA/g × active mass)."""
+        """The cell a simulator preset describes, with its 1C basis (mA/g × active mass; an
+        electrolyte-only cell's preset gives its Li inventory, or no capacity at all)."""
+        electrolyte = hasattr(params, "kind")
         return cls(
             name=name,
-            chemistry=chemistry,
-            active_mass_g=params.active_mass_g,
+            chemistry=params.chemistry if electrolyte else chemistry,
+            active_mass_g=getattr(params, "active_mass_g", None),
             area_cm2=params.area_cm2,
-            loading_mg_cm2=params.loading_mg_cm2,
-            specific_capacity_mAh_g=params.c_rate_basis_mAh_g,
+            loading_mg_cm2=getattr(params, "loading_mg_cm2", None),
+            specific_capacity_mAh_g=getattr(params, "c_rate_basis_mAh_g", None),
+            nominal_capacity_mAh=getattr(params, "nominal_capacity_mAh", None),
         )
 
     def basis(self) -> CapacityBasis:
         if self.active_mass_g and self.specific_capacity_mAh_g:
-            return CapacityBasis.from_specific(self.active_mass_g, self.specific_capacity_mAh_g)
+            return CapacityBasis.from_specific(
+                self.active_mass_g, self.specific_capacity_mAh_g, area_cm2=self.area_cm2
+            )
         if self.nominal_capacity_mAh:
-            return CapacityBasis.from_nominal(self.nominal_capacity_mAh)
+            return CapacityBasis.from_nominal(self.nominal_capacity_mAh, area_cm2=self.area_cm2)
         raise ValueError(f"cell {self.name!r} has no capacity basis")
+
+    def basis_if_known(self) -> CapacityBasis | None:
+        """The capacity basis, or None for a cell that stores no charge (a blocking cell)."""
+        try:
+            return self.basis()
+        except ValueError:
+            return None
 
 
 async def prepare_run(
@@ -71,7 +83,7 @@ async def prepare_run(
 
     `basis` overrides the capacity basis derived from `cell` (e.g. an areal-capacity cell).
     """
-    basis = basis or cell.basis()
+    basis = basis or cell.basis_if_known()  # without one, binding refuses C-rate steps
     plan = protocol.bind(basis, overrides=overrides)
     identity = await potentiostat.identify()
     capabilities = await potentiostat.capabilities()
@@ -105,7 +117,7 @@ async def prepare_run(
                 },
                 *(instruments or []),
             ],
-            capacity_basis=used_basis.description,
+            capacity_basis=used_basis.description if used_basis else "",
             software_version=software_version(),
             job_id=job_id,
             metadata={**(metadata or {}), "overrides": overrides or {}},
@@ -117,7 +129,7 @@ async def prepare_run(
         potentiostat,
         store,
         run_id,
-        one_c_A=used_basis.one_c_A,
+        one_c_A=used_basis.one_c_A if used_basis else None,
         progress=progress,
         environment=environment,
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers.potentiostats.emstat4 import EmStat4
-from simulators.cell import Cell, load_preset
+from simulators.cell import load_preset, make_cell
 from simulators.clock import SimClock
 from simulators.emstat4 import EmStat4Simulator
 
@@ -40,7 +40,9 @@ async def simulated_emstat4(
     params = load_preset(preset)
     if overrides:
         params = params.with_overrides(dict(overrides))
-    cell = Cell(params, temperature_degC=temperature_degC, pressure_MPa=pressure_MPa, seed=seed)
+    cell = make_cell(
+        params, temperature_degC=temperature_degC, pressure_MPa=pressure_MPa, seed=seed
+    )
     simulator = EmStat4Simulator(cell, time_scale=time_scale)
     if transport == "pty":
         endpoint = await simulator.start_pty()
@@ -105,7 +107,7 @@ async def simulated_slot(
     if overrides:
         params = params.with_overrides(dict(overrides))
     clock = SimClock(time_scale)
-    cell = Cell(params, temperature_degC=start_degC, seed=seed)
+    cell = make_cell(params, temperature_degC=start_degC, seed=seed)
     chamber_plant = press_plant = None
     if chamber:
         chamber_plant = ChamberPlant(ThermalParams(), start_degC=start_degC, seed=seed)

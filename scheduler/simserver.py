@@ -228,7 +228,7 @@ class BenchSimulation:
     def _build(self) -> None:
         from simulators.alicat import AlicatSimulator
         from simulators.bench import SimulatedBench
-        from simulators.cell import Cell
+        from simulators.cell import make_cell
         from simulators.clock import SimClock
         from simulators.emstat4 import EmStat4Simulator
         from simulators.espec import EspecSimulator
@@ -285,7 +285,7 @@ class BenchSimulation:
         for index, slot in enumerate(bench.slots):
             spec = sim.cells.get(slot.name)
             seed = spec.seed if spec and spec.seed is not None else (sim.seed or 0) + index
-            cell = Cell(
+            cell = make_cell(
                 self._cell_params(spec),
                 soc=spec.soc if spec else None,
                 temperature_degC=sim.start_degC,
@@ -310,7 +310,9 @@ class BenchSimulation:
                 cell = (
                     self.cells[users[0].name]
                     if users
-                    else Cell(self._cell_params(None), temperature_degC=sim.start_degC, seed=index)
+                    else make_cell(
+                        self._cell_params(None), temperature_degC=sim.start_degC, seed=index
+                    )
                 )
                 if isinstance(config, EmStat4Config):
                     simulator: Any = EmStat4Simulator(

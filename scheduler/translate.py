@@ -152,6 +152,8 @@ def translate(step: p.Step, *, one_c_A: float | None = None) -> Translation:
             scan_rate_V_s=step.scan_rate_V_s,
             n_scans=step.n_cycles,
             sample_interval_s=interval,
+            sweep_from_ocv=step.start_at_ocv,
+            limits=tuple(device),  # e.g. an LSV that stops once the current passes a bound
         )
     else:
         raise SchedulerError(f"step {step.index} ({step.kind}) is not an electrochemical step")

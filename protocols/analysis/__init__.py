@@ -8,6 +8,7 @@ CV and LSV). Plots live in `protocols.analysis.plots`, which alone imports matpl
 from protocols.analysis.arrhenius import ArrheniusResult, arrhenius
 from protocols.analysis.cycles import CycleSummary, cycle_summary
 from protocols.analysis.eis import DEFAULT_CIRCUIT, EisFit, KKResult, fit_spectrum, kramers_kronig
+from protocols.analysis.energy_density import VolumetricEnergy, volumetric_energy_density
 from protocols.analysis.errors import AnalysisError
 from protocols.analysis.gitt import GittPulse, GittResult, analyze_gitt
 from protocols.analysis.rate import RateRow, RateTable, discharge_c_rates, rate_table
@@ -51,6 +52,7 @@ __all__ = [
     "SymmetricCycling",
     "Tortuosity",
     "Transference",
+    "VolumetricEnergy",
     "analyze_gitt",
     "arrhenius",
     "bruce_vincent",
@@ -68,4 +70,5 @@ __all__ = [
     "steady_state_current",
     "symmetric_overpotential",
     "tortuosity_factor",
+    "volumetric_energy_density",
 ]

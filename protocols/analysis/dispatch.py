@@ -16,7 +16,9 @@ Where the inputs live:
   geometric area), with ``extra["density_g_cm3"]`` defaulting to NCM811's 4.75 g/cm³. The
   usable capacity for the SOC axis is ``extra["capacity_mAh_g"]`` (else the 1C basis).
   An electrolyte's thickness for σ = L/(R·A) is ``extra["electrolyte_thickness_um"]`` or the
-  protocol metadata's ``thickness_um``.
+  protocol metadata's ``thickness_um``. The cycle summary's volumetric energy density divides
+  the first discharge energy by the area times ``extra["thickness_um"]`` (the cathode layer)
+  plus ``extra["stack_separator_um"]`` and ``extra["stack_anode_um"]`` when recorded.
 - `protocol_meta` carries the protocol's `name`, its `metadata` mapping (e.g. an EIS
   `circuit`), and `one_c_A` (the 1C current the run used, when known).
 - `steps` are the run's step records as mappings (`step_count`, `step_index`, `kind`,
@@ -37,6 +39,7 @@ import numpy as np
 from protocols.analysis.arrhenius import arrhenius
 from protocols.analysis.cycles import CycleSummary, cycle_summary
 from protocols.analysis.eis import fit_spectrum, kramers_kronig
+from protocols.analysis.energy_density import VolumetricEnergy, volumetric_energy_density
 from protocols.analysis.errors import AnalysisError
 from protocols.analysis.gitt import analyze_gitt
 from protocols.analysis.rate import discharge_c_rates, rate_table
@@ -46,6 +49,7 @@ from protocols.analysis.techniques import (
     conductivity,
     cv_peaks,
     dc_polarisation,
+    initial_current,
     lsv_onset,
     steady_state_current,
     symmetric_overpotential,
@@ -282,8 +286,30 @@ def _cycles(ctx: _Context) -> Outcome:
     outcome.notes.append(
         f"CE = Q_dis/Q_ch (cathode charged first); retention = Q_dis(n)/Q_dis({rule})."
     )
+    density = _energy_density(ctx, first)
+    if density is not None:
+        outcome.summary["first_discharge_Wh_L"] = density.Wh_L
+        outcome.summary["energy_density_volume"] = density.volume
+        outcome.notes.append(
+            f"volumetric energy density = cycle {first.cycle}'s measured discharge energy "
+            f"({density.energy_Wh * 1e3:.4g} mWh) / {density.volume}."
+        )
     ctx.cache["cycles"] = outcome
     return outcome
+
+
+def _energy_density(ctx: _Context, row: CycleSummary) -> VolumetricEnergy | None:
+    """Wh/L of one cycle's discharge when the cell records its cathode thickness and area."""
+    cathode, area = ctx.number("thickness_um"), ctx.number("area_cm2")
+    if not (cathode and area) or not row.discharge_Wh > 0:
+        return None
+    return volumetric_energy_density(
+        row.discharge_Wh,
+        area_cm2=area,
+        cathode_um=cathode,
+        separator_um=ctx.number("stack_separator_um") or 0.0,
+        anode_um=ctx.number("stack_anode_um") or 0.0,
+    )
 
 
 def _rate(ctx: _Context) -> Outcome:
@@ -591,29 +617,58 @@ def _bruce_vincent(ctx: _Context) -> Outcome:
     outcome = Outcome("bruce_vincent")
     holds = _holds(ctx)
     eis = _eis(ctx)
-    if not holds or not eis.ok or len(eis.result) < 2:
+    if not holds or not eis.ok or len([f for f in eis.result if f]) < 2:
         outcome.skipped = "Bruce–Vincent needs a potentiostatic hold between two spectra."
         return outcome
-    _, data = holds[0]
+    step, data = holds[0]
     current, time = data["current_A"], data["test_time_s"]
-    after_spike = time >= time[0] + 0.01 * (time[-1] - time[0])
-    i0 = float(np.abs(current[after_spike][0]))
-    iss = abs(steady_state_current(time, current).current_A)
-    fits = [f for f in eis.result if f]
+    step_time = data.get("step_time_s", time - time[0])
+    start = initial_current(step_time, current)
+    # The spectrum after the hold measures the interface as the hold left it, so I_ss is the
+    # current at the end of the hold, not an average over a long tail.
+    steady = steady_state_current(time, current, tail_fraction=0.02)
+    i0, iss = abs(start.current_A), abs(steady.current_A)
+    hold_count = int(step["step_count"])
+    counted = [
+        (spectrum.get("step_count"), fit)
+        for spectrum, fit in zip(ctx.spectra, eis.result, strict=True)
+        if fit
+    ]
+    before = [f for n, f in counted if n is not None and n < hold_count]
+    after = [f for n, f in counted if n is not None and n > hold_count]
+    first = before[-1] if before else counted[0][1]
+    last = after[0] if after else counted[-1][1]
 
     def interfacial(fit: Any) -> float:
         return float(sum(arc.R_ohm for arc in fit["fit"].arcs))
 
-    result = bruce_vincent(
-        delta_V=float(np.median(data["voltage_V"])),
-        I0_A=i0,
-        Iss_A=iss,
-        R0_ohm=interfacial(fits[0]),
-        Rss_ohm=interfacial(fits[-1]),
-    )
+    delta_v = float(np.median(data["voltage_V"]))
+    r0, rss = interfacial(first), interfacial(last)
+    result = bruce_vincent(delta_V=delta_v, I0_A=i0, Iss_A=iss, R0_ohm=r0, Rss_ohm=rss)
+    rs0 = first["fit"].Rs_ohm
+    i0_eis = abs(delta_v) / (rs0 + r0) if rs0 is not None else None
     outcome.result = result
-    outcome.summary = {"t_plus": result.t_plus, "I0_A": i0, "Iss_A": iss}
-    outcome.notes.append(result.note)
+    outcome.summary = {
+        "t_plus": result.t_plus,
+        "I0_A": i0,
+        "Iss_A": iss,
+        "R0_ohm": r0,
+        "Rss_ohm": rss,
+        "I0_from_eis_A": i0_eis,
+        "steady": steady.settled,
+    }
+    outcome.notes += [
+        result.note,
+        f"{start.rule}; I_ss = the mean of the hold's last 2 %; R0 and R_ss = the arcs of the "
+        "spectra just before and just after the hold",
+    ]
+    if i0_eis is not None and abs(i0 / i0_eis - 1.0) > 0.05:
+        outcome.notes.append(
+            f"I0 from the hold ({i0:.4g} A) and ΔV/(R_s + R0) from the first spectrum "
+            f"({i0_eis:.4g} A) differ by more than 5 %: check the hold's first samples."
+        )
+    if not steady.settled:
+        outcome.notes.append("the current was still changing at the end of the hold.")
     return outcome
 
 
@@ -631,8 +686,19 @@ def _li_li(ctx: _Context) -> Outcome:
         "first_mean_abs_V": halves[0].mean_abs_V if halves else None,
         "last_mean_abs_V": halves[-1].mean_abs_V if halves else None,
         "short_at_s": result.short_at_s,
+        "cycled_h": _hours(result.cycled_s),
+        "stable_h": _hours(result.stable_s),
+        "steady_mean_abs_V": result.steady_mean_abs_V,
+        "settled_after_h": _hours(result.settled_after_s),
+        "peak_mean_abs_V": result.peak_mean_abs_V,
+        "peak_after_h": _hours(result.peak_after_s),
     }
+    outcome.notes += [result.short_rule, result.settle_rule]
     return outcome
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / 3600.0
 
 
 def _sweep_samples(ctx: _Context) -> Mapping[str, np.ndarray]:

@@ -1,8 +1,9 @@
 """The PNG plots of an analysis report: whichever of them the report's analyses support.
 
 Voltage vs capacity (a few representative cycles), capacity and CE vs cycle, rate bars,
-GITT D vs SOC, Nyquist with fits (all spectra of the run in one figure) and the Arrhenius
-line. Every figure names the cell and protocol in its legend.
+GITT D vs SOC, Nyquist with fits (all spectra of the run in one figure), the Arrhenius
+line, the LSV window, Li‖Li cycling and the cyclic voltammogram with its peaks. Every figure
+names the cell and protocol in its legend.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from protocols.analysis import plots
+from protocols.analysis import plots, technique_plots
+from protocols.analysis.cv_plot import cv_figure
 from protocols.analysis.dispatch import Report
 
 MAX_CYCLES_DRAWN = 6
@@ -108,6 +110,15 @@ def report_figures(
     eis = report.get("eis_fit")
     if eis is not None:
         figures["nyquist"] = nyquist_all_figure(spectra, eis.result, **labels)
+    lsv = report.get("lsv_window")
+    if lsv is not None:
+        figures["lsv_window"] = technique_plots.lsv_window_figure(lsv.result, samples, **labels)
+    li_li = report.get("li_li_overpotential")
+    if li_li is not None:
+        figures["li_li"] = technique_plots.li_li_figure(li_li.result, samples, **labels)
+    cv = report.get("cv_peaks")
+    if cv is not None:
+        figures["cv"] = cv_figure(cv.result, samples, **labels)
     for kind, y_label in (
         ("arrhenius_rct", "ln(1/Rct / S)"),
         ("arrhenius_conductivity", "ln(σ / S cm⁻¹)"),  # the dispatch gives σ in S/cm
@@ -128,6 +139,9 @@ FILE_NAMES = {
     "nyquist": "nyquist",
     "arrhenius_rct": "arrhenius-rct",
     "arrhenius_conductivity": "arrhenius-conductivity",
+    "lsv_window": "lsv-window",
+    "li_li": "li-li",
+    "cv": "cv",
 }
 
 

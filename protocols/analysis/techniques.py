@@ -4,9 +4,10 @@
 - Tortuosity factor of a composite: τ² = (σ0/σ_eff)·φ, φ the conducting phase's volume
   fraction (kim2025; the same as ε·σ_bulk/σ_eff in the review's notation).
 - Bruce–Vincent: t+ = I_ss(ΔV − I0·R0) / (I0(ΔV − I_ss·R_ss)), R0 and R_ss the interfacial
-  resistances from EIS before and after polarisation.
+  resistances from EIS before and after polarisation; I0 is the hold's first samples
+  extrapolated to t = 0 in √t (the concentration polarisation grows as √t at first).
 - Li‖Li: per half cycle the largest and the mid-plateau mean |V|, the ASR = mean|V|/|j|, and
-  a short when |V| collapses.
+  a short when |V| collapses; over the run, the steady plateau and when it settled.
 - CV: anodic and cathodic peak potentials and currents per cycle, and their separation.
 - LSV: the decomposition onset, where |j| first stays above a threshold.
 """
@@ -167,6 +168,45 @@ BV_TECHNIQUE = "Bruce-Vincent transference number"
 
 
 @dataclass(frozen=True)
+class InitialCurrent:
+    current_A: float  # I0: extrapolated to the start of the step
+    first_sample_A: float
+    samples: int  # how many of the first samples the extrapolation used
+    rule: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return _dict(self)
+
+
+def initial_current(step_time_s: Any, current_A: Any, *, samples: int = 5) -> InitialCurrent:
+    """I0 of a potentiostatic step from its first `samples` points, fitted linearly in √t and
+    extrapolated to t = 0: concentration polarisation starts as √t, so even a 1 s first sample
+    sits visibly below I0 when the salt diffusion time L²/(π²D) is tens of seconds. When the
+    first points do not decay (or there are too few) the first sample is I0."""
+    t = finite(
+        as_float_array(step_time_s, "step_time_s", BV_TECHNIQUE), "step_time_s", BV_TECHNIQUE
+    )
+    i = finite(as_float_array(current_A, "current_A", BV_TECHNIQUE), "current_A", BV_TECHNIQUE)
+    same_length([("step_time_s", t), ("current_A", i)], BV_TECHNIQUE)
+    if i.size == 0:
+        raise AnalysisError(BV_TECHNIQUE, "current_A", "the hold has no samples.")
+    first = float(i[0])
+    n = min(samples, i.size)
+    root = np.sqrt(np.clip(t[:n], 0.0, None))  # t: time since the step began
+    if n >= 3 and np.ptp(root) > 0:
+        slope, intercept = np.polyfit(root, i[:n], 1)
+        decaying = abs(intercept) >= abs(first) and slope * first < 0
+        if decaying and abs(intercept) <= 1.5 * abs(first):
+            return InitialCurrent(
+                float(intercept),
+                first,
+                n,
+                f"I0 = the first {n} samples extrapolated to t = 0 linearly in √t",
+            )
+    return InitialCurrent(first, first, 1, "I0 = the first sample (the current does not decay)")
+
+
+@dataclass(frozen=True)
 class Transference:
     t_plus: float
     delta_V: float
@@ -247,13 +287,50 @@ class SymmetricCycling:
     half_cycles: tuple[HalfCycle, ...]
     short_at_s: float | None  # start of the first shorted half cycle
     short_rule: str
+    cycled_s: float = 0.0  # from the first half cycle's start to the end of the last one
+    stable_s: float = 0.0  # from the first half cycle's start to a short (else cycled_s)
+    steady_mean_abs_V: float | None = None  # median plateau over the last half cycles
+    settled_after_s: float | None = None  # from the first half cycle's start; None: never
+    peak_mean_abs_V: float | None = None
+    peak_after_s: float | None = None  # start of the half cycle with the highest plateau
+    settle_rule: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "half_cycles": [h.as_dict() for h in self.half_cycles],
             "short_at_s": self.short_at_s,
             "short_rule": self.short_rule,
+            "cycled_s": self.cycled_s,
+            "stable_s": self.stable_s,
+            "steady_mean_abs_V": self.steady_mean_abs_V,
+            "settled_after_s": self.settled_after_s,
+            "peak_mean_abs_V": self.peak_mean_abs_V,
+            "peak_after_s": self.peak_after_s,
+            "settle_rule": self.settle_rule,
         }
+
+
+def _settling(
+    halves: list[HalfCycle], tolerance: float, final_fraction: float
+) -> tuple[float | None, float | None, float | None, float | None]:
+    """(steady plateau, settled after, peak plateau, peak after) of the unshorted half cycles,
+    times from the first half cycle's start."""
+    good = [h for h in halves if not h.shorted]
+    if len(good) < 3:
+        return None, None, None, None
+    t0 = halves[0].start_time_s
+    plateaus = np.array([h.mean_abs_V for h in good])
+    tail = max(1, math.ceil(final_fraction * plateaus.size))
+    steady = float(np.median(plateaus[-tail:]))
+    outside = np.flatnonzero(np.abs(plateaus - steady) > tolerance * steady)
+    if outside.size == 0:
+        settled: float | None = 0.0
+    elif outside[-1] + 1 < plateaus.size - tail:
+        settled = good[outside[-1] + 1].start_time_s - t0
+    else:  # not settled before the final window that defines the steady level: a drift
+        settled = None
+    top = int(np.argmax(plateaus))
+    return steady, settled, float(plateaus[top]), good[top].start_time_s - t0
 
 
 def symmetric_overpotential(
@@ -262,11 +339,15 @@ def symmetric_overpotential(
     area_cm2: float,
     short_fraction: float = 0.2,
     short_floor_V: float = 1e-3,
+    settle_tolerance: float = 0.1,
+    final_fraction: float = 0.2,
 ) -> SymmetricCycling:
     """Per half cycle of plating/stripping: max and plateau |V|, ASR and a short flag.
 
     A half cycle is shorted when its plateau |V| falls under `short_floor_V` or under
-    `short_fraction` of the median plateau of the half cycles before it.
+    `short_fraction` of the median plateau of the half cycles before it. Over the run: the
+    steady plateau (the median of the last `final_fraction` of the unshorted half cycles) and
+    the time after which every plateau stays within `settle_tolerance` of it.
     """
     area = _positive(area_cm2, "area_cm2", LILI_TECHNIQUE)
     tech = LILI_TECHNIQUE
@@ -314,7 +395,27 @@ def symmetric_overpotential(
         f"shorted when the plateau |V| < {short_floor_V * 1e3:g} mV or < "
         f"{short_fraction:g}× the median plateau before it"
     )
-    return SymmetricCycling(tuple(halves), short_at, rule)
+    if not halves:
+        return SymmetricCycling((), None, rule)
+    t0 = halves[0].start_time_s
+    cycled = halves[-1].start_time_s + halves[-1].duration_s - t0
+    steady, settled, peak, peak_at = _settling(halves, settle_tolerance, final_fraction)
+    return SymmetricCycling(
+        tuple(halves),
+        short_at,
+        rule,
+        cycled_s=cycled,
+        stable_s=cycled if short_at is None else short_at - t0,
+        steady_mean_abs_V=steady,
+        settled_after_s=settled,
+        peak_mean_abs_V=peak,
+        peak_after_s=peak_at,
+        settle_rule=(
+            f"settled once every later plateau |V| stays within ±{100 * settle_tolerance:g} % "
+            f"of the steady one (the median of the last {100 * final_fraction:g} % of the "
+            "unshorted half cycles), from before that final stretch on"
+        ),
+    )
 
 
 # --- CV and LSV ---------------------------------------------------------------------------------

@@ -37,6 +37,14 @@ def demo(
         "--paper",
         help="Reproduce a paper's reported numbers instead: gao2025, kim2025 or ye2025.",
     ),
+    procedure: list[str] = typer.Option(
+        [],
+        "--procedure",
+        help="With --paper: run only this procedure (repeatable); --list-procedures names them.",
+    ),
+    list_procedures: bool = typer.Option(
+        False, "--list-procedures", help="With --paper: list its procedures and stop."
+    ),
 ) -> None:
     """Run a gao2025-style protocol (3.0–4.3 V, 0.1C then 1C) on a simulated NCM811 cell.
 
@@ -50,8 +58,20 @@ def demo(
 
     if not time_scale > 0:
         raise SchedulerError("--time-scale must be positive")
+    if (procedure or list_procedures) and paper is None:
+        raise SchedulerError("--procedure and --list-procedures need --paper")
     if paper is not None:
-        paper_demo(paper, output=output, db=db, as_json=as_json, time_scale=time_scale)
+        if list_procedures:
+            list_paper_procedures(paper, as_json=as_json)
+            return
+        paper_demo(
+            paper,
+            output=output,
+            db=db,
+            as_json=as_json,
+            time_scale=time_scale,
+            only=procedure or None,
+        )
         return
     store = open_store(db)
     progress_bar = Progress(
@@ -114,15 +134,66 @@ def demo(
         )
 
 
-def paper_demo(
-    paper: str, *, output: Path, db: str | None, as_json: bool, time_scale: float
-) -> None:
-    """`cellbench demo --paper P`: the paper's procedures, then reported vs measured."""
-    from scheduler.papers import PAPERS, run_paper
-    from storage import open_store
+def _check_paper(paper: str) -> None:
+    from scheduler.papers import PAPERS
 
     if paper not in PAPERS:
         raise SchedulerError(f"--paper must be one of {', '.join(PAPERS)}, not {paper!r}")
+
+
+def list_paper_procedures(paper: str, *, as_json: bool) -> None:
+    """`cellbench demo --paper P --list-procedures`: keys, titles, presets, numbers."""
+    from scheduler.papers import procedures
+
+    _check_paper(paper)
+    data = [
+        {
+            "procedure": p.key,
+            "title": p.title,
+            "protocol": p.library,
+            "preset": p.preset,
+            "quantities": [e.quantity for e in p.expectations],
+        }
+        for p in procedures(paper)
+    ]
+
+    def render(_: object) -> None:
+        table = Table(title=f"{paper}: procedures")
+        for heading in ("procedure", "what", "protocol", "preset", "numbers"):
+            table.add_column(heading, no_wrap=heading != "what")
+        for row in data:
+            table.add_row(
+                row["procedure"],
+                row["title"],
+                row["protocol"],
+                row["preset"],
+                str(len(row["quantities"])),
+            )
+        console.print(table)
+
+    emit(data, as_json, render)
+
+
+def paper_demo(
+    paper: str,
+    *,
+    output: Path,
+    db: str | None,
+    as_json: bool,
+    time_scale: float,
+    only: list[str] | None = None,
+) -> None:
+    """`cellbench demo --paper P`: the paper's procedures, then reported vs measured."""
+    from scheduler.papers import procedures, run_paper
+    from storage import open_store
+
+    _check_paper(paper)
+    known = [p.key for p in procedures(paper)]
+    unknown = [key for key in only or [] if key not in known]
+    if unknown:
+        raise SchedulerError(
+            f"--procedure {unknown[0]!r} is not a {paper} procedure; choose from {', '.join(known)}"
+        )
     store = open_store(db)
     progress_bar = Progress(
         SpinnerColumn(),
@@ -140,6 +211,7 @@ def paper_demo(
                 paper,
                 output_dir=output,
                 time_scale=time_scale,
+                only=only,
                 progress=lambda title: progress_bar.update(task, description=f"{paper}: {title}"),
             )
         )

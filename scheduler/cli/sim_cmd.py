@@ -15,30 +15,47 @@ app.add_typer(sim_app, name="sim")
 
 
 def _summary(name: str) -> dict[str, Any]:
-    from simulators.cell import load_preset, preset_path
+    from simulators.cell import cell_kind, load_preset, preset_path
 
     params = load_preset(name)
-    return {
+    row: dict[str, Any] = {
         "name": name,
+        "kind": cell_kind(params),
         "description": params.description,
-        "capacity_mAh": round(params.capacity_Ah * 1000.0, 4),
-        "one_c_mA": round(params.one_c_A * 1000.0, 4),
-        "window_V": [params.v_min, params.v_max],
+        "capacity_mAh": None,
+        "one_c_mA": None,
+        "window_V": None,
         "T_ref_degC": params.T_ref_degC,
         "path": str(preset_path(name)),
     }
+    if hasattr(params, "kind"):  # an electrolyte-only cell: no cathode, no voltage window
+        nominal = params.nominal_capacity_mAh
+        row["capacity_mAh"] = None if nominal is None else round(nominal, 4)
+        row["sigma_mS_cm"] = params.sigma_mS_cm
+        row["thickness_um"] = params.thickness_um
+    else:
+        row["capacity_mAh"] = round(params.capacity_Ah * 1000.0, 4)
+        row["one_c_mA"] = round(params.one_c_A * 1000.0, 4)
+        row["window_V"] = [params.v_min, params.v_max]
+    return row
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _render_list(rows: list[dict[str, Any]]) -> None:
     table = Table(title="cell presets")
-    for column in ("name", "capacity (mAh)", "1C (mA)", "window (V)", "T_ref (°C)"):
+    for column in ("name", "kind", "capacity (mAh)", "1C (mA)", "window (V)", "T_ref (°C)"):
         table.add_column(column, no_wrap=True)
     for row in rows:
+        window = row["window_V"]
         table.add_row(
             row["name"],
-            f"{row['capacity_mAh']:.3f}",
-            f"{row['one_c_mA']:.3f}",
-            f"{row['window_V'][0]:g}-{row['window_V'][1]:g}",
+            "NCM | Li" if row["kind"] == "ncm-half-cell" else row["kind"],
+            _number(row["capacity_mAh"]),
+            _number(row["one_c_mA"]),
+            "-" if window is None else f"{window[0]:g}-{window[1]:g}",
             f"{row['T_ref_degC']:g}",
         )
     console.print(table)
@@ -74,6 +91,12 @@ def _render_one(data: dict[str, Any]) -> None:
         table.add_row(row["name"], _format_value(value), row["unit"], row["meaning"])
     console.print(table)
     derived = data["derived"]
+    if "capacity_mAh" not in derived:
+        console.print(
+            ", ".join(f"{key} = {_format_value(value)}" for key, value in derived.items()),
+            highlight=False,
+        )
+        return
     console.print(
         f"capacity {derived['capacity_mAh']:.4g} mAh, 1C = {derived['one_c_mA']:.4g} mA, "
         f"model sphere radius {derived['particle_radius_um']:.4g} µm, "
@@ -93,6 +116,15 @@ def presets(
         emit([_summary(n) for n in list_presets()], as_json, _render_list)
         return
     params = load_preset(name)
+    if hasattr(params, "kind"):  # an electrolyte-only cell: its own derived numbers
+        data = {
+            "name": params.name,
+            "path": str(preset_path(name)),
+            "parameters": params.describe(),
+            "derived": params.derived(),
+        }
+        emit(data, as_json, _render_one)
+        return
     length_cm = params.diffusion_length_um * 1e-4
     data = {
         "name": params.name,

@@ -36,11 +36,13 @@ class Expectation:
     reported: float
     unit: str
     tolerance: float  # relative (fraction) when kind == "rel", else in `unit`
-    kind: Literal["rel", "abs"]
+    kind: Literal["rel", "abs", "max"]  # "max": the paper gives a bound ("below 100 mAh/g")
     measure: Measure
     note: str = ""
 
     def tolerance_text(self) -> str:
+        if self.kind == "max":
+            return "upper bound" + (f" +{self.tolerance:g} {self.unit}" if self.tolerance else "")
         if self.kind == "rel":
             return f"±{100 * self.tolerance:g} %"
         return f"±{self.tolerance:g} {self.unit}".replace(" %", " points")
@@ -48,6 +50,8 @@ class Expectation:
     def within(self, measured: float | None) -> bool:
         if measured is None or not math.isfinite(measured):
             return False
+        if self.kind == "max":
+            return measured <= self.reported + self.tolerance
         allowed = self.tolerance * abs(self.reported) if self.kind == "rel" else self.tolerance
         return abs(measured - self.reported) <= allowed
 
@@ -63,6 +67,7 @@ class Procedure:
     expectations: tuple[Expectation, ...]
     overrides: dict[str, Any] = field(default_factory=dict)  # protocol parameters
     cell_overrides: dict[str, Any] = field(default_factory=dict)  # simulator parameters
+    cell_extra: dict[str, Any] = field(default_factory=dict)  # recorded with the cell
     slot: bool = False  # needs a chamber (and maybe a press) on one simulated clock
     press: bool = False
     start_degC: float = 25.0

@@ -45,6 +45,12 @@ def load_procedure_protocol(procedure: Procedure) -> Any:
 
 def cell_extra(params: Any) -> dict[str, Any]:
     """What the analyses need to know about a simulated cell beyond the cells table."""
+    if hasattr(params, "kind"):  # an electrolyte-only cell: σ = L/(R·A) needs its L and A
+        return {
+            "cell_kind": params.kind,
+            "electrolyte_thickness_um": params.thickness_um,
+            "electrolyte_area_cm2": params.area_cm2,
+        }
     return {
         "diffusion_length_um": params.diffusion_length_um,
         "diffusion_length_convention": params.D_convention,
@@ -70,7 +76,8 @@ async def run_procedure(
     async def on(driver: Any, params: Any, environment: Any = None) -> tuple[int, Any]:
         name = f"{paper} {procedure.key} ({params.name})"
         cell = CellInfo.from_preset(params, name)
-        await asyncio.to_thread(store.add_cell, name, extra=cell_extra(params))
+        extra = {**cell_extra(params), **procedure.cell_extra}
+        await asyncio.to_thread(store.add_cell, name, extra=extra)
         return await run_protocol(
             store,
             protocol,

@@ -42,6 +42,14 @@ TECHNIQUE_IDS = {
     "meas_loop_geis": 0x000F,
 }
 STATUS_OVERLOAD = 0x2
+# Potentiostatic control (holds and sweeps): the set potential is held within this much
+# over each constant-current sub-step; sub-steps never get shorter than MIN_HOLD_S, and one
+# sample's hold takes at most MAX_HOLD_SUBSTEPS of them.
+HOLD_TOLERANCE_V = 1e-3
+MIN_HOLD_S = 1e-4
+FIRST_HOLD_S = 0.1  # a hold starts with short sub-steps and lengthens them while it can
+CA_LONGEST_HOLD_S = 1.0  # sub-steps of a potentiostatic hold (meas_loop_ca) stay within 1 s
+MAX_HOLD_SUBSTEPS = 1000
 
 
 class Aborted(Exception):
@@ -284,34 +292,59 @@ class Machine:
             self._set(block.args[0], block.line, "ab", self.cell.measured_voltage(0.0))
             await self._block(block.body)
 
-    def _current_for_potential(self, target: float) -> float:
-        """Current that holds the terminal voltage at `target` (secant on the cell's V(I))."""
-        i0, i1 = 0.0, 1e-4
-        v0, v1 = self.cell.voltage(i0) - target, self.cell.voltage(i1) - target
-        for _ in range(30):
-            if abs(v1 - v0) < 1e-15:
-                break
-            i2 = i1 - v1 * (i1 - i0) / (v1 - v0)
-            i2 = max(-MAX_CURRENT_A, min(MAX_CURRENT_A, i2))
-            i0, v0, i1 = i1, v1, i2
-            v1 = self.cell.voltage(i1) - target
-            if abs(v1) < 1e-7:
-                break
-        return i1
+    def _current_for_potential(self, target: float, guess: float = 0.0) -> float:
+        """Current that holds the terminal voltage at `target`: the cell's own inverse when it
+        has one (a steep Tafel branch defeats a secant), else a root of the cell's V(I)."""
+        inverse = getattr(self.cell, "current_at_voltage", None)
+        if inverse is not None:
+            return max(-MAX_CURRENT_A, min(MAX_CURRENT_A, inverse(target)))
+        return _bracketed_current(self.cell.voltage, target, guess)
+
+    def _hold_potential(
+        self,
+        target: float,
+        duration: float,
+        hold: float,
+        current: float,
+        longest: float | None = None,
+    ) -> tuple[float, float]:
+        """Keep the cell at `target` for `duration`; returns the mean current over it (what an
+        integrating current measurement reports) and the sub-step to use next (never longer
+        than `longest`).
+
+        The current holding the potential is found at the start of each sub-step and held
+        through it. The sub-step shrinks while the cell drifts more than HOLD_TOLERANCE_V away in
+        one (a steep OCV or a thin diffusion layer makes a long constant-current sub-step
+        overshoot and oscillate) and grows back otherwise. A cell that cannot follow (a
+        faulted cell, or one that needs more than the instrument's current) is not chased:
+        the rest of the hold goes in one sub-step."""
+        elapsed, charge, substeps, uncontrolled = 0.0, 0.0, 0, False
+        while elapsed < duration * (1.0 - 1e-9):
+            substeps += 1
+            dt = duration - elapsed
+            if not uncontrolled and substeps < MAX_HOLD_SUBSTEPS:
+                dt = min(hold, dt)
+            current = self._current_for_potential(target, current)
+            drift = abs(self.cell.step(dt, current) - target)
+            elapsed += dt
+            charge += current * dt
+            faulted = getattr(self.cell, "fault", None) is not None
+            uncontrolled = faulted or abs(current) >= MAX_CURRENT_A
+            if drift > HOLD_TOLERANCE_V:
+                hold = max(hold * min(0.25, HOLD_TOLERANCE_V / drift), MIN_HOLD_S)
+            elif drift < HOLD_TOLERANCE_V / 4.0:
+                hold = min(hold * 2.0, duration if longest is None else longest)
+        return charge / elapsed, hold
 
     async def _meas_loop_ca(self, block: Block) -> None:
         target = self._value(block.args[2], block.line)
         interval, count = self._intervals(block, 3, 4)
-        substeps = max(1, math.ceil(interval / 1.0))
+        hold, current = min(interval, FIRST_HOLD_S), 0.0
         for _ in range(count):
             self._check_abort()
             await self._pace(interval)
-            charge = 0.0
-            for _ in range(substeps):
-                current = self._current_for_potential(target)
-                self.cell.step(interval / substeps, current)
-                charge += current
-            current = self._current_for_potential(target)
+            mean, hold = self._hold_potential(target, interval, hold, current, CA_LONGEST_HOLD_S)
+            current = self._current_for_potential(target, mean)  # the current at the sample
             self._set(block.args[0], block.line, "da", target)
             measured, status, index = self._measured_current(current)
             self._set(block.args[1], block.line, "ba", measured, status=status, range_index=index)
@@ -352,13 +385,60 @@ class Machine:
         direction = 1.0 if end >= begin else -1.0
         count = int(abs(end - begin) / step) + 1
         dt = step / rate
+        hold = min(dt, FIRST_HOLD_S)  # adaptive: see _hold_potential
+        current = 0.0
         for k in range(count):
             self._check_abort()
             potential = begin + direction * k * step
             await self._pace(dt)
-            current = self._current_for_potential(potential)
-            self.cell.step(dt, current)
+            current, hold = self._hold_potential(potential, dt, hold, current)
             self._set(block.args[0], block.line, "da", potential)
             measured, status, index = self._measured_current(current)
             self._set(block.args[1], block.line, "ba", measured, status=status, range_index=index)
             await self._block(block.body)
+
+
+def _bracketed_current(
+    voltage: Callable[[float], float], target: float, guess: float = 0.0
+) -> float:
+    """The current I with voltage(I) = target. V(I) rises monotonically with I but may have
+    kinks (a side reaction that starts, a Tafel branch), so the root is bracketed first by
+    stepping out from `guess`, then closed by regula falsi with the Illinois correction."""
+    tolerance = 1e-7  # V
+
+    def residual(current: float) -> float:
+        return voltage(current) - target
+
+    x = max(-MAX_CURRENT_A, min(MAX_CURRENT_A, guess))
+    fx = residual(x)
+    if abs(fx) < tolerance:
+        return x
+    sense = 1.0 if fx < 0.0 else -1.0  # which way the current must move
+    width = max(abs(x) * 0.1, 1e-7)
+    while True:
+        y = max(-MAX_CURRENT_A, min(MAX_CURRENT_A, x + sense * width))
+        fy = residual(y)
+        if (fy > 0.0) == (sense > 0.0) or fy == 0.0:
+            break  # the root lies between x and y
+        if y == x:
+            return y  # at the current limit and still short of the target: compliance
+        x, fx, width = y, fy, width * 4.0
+    lo, flo, hi, fhi = (x, fx, y, fy) if x < y else (y, fy, x, fx)
+    side = 0
+    mid = y
+    for _ in range(100):
+        mid = hi - fhi * (hi - lo) / (fhi - flo)
+        fmid = residual(mid)
+        if abs(fmid) < tolerance or hi - lo < 1e-13:
+            break
+        if fmid < 0.0:
+            lo, flo = mid, fmid
+            if side < 0:
+                fhi *= 0.5
+            side = -1
+        else:
+            hi, fhi = mid, fmid
+            if side > 0:
+                flo *= 0.5
+            side = 1
+    return mid

@@ -41,7 +41,7 @@ def gao() -> CellParameters:
     return load_preset("gao2025-dfncm-llzo")
 
 
-@pytest.mark.parametrize("name", list_presets())
+@pytest.mark.parametrize("name", list_presets("ncm-half-cell"))
 def test_low_rate_discharge_capacity_is_specific_capacity_times_mass(name: str) -> None:
     params = load_preset(name)
     cell = Cell(params, soc=1.0, pressure_MPa=params.P_ref_MPa)

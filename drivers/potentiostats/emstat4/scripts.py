@@ -235,20 +235,33 @@ def build_script(command: StepCommand, channel: int = 0) -> list[str]:
         ]
         return lines + _TAIL
     if technique == "sweep":
-        vertices = list(command.sweep_vertices_V)
-        if len(vertices) < 2 or command.scan_rate_V_s <= 0:
+        if len(command.sweep_vertices_V) < 2 or command.scan_rate_V_s <= 0:
             raise InstrumentError("a sweep needs a start, at least one vertex, and a scan rate")
+        vertices = [si(v) for v in command.sweep_vertices_V]
+        from_ocv = command.sweep_from_ocv
+        if from_ocv:  # the OCV measured just before the sweep is its start (and its end)
+            vertices[0] = "e"
+            if len(vertices) > 2:
+                vertices[-1] = "e"
         step = max(abs(command.scan_rate_V_s) * command.sample_interval_s, 1e-4)
-        lines = _header(MODE_POTENTIOSTATIC, 1e-2, channel)
+        lines = _header(MODE_POTENTIOSTATIC, 1e-2, channel, ("e",) if from_ocv else ())
+        if from_ocv:
+            lines += ["meas_loop_ocp e 100m 1", "endloop"]
         lines += ["cell_on", "timer_start"]
+        limits = _limit_lines(command.limits, "  ", {"p", "c"})
+        segments = 0
         for _ in range(max(1, command.n_scans)):
             for begin, end in itertools.pairwise(vertices):
-                lines += [
-                    f"meas_loop_lsv p c {si(begin)} {si(end)} {si(step)} "
-                    f"{si(command.scan_rate_V_s)}",
+                loop = [
+                    f"meas_loop_lsv p c {begin} {end} {si(step)} {si(command.scan_rate_V_s)}",
                     "  timer_get t",
                     *_package("t", "p", "c"),
+                    *limits,
                     "endloop",
                 ]
+                if segments and limits:  # a fired limit ends the whole sweep
+                    loop = ["if r == 0i", *(f"  {line}" for line in loop), "endif"]
+                lines += loop
+                segments += 1
         return lines + _TAIL
     raise InstrumentError(f"the EmStat4 driver cannot run a {technique!r} step")
