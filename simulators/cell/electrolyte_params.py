@@ -16,8 +16,9 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from simulators.cell.params import DescribedParameters
 from simulators.errors import SimulatorError
 
 EPSILON_0_F_CM = 8.8541878128e-14  # vacuum permittivity, F/cm
@@ -29,7 +30,7 @@ def _f(unit: str, meaning: str, default: Any = ..., **limits: Any) -> Any:
     return Field(default, description=meaning, json_schema_extra={"unit": unit}, **limits)
 
 
-class ElectrolyteParameters(BaseModel):
+class ElectrolyteParameters(DescribedParameters):
     """What every electrolyte-only cell has: the electrolyte layer and how it is measured."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
@@ -94,27 +95,7 @@ class ElectrolyteParameters(BaseModel):
             "nominal_capacity_mAh": self.nominal_capacity_mAh,
         }
 
-    # --- introspection and copies --------------------------------------------------------
-    @classmethod
-    def units(cls) -> dict[str, str]:
-        """Unit of every field ("" for text and dimensionless names)."""
-        return {
-            name: (field.json_schema_extra or {}).get("unit", "")  # type: ignore[union-attr]
-            for name, field in cls.model_fields.items()
-        }
-
-    def describe(self) -> list[dict[str, Any]]:
-        """Every parameter as {name, value, unit, meaning}, in declaration order."""
-        units = self.units()
-        return [
-            {
-                "name": name,
-                "value": getattr(self, name),
-                "unit": units[name],
-                "meaning": field.description or "",
-            }
-            for name, field in type(self).model_fields.items()
-        ]
+    # --- copies ----------------------------------------------------------------------------
 
     def with_overrides(self, overrides: dict[str, Any]) -> ElectrolyteParameters:
         """A validated copy with some parameters changed; unknown names are refused."""

@@ -25,7 +25,32 @@ def _f(unit: str, meaning: str, default: Any = ..., **limits: Any) -> Any:
     return Field(default, description=meaning, json_schema_extra={"unit": unit}, **limits)
 
 
-class CellParameters(BaseModel):
+class DescribedParameters(BaseModel):
+    """Simulator parameters whose fields carry a unit and a meaning (see `_f`)."""
+
+    @classmethod
+    def units(cls) -> dict[str, str]:
+        """Unit of every field ("" for text and dimensionless names)."""
+        return {
+            name: (field.json_schema_extra or {}).get("unit", "")  # type: ignore[union-attr]
+            for name, field in cls.model_fields.items()
+        }
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every parameter as {name, value, unit, meaning}, in declaration order."""
+        units = self.units()
+        return [
+            {
+                "name": name,
+                "value": getattr(self, name),
+                "unit": units[name],
+                "meaning": field.description or "",
+            }
+            for name, field in type(self).model_fields.items()
+        ]
+
+
+class CellParameters(DescribedParameters):
     """Physical parameters of one simulated Li | NCM811 half cell."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
@@ -187,27 +212,7 @@ class CellParameters(BaseModel):
         """Radius of the model sphere, 3L, so that its V/S equals the diffusion length."""
         return 3.0 * self.diffusion_length_um
 
-    # --- introspection and copies -------------------------------------------------------
-    @classmethod
-    def units(cls) -> dict[str, str]:
-        """Unit of every field ("" for text and dimensionless names)."""
-        return {
-            name: (field.json_schema_extra or {}).get("unit", "")  # type: ignore[union-attr]
-            for name, field in cls.model_fields.items()
-        }
-
-    def describe(self) -> list[dict[str, Any]]:
-        """Every parameter as {name, value, unit, meaning}, in declaration order."""
-        units = self.units()
-        return [
-            {
-                "name": name,
-                "value": getattr(self, name),
-                "unit": units[name],
-                "meaning": field.description or "",
-            }
-            for name, field in type(self).model_fields.items()
-        ]
+    # --- copies ----------------------------------------------------------------------------
 
     def with_overrides(self, overrides: dict[str, Any]) -> CellParameters:
         """A validated copy with some parameters changed; unknown names are refused."""
