@@ -102,7 +102,8 @@ steps:
 
 async def stack_with_storage(cycles: int, workdir: Path) -> Timed:
     import protocols
-    from scheduler.session import CellInfo, run_protocol
+    from scheduler.binding import CellInfo
+    from scheduler.session import run_protocol
     from scheduler.simbench import simulated_emstat4
     from storage import open_store
 

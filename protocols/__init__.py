@@ -22,6 +22,7 @@ LIBRARY = Path(__file__).parent / "library"
 _EXPORTS = {
     "CapacityBasis": "protocols.basis",
     "CellSpec": "protocols.basis",
+    "capacity_basis": "protocols.basis",
     "Estimate": "protocols.estimate",
     "Resources": "protocols.estimate",
     "build_experiment": "protocols.export_pybamm",

@@ -17,22 +17,21 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from protocols import plan as P
 from protocols.units import format_si
+from scheduler.binding import CellInfo, bind
+from scheduler.claim_policy import BenchView, RunningJob, plan_claims
 from scheduler.errors import SchedulerError
-from scheduler.session import CellInfo
+from scheduler.jobs import ACTIVE, FINISHED, EstimateRecord, JobParams, JobState
 from storage.errors import StorageError
 
 # -- states ---------------------------------------------------------------------------------
-ACTIVE = ("running", "pausing", "paused", "resuming", "cancelling")
-WAITING = ("held", "queued", "interrupted")
-FINISHED = ("completed", "failed", "cancelled")
-STATES = (*WAITING, *ACTIVE, *FINISHED)
+S = JobState
 
 
 @dataclass(frozen=True)
@@ -45,45 +44,45 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {
-    "hold": Rule({"queued": "held"}, ("held",), "queued or held jobs can be held"),
-    "release": Rule({"held": "queued"}, ("queued",), "held or queued jobs can be released"),
+    "hold": Rule({S.QUEUED: S.HELD}, (S.HELD,), "queued or held jobs can be held"),
+    "release": Rule({S.HELD: S.QUEUED}, (S.QUEUED,), "held or queued jobs can be released"),
     "cancel": Rule(
         {
-            "held": "cancelled",
-            "queued": "cancelled",
-            "interrupted": "cancelled",
-            "running": "cancelling",
-            "pausing": "cancelling",
-            "paused": "cancelling",
-            "resuming": "cancelling",
+            S.HELD: S.CANCELLED,
+            S.QUEUED: S.CANCELLED,
+            S.INTERRUPTED: S.CANCELLED,
+            S.RUNNING: S.CANCELLING,
+            S.PAUSING: S.CANCELLING,
+            S.PAUSED: S.CANCELLING,
+            S.RESUMING: S.CANCELLING,
         },
-        ("cancelling", "cancelled"),
+        (S.CANCELLING, S.CANCELLED),
         "jobs that have not finished can be cancelled",
     ),
     "pause": Rule(
-        {"running": "pausing", "resuming": "pausing"},
-        ("pausing", "paused"),
+        {S.RUNNING: S.PAUSING, S.RESUMING: S.PAUSING},
+        (S.PAUSING, S.PAUSED),
         "running jobs can be paused",
     ),
     "resume": Rule(
-        {"paused": "resuming", "pausing": "resuming", "interrupted": "resuming"},
-        ("resuming", "running"),
+        {S.PAUSED: S.RESUMING, S.PAUSING: S.RESUMING, S.INTERRUPTED: S.RESUMING},
+        (S.RESUMING, S.RUNNING),
         "paused or interrupted jobs can be resumed",
     ),
     # What the daemon reports back.
     "confirm": Rule(
-        {"pausing": "paused", "resuming": "running", "cancelling": "cancelled"},
+        {S.PAUSING: S.PAUSED, S.RESUMING: S.RUNNING, S.CANCELLING: S.CANCELLED},
         (),
         "jobs with a pause, resume or cancel request can have it confirmed",
     ),
     "interrupt": Rule(
-        {s: "interrupted" for s in ACTIVE},
-        ("interrupted",),
+        {s: S.INTERRUPTED for s in ACTIVE},
+        (S.INTERRUPTED,),
         "running, pausing, paused, resuming or cancelling jobs can be interrupted",
     ),
 }
-FINISH_FROM = ("running", "pausing", "paused", "resuming", "cancelling")
-RECOVER_TO = ("running", "queued")
+FINISH_FROM = ACTIVE
+RECOVER_TO = (S.RUNNING, S.QUEUED)
 
 
 def _change(store: Any, job_id: int, action: str, *, by: str, note: str = "") -> Any:
@@ -164,14 +163,14 @@ def finish(store: Any, job_id: int, state: str, *, by: str, note: str = "") -> A
     return store.set_job_state(job_id, state, by=_who(by), note=note, expect=list(FINISH_FROM))
 
 
-def recover(store: Any, job_id: int, *, by: str, to: str = "running", note: str = "") -> Any:
+def recover(store: Any, job_id: int, *, by: str, to: str = S.RUNNING, note: str = "") -> Any:
     """Daemon: continue an interrupted job (running) or give it back to the queue (queued)."""
     if to not in RECOVER_TO:
         raise SchedulerError(f"an interrupted job recovers to running or queued, not {to!r}")
     job = store.get_job(job_id)
-    if job.state != "interrupted":
+    if job.state != S.INTERRUPTED:
         raise SchedulerError(f"job {job_id} is {job.state}; only interrupted jobs can recover")
-    return store.set_job_state(job_id, to, by=_who(by), note=note, expect="interrupted")
+    return store.set_job_state(job_id, to, by=_who(by), note=note, expect=S.INTERRUPTED)
 
 
 # -- the bench, as the queue sees it --------------------------------------------------------
@@ -402,48 +401,6 @@ def fit_problems(plan: Any, bench: Any, slot_name: str) -> list[str]:
     return found.lines()
 
 
-# -- cells ----------------------------------------------------------------------------------
-def cell_info(row: Any) -> CellInfo:
-    """The runner's CellInfo from a stored cell."""
-    return CellInfo(
-        name=row.name,
-        chemistry=row.chemistry or "",
-        active_mass_g=row.active_mass_g,
-        area_cm2=row.area_cm2,
-        loading_mg_cm2=row.loading_mg_cm2,
-        specific_capacity_mAh_g=row.specific_capacity_mAh_g,
-        nominal_capacity_mAh=row.nominal_capacity_mAh,
-    )
-
-
-def cell_basis(row: Any) -> Any | None:
-    """What 1C is for a stored cell (areal capacity from `extra` too), or None if unknown."""
-    from protocols import CapacityBasis
-
-    extra = row.extra or {}
-    mass_g = row.active_mass_g
-    if mass_g is None and row.loading_mg_cm2 and row.area_cm2:
-        mass_g = row.loading_mg_cm2 * row.area_cm2 / 1000.0
-    if mass_g and row.specific_capacity_mAh_g:
-        return CapacityBasis.from_specific(
-            mass_g, row.specific_capacity_mAh_g, area_cm2=row.area_cm2
-        )
-    areal = extra.get("areal_capacity_mAh_cm2")
-    if row.area_cm2 and areal:
-        return CapacityBasis.from_areal(row.area_cm2, float(areal), active_mass_g=mass_g)
-    if row.nominal_capacity_mAh:
-        return CapacityBasis.from_nominal(
-            row.nominal_capacity_mAh, active_mass_g=mass_g, area_cm2=row.area_cm2
-        )
-    return None
-
-
-def counter_electrode_V(row: Any) -> float:
-    """The counter electrode's potential vs Li/Li+ recorded with the cell (0 for Li)."""
-    value = (row.extra or {}).get("counter_electrode_V")
-    return float(value) if value is not None else 0.0
-
-
 # -- submission -----------------------------------------------------------------------------
 def _load_protocol(protocol_path_or_text: str | Path) -> Any:
     from protocols import load, loads
@@ -454,32 +411,6 @@ def _load_protocol(protocol_path_or_text: str | Path) -> Any:
     if "\n" in text or text.lstrip().startswith(("name:", "{")):
         return loads(text)
     return load(text)
-
-
-def bind_for_cell(protocol: Any, cell: Any, overrides: dict[str, Any] | None) -> Any:
-    """The protocol bound to the stored cell's capacity basis."""
-    basis = cell_basis(cell)
-    if basis is None and protocol.needs_cell:
-        raise SchedulerError(
-            f"protocol {protocol.name} states currents relative to the cell, but cell "
-            f"{cell.name} has no capacity basis (give its active mass and specific capacity, "
-            "its area and areal capacity, or its nominal capacity)"
-        )
-    return protocol.bind(
-        basis, overrides=overrides or None, counter_electrode_V=counter_electrode_V(cell)
-    )
-
-
-def estimate_record(est: Any) -> dict[str, Any]:
-    """The part of a plan's estimate a job keeps in its params."""
-    data = est.to_dict()
-    return {
-        "typical_s": data["typical_s"],
-        "min_s": data["min_s"],
-        "max_s": data["max_s"],
-        "unbounded": len(data["unbounded"]),
-        "resources": data["resources"],
-    }
 
 
 def submit(
@@ -505,7 +436,7 @@ def submit(
         raise SchedulerError(f"a job's priority is a whole number, not {priority!r}")
     protocol = _load_protocol(protocol_path_or_text)
     cell = store.get_cell(cell_name)
-    plan = bind_for_cell(protocol, cell, overrides)
+    plan = bind(protocol, CellInfo.from_row(cell), overrides).plan
     est = plan.estimate()
     bench_name = getattr(bench, "name", None)
     if slot is not None:
@@ -526,75 +457,63 @@ def submit(
                 f"{reasons or 'the bench has no slots'}"
             )
     protocol_id = store.add_protocol(protocol.name, protocol.source_text)
-    params = {
-        "protocol_name": protocol.name,
-        "protocol_source": protocol.source,
-        "overrides": dict(overrides or {}),
-        "capacity_basis": plan.basis.description if plan.basis else None,
-        "estimate": estimate_record(est),
-        "fits": fits,
-        # Jobs with the same group that change the temperature share their chamber's
-        # schedule: the daemon starts them together and they wait for each other at every
-        # setpoint.
-        "group": group,
-    }
+    params = JobParams(
+        protocol_name=protocol.name,
+        protocol_source=protocol.source,
+        overrides=dict(overrides or {}),
+        capacity_basis=plan.basis.description if plan.basis else None,
+        estimate=EstimateRecord.of(est),
+        fits=fits,
+        group=group,
+    )
     return store.add_job(
         protocol_id=protocol_id,
         cell_id=cell.id,
         slot=slot,
         priority=priority,
         submitted_by=by,
-        state="held" if hold else "queued",
-        params=params,
+        state=JobState.HELD if hold else JobState.QUEUED,
+        params=params.model_dump(mode="json"),
         bench=bench_name,
     )
 
 
-def bind_job(store: Any, job: Any) -> tuple[Any, Any, Any]:
-    """What a daemon needs to run a claimed job: (Protocol, bound Plan, stored cell).
-
-    The protocol is re-read from the text stored at submission, with the job's overrides,
-    so an edited file on disk does not change a queued job.
-    """
-    from protocols import loads
-
-    if job.protocol_id is None or job.cell_id is None:
-        raise SchedulerError(f"job {job.id} names no protocol or no cell")
-    stored = store.get_protocol(job.protocol_id)
-    source = (job.params or {}).get("protocol_source") or stored.name
-    protocol = loads(stored.source_text, source=source)
-    cell = store.get_cell(job.cell_id)
-    plan = bind_for_cell(protocol, cell, (job.params or {}).get("overrides"))
-    return protocol, plan, cell
-
-
 # -- claiming -------------------------------------------------------------------------------
-def claim_next(store: Any, *, bench_name: str, slots: Sequence[str], daemon_id: str) -> Any:
-    """Claim the next job one of `slots` can run: highest priority, then oldest. Atomic.
+def claim(store: Any, job_id: int, *, slot: str, bench_name: str, daemon_id: str) -> Any:
+    """Claim a queued job for `slot`: atomic, so two daemons never get the same job (on
+    PostgreSQL a row another daemon holds is skipped, FOR UPDATE SKIP LOCKED; on SQLite a
+    guarded UPDATE decides). Returns the running job, or None if another daemon won."""
+    return store.claim_job(
+        job_id, slot=slot, by=daemon_id, note=f"claimed for slot {slot} of {bench_name}"
+    )
 
-    Returns the job (its `slot` set to the slot it runs on, also for any-slot jobs), or None.
-    Two daemons claiming at once never get the same job: on PostgreSQL a candidate another
-    daemon holds is skipped (FOR UPDATE SKIP LOCKED); on SQLite a guarded UPDATE decides.
+
+def claim_jobs(
+    store: Any, view: BenchView, *, bench_name: str, daemon_id: str
+) -> tuple[list[tuple[Any, str]], dict[str, list[tuple[Any, str]]]]:
+    """Claim what the claim policy starts now on `view`'s free slots.
+
+    Returns the jobs claimed one by one, each with its slot, and the temperature groups
+    that may start as a whole (not claimed yet: every member must be able to start). A
+    job another daemon claimed first frees its slot for the next candidate at once.
     """
-    free = list(slots)
-    if not free:
-        return None
-    for job in store.list_jobs(["queued"], bench=bench_name):
-        if job.slot is not None:
-            if job.slot not in free:
+    candidates = store.list_jobs([JobState.QUEUED], bench=bench_name)
+    claimed: list[tuple[Any, str]] = []
+    tried: set[int] = set()
+    while True:
+        plan = plan_claims([j for j in candidates if j.id not in tried], view)
+        lost = False
+        for job, slot in plan.singles:
+            tried.add(job.id)
+            got = claim(store, job.id, slot=slot, bench_name=bench_name, daemon_id=daemon_id)
+            if got is None:
+                lost = True
                 continue
-            target = job.slot
-        else:
-            fits = (job.params or {}).get("fits")
-            target = next((s for s in free if fits is None or s in fits), None)
-            if target is None:
-                continue
-        claimed = store.claim_job(
-            job.id, slot=target, by=daemon_id, note=f"claimed for slot {target} of {bench_name}"
-        )
-        if claimed is not None:
-            return claimed
-    return None
+            params = JobParams.of(got)
+            claimed.append((got, slot))
+            view = view.with_running(RunningJob(slot, params.group, params.changes_temperature))
+        if not lost:
+            return claimed, plan.groups
 
 
 # -- alarms ---------------------------------------------------------------------------------
@@ -628,7 +547,7 @@ class Forecast:
 
 def estimated_s(job: Any) -> float | None:
     """A job's typical duration from its submission estimate."""
-    value = ((job.params or {}).get("estimate") or {}).get("typical_s")
+    value = JobParams.of(job).estimate.typical_s
     return float(value) if value is not None else None
 
 
@@ -636,7 +555,7 @@ def _started_at(store: Any, job: Any) -> float:
     run = store.latest_run_for_job(job.id)
     if run is not None:
         return float(run.started_at)
-    starts = [h.at for h in store.job_history(job.id) if h.to_state == "running"]
+    starts = [h.at for h in store.job_history(job.id) if h.to_state == S.RUNNING]
     return float(starts[0]) if starts else float(job.updated_at)
 
 
@@ -672,13 +591,13 @@ def forecast(
         end = None if remaining is None else now + remaining
         out[job.id] = Forecast(job.slot, None, end, remaining)
         free_at[key] = max(free_at.get(key, now), end if end is not None else math.inf)
-    queued = sorted((j for j in jobs if j.state == "queued"), key=lambda j: (-j.priority, j.id))
+    queued = sorted((j for j in jobs if j.state == S.QUEUED), key=lambda j: (-j.priority, j.id))
     for job in queued:
         est = estimated_s(job)
         if job.slot is not None:
             key = (job.bench, job.slot)
         else:
-            fits = (job.params or {}).get("fits") or []
+            fits = JobParams.of(job).fits or []
             if not fits:
                 out[job.id] = Forecast(None, None, None, est)
                 continue

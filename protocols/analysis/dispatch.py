@@ -54,6 +54,7 @@ from protocols.analysis.techniques import (
     steady_state_current,
     symmetric_overpotential,
 )
+from protocols.basis import capacity_basis
 
 NCM811_DENSITY_G_CM3 = 4.75
 AGING_TYPES = ("aging", "cycling")
@@ -181,11 +182,14 @@ class _Context:
         value = self.meta.get("one_c_A")
         if isinstance(value, int | float) and math.isfinite(value) and value > 0:
             return float(value)
-        mass, specific = self.active_mass_g, self.number("specific_capacity_mAh_g")
-        if mass and specific:
-            return mass * specific / 1000.0
-        nominal = self.number("nominal_capacity_mAh")
-        return nominal / 1000.0 if nominal else None
+        basis = capacity_basis(
+            active_mass_g=self.active_mass_g,
+            specific_capacity_mAh_g=self.number("specific_capacity_mAh_g"),
+            area_cm2=self.number("area_cm2"),
+            areal_capacity_mAh_cm2=self.number("areal_capacity_mAh_cm2"),
+            nominal_capacity_mAh=self.number("nominal_capacity_mAh"),
+        )
+        return basis.one_c_A if basis else None
 
     @property
     def capacity_Ah(self) -> float | None:

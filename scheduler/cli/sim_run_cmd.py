@@ -73,9 +73,10 @@ def run(
     """Run PROTOCOL on a simulated cell behind a simulated EmStat4, store it, print results."""
     import protocols
     from scheduler.analyze import analyse_stored_run
+    from scheduler.binding import CellInfo
     from scheduler.cli.analyze_cmd import render_report
     from scheduler.papers import cell_extra
-    from scheduler.session import CellInfo, run_protocol
+    from scheduler.session import run_protocol
     from scheduler.simbench import simulated_emstat4
     from simulators.emstat4 import parse_fault
     from storage import open_store

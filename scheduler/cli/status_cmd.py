@@ -41,10 +41,11 @@ def slot_status(
     """Every known slot's live state, merged from the daemon's slot state, the job's run,
     its journaled steps and its newest sample; plus the active alarms."""
     from scheduler import queue
+    from scheduler.jobs import ACTIVE
 
     now = time.time() if now is None else now
     states = {(s.bench, s.slot): s for s in store.slot_states(bench)}
-    jobs = store.list_jobs(list(queue.ACTIVE), bench=bench)
+    jobs = store.list_jobs(list(ACTIVE), bench=bench)
     forecasts = queue.forecast(store, jobs, now=now)
     cells = {c.id: c.name for c in store.list_cells()}
     by_slot: dict[tuple[str | None, str], Any] = {}

@@ -12,10 +12,11 @@ from typing import Any
 
 import protocols
 from scheduler.analyze import analyse_stored_run
+from scheduler.binding import CellInfo
 from scheduler.errors import SchedulerError
 from scheduler.papers.core import PaperResult, Procedure, ProcedureRun
 from scheduler.runner import Progress
-from scheduler.session import CellInfo, run_protocol
+from scheduler.session import run_protocol
 
 PAPERS = ("gao2025", "kim2025", "ye2025")
 

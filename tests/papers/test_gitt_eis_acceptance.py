@@ -16,8 +16,9 @@ import pytest
 import protocols
 from protocols.analysis.dispatch import analyze_run
 from scheduler.analyze import load_run_data
+from scheduler.binding import CellInfo
 from scheduler.papers import Procedure, gitt_at_mid_soc, run_procedure
-from scheduler.session import CellInfo, run_protocol
+from scheduler.session import run_protocol
 from scheduler.simbench import simulated_emstat4
 from simulators.cell import load_preset
 from storage import open_store

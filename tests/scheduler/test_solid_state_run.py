@@ -10,7 +10,8 @@ import pytest
 
 import protocols
 from protocols.analysis import cycle_summary
-from scheduler.session import CellInfo, run_protocol
+from scheduler.binding import CellInfo
+from scheduler.session import run_protocol
 from scheduler.simbench import simulated_slot
 from storage import open_store
 
