@@ -50,6 +50,7 @@ from drivers.potentiostat import (
     Sample,
     StepCommand,
     StepEnd,
+    StepItem,
     StepLimit,
 )
 from drivers.potentiostats.keithley2450.limits import compliance_voltage, first_fired, is_upper
@@ -193,6 +194,16 @@ class Keithley2450:
                 "sensing": "4-wire" if self.four_wire else "2-wire",
                 "nplc": f"{self.nplc:g}",
             },
+        )
+
+    def attach(
+        self, command: StepCommand, *, after_index: int | None = None
+    ) -> AsyncIterator[StepItem]:
+        """Refused: a host-side step dies with its host, so there is nothing to re-attach to."""
+        raise InstrumentError(
+            f"{self} cannot re-attach to a {command.technique} step (can_reattach is False): "
+            "its steps run as a host-side loop, and the SMU takes no readings without the "
+            "host; run the step again from its start"
         )
 
     # --- safety ------------------------------------------------------------------------------
