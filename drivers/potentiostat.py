@@ -139,7 +139,31 @@ class Potentiostat(Protocol):
 
     async def capabilities(self) -> Capabilities: ...
 
-    def run(self, command: StepCommand) -> AsyncIterator[StepItem]: ...
+    def run(self, command: StepCommand) -> AsyncIterator[StepItem]:
+        """Start one step and stream it: samples (or impedance points), then one StepEnd."""
+        ...
+
+    def attach(
+        self, command: StepCommand, *, after_index: int | None = None
+    ) -> AsyncIterator[StepItem]:
+        """Re-attach to `command`, a step a previous host process started, and stream it on.
+
+        For instruments that keep running a step without the host (`can_reattach`): call it
+        on a freshly connected driver. Samples the instrument produced meanwhile arrive first;
+        `after_index` is the last `Sample.index` the host already stored, so that earlier
+        samples are dropped and missed ones reported as a `Gap`. An instrument that cannot
+        re-attach (`can_reattach` is False) raises InstrumentError saying so.
+        """
+        ...
+
+    async def abort(self) -> None:
+        """Stop the running step now; it ends with a StepEnd of reason "aborted".
+
+        The cell is left as the step's end leaves it (off for an on-device script, at rest
+        for a host-side loop); `safe()` is the call that guarantees it is off. Does nothing
+        when no step is running.
+        """
+        ...
 
     async def safe(self) -> None:
         """Cell off / open circuit, whatever the instrument was doing."""

@@ -251,11 +251,7 @@ class Runner:
         if self._environment_task is not None and not self._environment_task.done():
             self._environment_task.cancel()
         if not self._quiet.is_set():
-            abort = getattr(self.potentiostat, "abort", None)
-            if abort is not None:
-                await abort()
-            else:
-                await self.potentiostat.safe()
+            await self.potentiostat.abort()
         try:
             await asyncio.wait_for(self._quiet.wait(), wait_s)
         except TimeoutError:
@@ -446,7 +442,7 @@ class Runner:
             offset = 0.0
             last_t = state.step_time_s
             single_phase = not isinstance(step, p.ConstantCurrentConstantVoltage)
-            stream = self.potentiostat.attach(  # type: ignore[attr-defined]
+            stream = self.potentiostat.attach(
                 translation.command, after_index=self._attach_after if single_phase else None
             )
         else:
@@ -511,7 +507,7 @@ class Runner:
                     fired = self._check_host(host_limits, t, voltage, current, last_t, last_v)
                     if fired is not None:
                         self._host_fired = fired
-                        await self.potentiostat.abort()  # type: ignore[attr-defined]
+                        await self.potentiostat.abort()
                 if self.progress_every_s is None:
                     if state.record_index % 256 == 0:
                         self.progress("sample", state)

@@ -15,12 +15,9 @@ from dataclasses import dataclass
 
 import pint
 
-from drivers.errors import (
-    InstrumentConnectionError,
-    InstrumentReplyError,
-    InstrumentReportedError,
-)
+from drivers.errors import InstrumentReplyError, InstrumentReportedError
 from drivers.transports.delimited import DelimitedTransport
+from drivers.transports.line_instrument import LineInstrument
 
 GAUGE_SUFFIXES = {"PSIG": "psi", "PSIA": "psi", "PSI": "psi"}
 
@@ -50,7 +47,7 @@ class AlicatFrame:
         return "HLD" in self.status
 
 
-class AlicatPC:
+class AlicatPC(LineInstrument):
     """One Alicat PC/PCD pressure controller addressed by its unit id."""
 
     def __init__(
@@ -67,13 +64,7 @@ class AlicatPC:
     ) -> None:
         if len(unit_id) != 1 or not unit_id.isalpha():
             raise InstrumentReplyError(f"{name}: unit id {unit_id!r} must be one letter A-Z")
-        self.name = name
-        self.unit_id = unit_id.upper()
-        self.unit = unit
-        self.pa_per_unit = pascal_per_unit(unit)
-        self.full_scale_Pa = full_scale * self.pa_per_unit
-        self.reconnect_attempts = reconnect_attempts
-        self.transport = DelimitedTransport(
+        line = DelimitedTransport(
             endpoint,
             name=name,
             baudrate=baudrate,
@@ -81,25 +72,14 @@ class AlicatPC:
             newline="\r",
             separator="\r",
         )
-
-    async def open(self) -> None:
-        await self.transport.open()
-
-    async def close(self) -> None:
-        await self.transport.close()
-
-    async def _exchange(self, command: str) -> str:
-        async with self.transport.lock:
-            await self.transport.write_line(self.unit_id + command)
-            return await self.transport.read_line()
+        super().__init__(line, reconnect_attempts=reconnect_attempts)
+        self.unit_id = unit_id.upper()
+        self.unit = unit
+        self.pa_per_unit = pascal_per_unit(unit)
+        self.full_scale_Pa = full_scale * self.pa_per_unit
 
     async def _frame(self, command: str) -> AlicatFrame:
-        try:
-            reply = await self._exchange(command)
-        except InstrumentConnectionError:
-            await self.transport.reconnect(attempts=self.reconnect_attempts, first_delay_s=0.05)
-            reply = await self._exchange(command)
-        return self.parse_frame(command, reply)
+        return self.parse_frame(command, await self.exchange(self.unit_id + command))
 
     def parse_frame(self, command: str, reply: str) -> AlicatFrame:
         if reply.strip() == "?" or reply.strip().endswith(" ?"):

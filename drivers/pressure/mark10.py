@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 
-from drivers.errors import InstrumentConnectionError, InstrumentReplyError, InstrumentReportedError
+from drivers.errors import InstrumentReplyError, InstrumentReportedError
+from drivers.transports.line_instrument import LineInstrument
 from drivers.transports.lines import LineTransport
 
 ERRORS = {
@@ -30,7 +31,7 @@ NEWTONS_PER = {
 }
 
 
-class Mark10Gauge:
+class Mark10Gauge(LineInstrument):
     """A Mark-10 force gauge; compression reads positive."""
 
     def __init__(
@@ -43,30 +44,14 @@ class Mark10Gauge:
         reconnect_attempts: int = 3,
         default_unit: str = "N",
     ) -> None:
-        self.name = name
-        self.default_unit = default_unit
-        self.reconnect_attempts = reconnect_attempts
-        self.transport = LineTransport(
+        line = LineTransport(
             endpoint, name=name, baudrate=baudrate, timeout_s=timeout_s, newline="\r\n"
         )
-
-    async def open(self) -> None:
-        await self.transport.open()
-
-    async def close(self) -> None:
-        await self.transport.close()
+        super().__init__(line, reconnect_attempts=reconnect_attempts)
+        self.default_unit = default_unit
 
     async def query(self, command: str) -> str:
-        async def exchange() -> str:
-            async with self.transport.lock:
-                await self.transport.write_line(command)
-                return await self.transport.read_line()
-
-        try:
-            reply = await exchange()
-        except InstrumentConnectionError:
-            await self.transport.reconnect(attempts=self.reconnect_attempts, first_delay_s=0.05)
-            reply = await exchange()
+        reply = await self.exchange(command)
         code = reply.strip()
         if code.startswith("*"):
             meaning = ERRORS.get(code, "unknown error")

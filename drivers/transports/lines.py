@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from drivers.errors import InstrumentConnectionError, InstrumentTimeout
+from drivers.retry import backoff
 
 wire_log = logging.getLogger("cellbench.wire")
 
@@ -101,21 +102,19 @@ class LineTransport:
         wire_log.debug("%s: connected to %s", self.name, self.endpoint)
 
     async def reconnect(self, attempts: int = 5, first_delay_s: float = 0.2) -> None:
-        """Close and reopen with exponential backoff; raise after the last attempt."""
+        """Close and reopen with backoff (`drivers.retry`); raise after the last attempt."""
         await self.close()
-        delay = first_delay_s
-        last: Exception | None = None
-        for _ in range(attempts):
-            try:
-                await self.open()
-                return
-            except InstrumentConnectionError as exc:
-                last = exc
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        raise InstrumentConnectionError(
-            f"{self.name} at {self.endpoint} could not be reconnected after {attempts} attempts"
-        ) from last
+        try:
+            await backoff(
+                f"reconnecting {self.name} at {self.endpoint}",
+                retry_on=InstrumentConnectionError,
+                attempts=attempts,
+                first_delay_s=first_delay_s,
+            )(self.open)
+        except InstrumentConnectionError as exc:
+            raise InstrumentConnectionError(
+                f"{self.name} at {self.endpoint} could not be reconnected after {attempts} attempts"
+            ) from exc
 
     async def close(self) -> None:
         writer, self._writer, self._reader = self._writer, None, None

@@ -73,9 +73,10 @@ REATTACH_NOTES = (
     "whether it is still running or has ended meanwhile (the buffered tail, with the end "
     "package, arrives on reconnection). Samples lost in flight are reported by index as a "
     "Gap, never skipped silently; duplicates are dropped. It cannot recover lost samples "
-    "(MethodSCRIPT streams, it does not store points for replay), re-attach once the "
-    "buffer has overflowed without reporting the overflow as a gap, or adopt a step after "
-    "the host process itself restarts (the new driver does not know the step)."
+    "(MethodSCRIPT streams, it does not store points for replay), or re-attach once the "
+    "buffer has overflowed without reporting the overflow as a gap. After the host process "
+    "itself restarts, attach() adopts the running step from the instrument's buffer, given "
+    "the step and the last sample index the host stored."
 )
 
 
