@@ -15,12 +15,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from protocols import plan as P
 from protocols import schema as S
+from protocols import steps as P
 from protocols import units as U
 from protocols.basis import CapacityBasis
 from protocols.errors import Problem, ProtocolError
-from protocols.program import LoopSpan, Plan
+from protocols.plan import LoopSpan, Plan
 from protocols.pybamm_text import PybammSyntaxError, parse_step
 from protocols.source import Document
 

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocols import plan as P
-from protocols.program import Plan
+from protocols import steps as P
+from protocols.plan import Plan
 from protocols.units import format_duration
 
 CV_TYPICAL_S = 1800.0  # a CV tail to C/20–C/50 takes tens of minutes

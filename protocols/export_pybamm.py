@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from protocols import plan as P
-from protocols.program import Plan
+from protocols import steps as P
+from protocols.plan import Plan
 from protocols.protocol import Protocol
 
 MAX_EXPORT_STEPS = 20_000

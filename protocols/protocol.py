@@ -18,7 +18,7 @@ from protocols import schema as S
 from protocols.basis import CapacityBasis
 from protocols.compiler import Included, compile_plan
 from protocols.errors import Problem, ProtocolError
-from protocols.program import Plan
+from protocols.plan import Plan
 from protocols.source import Document, parse_yaml
 
 MAX_INCLUDE_DEPTH = 8

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from protocols.errors import Problem, ProtocolError
-from protocols.plan import AdvanceCycle, Step, StepOutcome
-from protocols.program import LoopSpan, Plan
+from protocols.plan import LoopSpan, Plan
+from protocols.steps import AdvanceCycle, Step, StepOutcome
 
 STATE_VERSION = 1
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import protocols
-from protocols import plan as p
+from protocols import steps as p
 from scheduler import queue
 from scheduler.bench import Bench
 from scheduler.errors import SchedulerError
