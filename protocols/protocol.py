@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
 from protocols import schema as S
 from protocols.basis import CapacityBasis
-from protocols.compiler import Included, compile_plan
+from protocols.compile import Included, Source, compile_plan
 from protocols.errors import Problem, ProtocolError
 from protocols.plan import Plan
 from protocols.source import Document, parse_yaml
@@ -46,8 +46,7 @@ class Protocol(BaseModel):
     source_text: str = ""
     sha256: str = ""
 
-    _doc: Document = PrivateAttr()
-    _body: S.FileBody = PrivateAttr()
+    _source: Source = PrivateAttr()
     _check_plan: Plan = PrivateAttr()
 
     def bind(
@@ -58,17 +57,12 @@ class Protocol(BaseModel):
         counter_electrode_V: float = 0.0,
     ) -> Plan:
         """Resolve the protocol for one cell; without a basis only if no step needs 1C."""
-        env = self._env(overrides)
         return compile_plan(
-            self._doc,
-            self._body,
-            self.steps,
-            env=env,
+            self._source,
+            env=self._env(overrides),
             basis=basis,
             counter_V=float(counter_electrode_V),
             strict=True,
-            source_text=self.source_text,
-            sha256=self.sha256,
         )
 
     def check(
@@ -81,15 +75,11 @@ class Protocol(BaseModel):
         if not overrides and basis is None and counter_electrode_V == 0.0:
             return self._check_plan
         return compile_plan(
-            self._doc,
-            self._body,
-            self.steps,
+            self._source,
             env=self._env(overrides),
             basis=basis,
             counter_V=float(counter_electrode_V),
             strict=False,
-            source_text=self.source_text,
-            sha256=self.sha256,
         )
 
     @property
@@ -190,18 +180,9 @@ def loads(
         source_text=source_text,
         sha256=sha,
     )
-    proto._doc = doc
-    proto._body = body
+    proto._source = Source(doc, body, steps, source_text, sha)
     proto._check_plan = compile_plan(
-        doc,
-        body,
-        steps,
-        env=dict(body.parameters),
-        basis=None,
-        counter_V=0.0,
-        strict=False,
-        source_text=source_text,
-        sha256=sha,
+        proto._source, env=dict(body.parameters), basis=None, counter_V=0.0, strict=False
     )
     return proto
 

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import protocols as P
-from protocols.compiler import LIMIT_NAMES
+from protocols.compile.limits import LIMIT_NAMES
 from protocols.estimate import estimate
 from protocols.schema import STEP_TYPES
 
