@@ -38,7 +38,7 @@ class Protocol(BaseModel):
     description: str = ""
     version: int | str = 1
     parameters: dict[str, Any] = {}
-    c_rate_basis: Any = None
+    c_rate_basis: S.MaybeQuantity = None
     analyses: list[str] = []
     metadata: dict[str, Any] = {}
     steps: list[Any] = []
