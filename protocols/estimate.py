@@ -158,10 +158,10 @@ def step_time(step: P.Step, plan: Plan) -> tuple[float | None, float | None, str
         t = eis_seconds(step)
         return t, t * 1.5, ""
     if isinstance(step, P.Sweep):
-        t = sweep_seconds(step, plan)
-        if t is None:
+        sweep_s = sweep_seconds(step, plan)
+        if sweep_s is None:
             return None, cap, "linear sweep from OCV: the start voltage is unknown"
-        return t, t, ""
+        return sweep_s, sweep_s, ""
     if isinstance(step, P.PulseTrain):
         per = step.pulse_s + step.relax_s
         full = per * step.n_pulses

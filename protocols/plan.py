@@ -84,7 +84,7 @@ def step_to_dict(step: Step) -> dict[str, Any]:
         value = getattr(step, f.name)
         if f.name == "limits":
             value = [dataclasses.asdict(lim) for lim in value]
-        elif dataclasses.is_dataclass(value):
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             value = dataclasses.asdict(value)
         elif isinstance(value, float) and not math.isfinite(value):
             value = None

@@ -255,8 +255,8 @@ def validation_problems(
         given = err.get("input")
         if kind == "extra_forbidden":
             owner = model
-            for part in err["loc"][:-1]:
-                field = owner.model_fields.get(str(part)) if isinstance(part, str) else None
+            for step in err["loc"][:-1]:
+                field = owner.model_fields.get(str(step)) if isinstance(step, str) else None
                 ann = getattr(field, "annotation", None) if field else None
                 for cand in getattr(ann, "__args__", (ann,)):
                     if isinstance(cand, type) and issubclass(cand, BaseModel):

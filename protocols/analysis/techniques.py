@@ -413,7 +413,7 @@ def symmetric_overpotential(
         return SymmetricCycling((), None, rule)
     t0 = halves[0].start_time_s
     cycled = halves[-1].start_time_s + halves[-1].duration_s - t0
-    steady, settled, peak, peak_at = _settling(halves, settle_tolerance, final_fraction)
+    steady, settled, peak_plateau, peak_at = _settling(halves, settle_tolerance, final_fraction)
     return SymmetricCycling(
         tuple(halves),
         short_at,
@@ -422,7 +422,7 @@ def symmetric_overpotential(
         stable_s=cycled if short_at is None else short_at - t0,
         steady_mean_abs_V=steady,
         settled_after_s=settled,
-        peak_mean_abs_V=peak,
+        peak_mean_abs_V=peak_plateau,
         peak_after_s=peak_at,
         settle_rule=(
             f"settled once every later plateau |V| stays within ±{100 * settle_tolerance:g} % "
