@@ -57,13 +57,7 @@ class Protocol(BaseModel):
         counter_electrode_V: float = 0.0,
     ) -> Plan:
         """Resolve the protocol for one cell; without a basis only if no step needs 1C."""
-        return compile_plan(
-            self._source,
-            env=self._env(overrides),
-            basis=basis,
-            counter_V=float(counter_electrode_V),
-            strict=True,
-        )
+        return self._compile(overrides, basis, counter_electrode_V, strict=True)
 
     def check(
         self,
@@ -74,12 +68,22 @@ class Protocol(BaseModel):
         """Compile without insisting on a cell: C-rates stay C-rates, amperes may be NaN."""
         if not overrides and basis is None and counter_electrode_V == 0.0:
             return self._check_plan
+        return self._compile(overrides, basis, counter_electrode_V, strict=False)
+
+    def _compile(
+        self,
+        overrides: dict[str, object] | None,
+        basis: CapacityBasis | None,
+        counter_electrode_V: float,
+        *,
+        strict: bool,
+    ) -> Plan:
         return compile_plan(
             self._source,
             env=self._env(overrides),
             basis=basis,
             counter_V=float(counter_electrode_V),
-            strict=False,
+            strict=strict,
         )
 
     @property
