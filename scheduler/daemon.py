@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocols import plan as p
+from protocols import steps as p
 from scheduler import queue
 from scheduler.bench import Bench
 from scheduler.binding import bind_job

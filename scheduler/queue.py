@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from protocols import plan as P
+from protocols import steps as P
+from protocols.estimate import estimate
 from protocols.units import format_si
 from scheduler.binding import CellInfo, bind
 from scheduler.claim_policy import BenchView, RunningJob, plan_claims
@@ -437,7 +438,7 @@ def submit(
     protocol = _load_protocol(protocol_path_or_text)
     cell = store.get_cell(cell_name)
     plan = bind(protocol, CellInfo.from_row(cell), overrides).plan
-    est = plan.estimate()
+    est = estimate(plan)
     bench_name = getattr(bench, "name", None)
     if slot is not None:
         problems = fit_problems(plan, bench, slot)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocols import plan as p
+from protocols import steps as p
 
 
 @dataclass

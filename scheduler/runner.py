@@ -18,7 +18,8 @@ import numpy as np
 
 from drivers.errors import InstrumentError
 from drivers.potentiostat import Gap, ImpedancePoint, Potentiostat, Reattached, Sample, StepEnd
-from protocols import plan as p
+from protocols import steps as p
+from protocols.sequencer import Sequencer
 from scheduler.errors import SchedulerError
 from scheduler.run_state import (
     Interrupted,
@@ -140,10 +141,8 @@ class Runner:
         result = RunResult("completed", "")
         self._writer = await asyncio.to_thread(self.store.open_writer, self.run_id)
         if resume is None:
-            sequencer = self.plan.sequencer()
+            sequencer = Sequencer(self.plan)
         else:
-            from protocols import Sequencer
-
             sequencer = Sequencer.restore(self.plan, resume.sequencer_state)
             self.state = resume.counters
             if resume.unix_anchor_s is not None:  # Unix time stays test time + the same anchor

@@ -65,9 +65,10 @@ def _loop_marks(plan: Plan) -> dict[int, list[str]]:
 
 def _report(protocol: Protocol, plan: Plan, spec: CellSpec | None) -> dict[str, Any]:
     from protocols.display import describe_limit, describe_step
-    from protocols.program import step_to_dict
+    from protocols.estimate import estimate
+    from protocols.plan import step_to_dict
 
-    est = plan.estimate()
+    est = estimate(plan)
     return {
         "file": protocol.source,
         "name": plan.name,

@@ -8,6 +8,7 @@ import time
 import pytest
 from queue_fixtures import claim_next, protocol_text
 
+from protocols.estimate import estimate
 from scheduler import queue
 from scheduler.binding import bind_job
 from storage import Store, open_store
@@ -138,4 +139,4 @@ def test_claimed_job_binds_from_the_stored_text(store: Store, bench, protocol_fi
     assert protocol.name == "short-cycle" and cell.name == "C1"
     assert plan.loops[0].count == 3
     assert abs(plan.steps[0].current_A) == pytest.approx(2.4e-3)  # 1C of 12 mg × 200 mAh/g
-    assert plan.estimate().typical_s == pytest.approx(job.params["estimate"]["typical_s"])
+    assert estimate(plan).typical_s == pytest.approx(job.params["estimate"]["typical_s"])
