@@ -52,8 +52,8 @@ def demo(
     is stored, and a per-cycle table and a voltage-capacity plot are produced. With --paper,
     the paper's library procedures run on its presets (chamber and press simulated where a
     procedure needs them) and a table compares each reported number with the measured one."""
-    from scheduler.demo import run_demo
     from scheduler.runner import RunState
+    from scheduler.sim.demo import run_demo
     from storage import open_store
 
     if not time_scale > 0:
@@ -135,7 +135,7 @@ def demo(
 
 
 def _check_paper(paper: str) -> None:
-    from scheduler.papers import PAPERS
+    from scheduler.sim.papers import PAPERS
 
     if paper not in PAPERS:
         raise SchedulerError(f"--paper must be one of {', '.join(PAPERS)}, not {paper!r}")
@@ -143,7 +143,7 @@ def _check_paper(paper: str) -> None:
 
 def list_paper_procedures(paper: str, *, as_json: bool) -> None:
     """`cellbench demo --paper P --list-procedures`: keys, titles, presets, numbers."""
-    from scheduler.papers import procedures
+    from scheduler.sim.papers import procedures
 
     _check_paper(paper)
     data = [
@@ -184,7 +184,7 @@ def paper_demo(
     only: list[str] | None = None,
 ) -> None:
     """`cellbench demo --paper P`: the paper's procedures, then reported vs measured."""
-    from scheduler.papers import procedures, run_paper
+    from scheduler.sim.papers import procedures, run_paper
     from storage import open_store
 
     _check_paper(paper)

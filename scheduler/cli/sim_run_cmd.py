@@ -74,9 +74,9 @@ def run(
     import protocols
     from scheduler.analyze import analyse_stored_run
     from scheduler.cli.analyze_cmd import render_report
-    from scheduler.papers import cell_extra
     from scheduler.session import CellInfo, run_protocol
-    from scheduler.simbench import simulated_emstat4
+    from scheduler.sim.bench import simulated_emstat4
+    from scheduler.sim.papers import cell_extra
     from simulators.emstat4 import parse_fault
     from storage import open_store
 

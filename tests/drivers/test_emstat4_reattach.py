@@ -159,7 +159,7 @@ async def test_without_reattach_a_drop_is_a_clear_connection_error() -> None:
 async def test_runner_stores_what_arrived_and_records_the_reattach(tmp_path, mode) -> None:
     import protocols
     from scheduler.session import CellInfo, run_protocol
-    from scheduler.simbench import simulated_emstat4
+    from scheduler.sim.bench import simulated_emstat4
     from storage import open_store
 
     protocol_file = tmp_path / "charge.yaml"

@@ -17,7 +17,7 @@ import protocols
 from protocols.analysis.dispatch import analyze_run
 from scheduler.analyze import load_run_data
 from scheduler.session import CellInfo, run_protocol
-from scheduler.simbench import simulated_emstat4, simulated_slot
+from scheduler.sim.bench import simulated_emstat4, simulated_slot
 from simulators.cell import load_preset
 from storage import open_store
 

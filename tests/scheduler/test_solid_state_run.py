@@ -11,7 +11,7 @@ import pytest
 import protocols
 from protocols.analysis import cycle_summary
 from scheduler.session import CellInfo, run_protocol
-from scheduler.simbench import simulated_slot
+from scheduler.sim.bench import simulated_slot
 from storage import open_store
 
 PRESET = "kim2025-model4-85wt"

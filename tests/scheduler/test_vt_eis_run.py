@@ -13,7 +13,7 @@ import protocols
 from protocols.analysis.arrhenius import arrhenius
 from protocols.analysis.eis import fit_spectrum
 from scheduler.session import CellInfo, run_protocol
-from scheduler.simbench import simulated_slot
+from scheduler.sim.bench import simulated_slot
 from simulators.cell import load_preset
 from storage import open_store
 

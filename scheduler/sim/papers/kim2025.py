@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scheduler.papers.core import (
+from scheduler.sim.papers.core import (
     Expectation,
     Procedure,
     capacity,

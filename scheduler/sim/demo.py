@@ -17,7 +17,7 @@ from protocols.analysis import cycle_summary
 from protocols.analysis.plots import voltage_vs_capacity
 from scheduler.runner import Progress, RunResult
 from scheduler.session import CellInfo, run_protocol
-from scheduler.simbench import simulated_emstat4
+from scheduler.sim.bench import simulated_emstat4
 
 DEMO_PRESET = "gao2025-dfncm-llzo"
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from scheduler.papers.core import (
+from scheduler.sim.papers.core import (
     Expectation,
     Procedure,
     conductivity_at,
     rate_at,
     summary_value,
 )
-from scheduler.papers.derive import gitt_at_mid_soc
+from scheduler.sim.papers.derive import gitt_at_mid_soc
 
 
 def procedures() -> list[Procedure]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from protocols.analysis.dispatch import Report
-from scheduler.papers.core import (
+from scheduler.sim.papers.core import (
     Expectation,
     Measure,
     Procedure,
@@ -13,7 +13,7 @@ from scheduler.papers.core import (
     rate_at,
     summary_value,
 )
-from scheduler.papers.derive import gitt_at_mid_soc
+from scheduler.sim.papers.derive import gitt_at_mid_soc
 
 GAO_LLZO, GAO_BARE = "gao2025-dfncm-llzo", "gao2025-dfncm"
 GAO_DRY_15, GAO_WET_15 = "gao2025-dry-film-15mg", "gao2025-wet-film-15mg"

@@ -13,14 +13,14 @@ interval instead). Numbers a paper reports that no preset or procedure can produ
 listed in its module's `NOT_REPRODUCED` with the reason.
 """
 
-from scheduler.papers.core import (
+from scheduler.sim.papers.core import (
     Expectation,
     PaperResult,
     Procedure,
     ProcedureRun,
 )
-from scheduler.papers.derive import gitt_at_mid_soc
-from scheduler.papers.run import (
+from scheduler.sim.papers.derive import gitt_at_mid_soc
+from scheduler.sim.papers.run import (
     PAPERS,
     cell_extra,
     not_reproduced,
