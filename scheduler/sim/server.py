@@ -18,10 +18,14 @@ each answer one JSON line, `{"ok": true, ...}` or `{"ok": false, "error": "..."}
     {"instrument": "chamberA", "fault": "clear"}
     {"query": "state"}
 
-The state answer carries the plants' true values (chamber air, stack pressure, cell SOC) and,
-per potentiostat, whether it drives its cell (`cell_on`) and runs a script.
+Each instrument's simulator takes the fault (`inject(fault, **params)`, `clear()`); the
+parameters a request may carry are `value`, `after`, `code` and `message`. The state answer
+carries what each simulator's `state()` says (the plants' true values: chamber air, stack
+pressure; per potentiostat whether it drives its cell, `cell_on`, and runs a script) and, per
+slot, its cell's (SOC, temperature, pressure, fault).
 
-`FAULTS` lists the fault names per instrument kind, with what they do.
+`FAULTS` lists the fault names per instrument kind (from the kinds' registrations), with
+what they do.
 """
 
 from __future__ import annotations
@@ -37,102 +41,42 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from scheduler.bench import (
-    Bench,
-    EmStat4Config,
-    EspecConfig,
-    Keithley2450Config,
-    PressureRigConfig,
-    WatlowF4TConfig,
-    endpoint_fields,
-    replace_endpoints,
-    tcp_address,
-    to_toml,
-    with_port,
-)
+import tomli_w
+
+from scheduler.bench import Bench, endpoint_fields, replace_endpoints
+from scheduler.endpoints import tcp_address, with_port
 from scheduler.errors import SchedulerError
+from scheduler.kinds import KINDS, InstrumentKind, SimContext, kind_of
 
 log = logging.getLogger("cellbench.sim")
 
 DEFAULT_PRESET = "gao2025-dfncm-llzo"
 CONNECTION_POLL_S = 0.2
+FAULT_PARAMS = ("value", "after", "code", "message")  # what a control request may pass on
 
-_LINK = {
-    "drop": "cut the host connections now (the instrument keeps its state)",
-    "stall": "stop answering (until 'clear')",
-    "clear": "undo every fault on this instrument",
+CLEAR = "undo every fault on this instrument"
+SLOT_FAULTS = {
+    "open": "the slot's cell circuit opens",
+    "short": "the slot's cell shorts",
+    "clear": "the cell is whole again",
 }
 FAULTS: dict[str, dict[str, str]] = {
-    "chamber": {
-        "heater-failure": "the heater stops: the air drifts and cannot reach a hot setpoint",
-        "overshoot": "the controller runs away `value` K (default 5) above its setpoint",
-        "sensor-dropout": "the temperature sensor gives no reading",
-        **_LINK,
-    },
-    "rig": {
-        "leak": "the cylinder loses `value` (0-1, default 0.5) of its supply pressure",
-        "load-cell-drift": "the load cell drifts `value` N/h (default 500)",
-        "valve-stuck-open": "the controller's valve sticks open",
-        **_LINK,
-    },
-    "emstat4": {
-        "drop": "clean connection drop now, or after `after` data packages",
-        "drop-abrupt": "drop losing the lines in flight, after `after` packages (default 0)",
-        "unplug": "clean drop with the port gone for 2 s, after `after` packages",
-        "stall": "stop answering now (or after `after` packages) until 'clear'",
-        "corrupt": "the data package after `after` more arrives corrupted",
-        "error": "the running script fails with instrument error `code` (hex, default 4010)",
-        "short": "the cell shorts after `after` packages",
-        "open": "the cell circuit opens after `after` packages",
-        "clear": "undo every fault on this instrument",
-    },
-    "keithley2450": {
-        "drop": "cut the host connection now",
-        "stall": "go silent for `value` wall seconds (default 5)",
-        "error": "queue instrument error `code` (default -113) with `message`",
-        "corrupt": "garble the reply to the `after`-th next :READ? (default 0)",
-        "clear": "undo every fault on this instrument",
-    },
-    "slot": {
-        "open": "the slot's cell circuit opens",
-        "short": "the slot's cell shorts",
-        "clear": "the cell is whole again",
-    },
+    **{name: {**kind.faults, "clear": CLEAR} for name, kind in KINDS.items()},
+    "slot": SLOT_FAULTS,
 }
 
 
 @dataclass
 class _Served:
-    """One simulated instrument: its simulator(s), plant and bound endpoints."""
+    """One simulated instrument: its simulator, what serves each endpoint, where it is bound."""
 
     name: str
-    kind: str
-    simulators: dict[str, Any]  # endpoint field -> simulator
-    plant: Any = None
+    kind: InstrumentKind
+    simulator: Any  # inject / clear / state
+    endpoints: dict[str, Any]  # endpoint field -> what serves it
     bound: dict[str, str] = field(default_factory=dict)  # endpoint field -> endpoint
     links: list[Path] = field(default_factory=list)
     seen: int = 0
-
-
-def _connections(simulator: Any) -> int:
-    """How many host connections a simulator has accepted so far."""
-    count = getattr(simulator, "connections", None)
-    if count is None:
-        count = getattr(getattr(simulator, "server", None), "connections", None)
-    if count is None:  # the Modbus server only knows its open connections
-        server = getattr(simulator, "_server", None)
-        count = len(getattr(server, "active_connections", {}) or {})
-    return int(count)
-
-
-def _link_faults(simulator: Any, fault: str) -> None:
-    server = getattr(simulator, "server", None)  # a LineServer
-    if fault == "drop":
-        (server or simulator).drop_connections()
-    elif fault == "stall":
-        (server or simulator).stalled = True
-    elif fault == "clear":
-        (server or simulator).stalled = False
 
 
 def _claim_link(path: Path, name: str) -> None:
@@ -189,25 +133,14 @@ class BenchSimulation:
         """What the bench file asks that a simulation cannot give."""
         out = []
         for name, config in self.bench.instruments.items():
+            kind = kind_of(config)
             users = self.bench.slots_in(name)
-            if config.kind in ("emstat4", "keithley2450") and len(users) > 1:
+            if kind.role == "potentiostat" and len(users) > 1:
                 out.append(
                     f"instruments.{name}: the simulator gives each potentiostat one cell, but "
                     f"slots {', '.join(s.name for s in users)} share it"
                 )
-            if isinstance(config, Keithley2450Config) and tcp_address(config.endpoint) is None:
-                out.append(
-                    f"instruments.{name}.endpoint: the Keithley 2450 simulator serves only "
-                    "TCPIP0::host::port::SOCKET resources"
-                )
-            if isinstance(config, PressureRigConfig):
-                chambers = {s.chamber for s in users}
-                if len(chambers) > 1:
-                    out.append(
-                        f"instruments.{name}: its slots sit in different chambers "
-                        f"({', '.join(sorted(str(c) for c in chambers))}); one press is in "
-                        "one place"
-                    )
+            out += kind.simulation_problems(name, config, users)
         for slot in self.bench.slots:
             spec = self.sim.cells.get(slot.name)
             try:
@@ -225,18 +158,19 @@ class BenchSimulation:
             params = params.with_overrides(dict(spec.overrides))
         return params
 
+    def _context(self, name: str, index: int, **extra: Any) -> SimContext:
+        return SimContext(
+            name,
+            index,
+            self.clock,
+            start_degC=self.sim.start_degC,
+            seed=self.sim.seed,
+            slots=tuple(self.bench.slots_in(name)),
+            **extra,
+        )
+
     def _build(self) -> None:
-        from simulators.alicat import AlicatSimulator
-        from simulators.bench import SimulatedBench
-        from simulators.cell import make_cell
         from simulators.clock import SimClock
-        from simulators.emstat4 import EmStat4Simulator
-        from simulators.espec import EspecSimulator
-        from simulators.keithley2450 import Keithley2450Simulator
-        from simulators.mark10 import Mark10Simulator
-        from simulators.press import PressParams, PressPlant
-        from simulators.thermal import ChamberPlant, ThermalParams
-        from simulators.watlow import WatlowSimulator
 
         problems = self._problems()
         if problems:
@@ -244,45 +178,57 @@ class BenchSimulation:
             raise SchedulerError(
                 "\n".join([f"{source} cannot be simulated:", *(f"  {p}" for p in problems)])
             )
-        sim, bench = self.sim, self.bench
-        self.clock = clock = SimClock(sim.time_scale)
-        chamber_plants: dict[str, Any] = {}
-        press_plants: dict[str, Any] = {}
-        for name, config in bench.instruments.items():
-            if isinstance(config, EspecConfig | WatlowF4TConfig):
-                plant = ChamberPlant(ThermalParams(), start_degC=sim.start_degC, seed=sim.seed)
-                plant.set_setpoint(sim.start_degC)
-                plant.set_mode("CONSTANT")
-                chamber_plants[name] = plant
-            elif isinstance(config, PressureRigConfig):
-                users = bench.slots_in(name)
-                area = next((s.cell_area_mm2 for s in users if s.cell_area_mm2), None)
-                extra = {"friction_N": config.friction_N} if config.friction_N else {}
-                params = PressParams(
-                    piston_area_mm2=config.piston_area_mm2,
-                    **({"cell_area_mm2": area} if area else {}),
-                    **extra,
-                )
-                press_plants[name] = PressPlant(params, seed=sim.seed)
-        # One SimulatedBench per chamber, carrying the first press whose slots sit in it (its
-        # load cell then feels the chamber's air); any other press gets a bench of its own.
-        rig_chamber = {
-            name: next((s.chamber for s in bench.slots_in(name)), None) for name in press_plants
-        }
-        by_chamber: dict[str, Any] = {}
-        by_rig: dict[str, Any] = {}
-        for name, plant in chamber_plants.items():
+        self.clock = SimClock(self.sim.time_scale)
+        plants: dict[str, Any] = {}
+        for index, (name, config) in enumerate(self.bench.instruments.items(), start=1):
+            kind = kind_of(config)
+            if kind.plant is not None:
+                plants[name] = kind.plant(config, self._context(name, index))
+        owners = self._place(plants)
+        self._make_cells(owners)
+        for index, (name, config) in enumerate(self.bench.instruments.items(), start=1):
+            kind = kind_of(config)
+            owner = owners.get(name)
+            context = self._context(
+                name,
+                index,
+                cell=self._cell_for(name, index) if kind.role == "potentiostat" else None,
+                plant=plants.get(name),
+                sync=owner.sync if owner is not None else None,
+            )
+            made = kind.simulator(config, context)
+            self.served[name] = _Served(name, kind, made.simulator, made.endpoints)
+
+    def _place(self, plants: dict[str, Any]) -> dict[str, Any]:
+        """One SimulatedBench per chamber, carrying the first press whose slots sit in it (its
+        load cell then feels the chamber's air); any other press gets a bench of its own.
+        Returns the bench that owns each chamber's and rig's plant."""
+        from simulators.bench import SimulatedBench
+
+        bench = self.bench
+        roles = {name: kind_of(bench.instrument(name)).role for name in plants}
+        chambers = [n for n in plants if roles[n] == "chamber"]
+        rigs = [n for n in plants if roles[n] == "rig"]
+        rig_chamber = {name: next((s.chamber for s in bench.slots_in(name)), None) for name in rigs}
+        owners: dict[str, Any] = {}
+        for name in chambers:
             rig = next((r for r, c in rig_chamber.items() if c == name), None)
-            by_chamber[name] = SimulatedBench(
-                clock, chamber=plant, press=press_plants[rig] if rig else None
+            owners[name] = SimulatedBench(
+                self.clock, chamber=plants[name], press=plants[rig] if rig else None
             )
             if rig is not None:
-                by_rig[rig] = by_chamber[name]
-        for rig, plant in press_plants.items():
-            by_rig.setdefault(rig, SimulatedBench(clock, press=plant))
-        self.benches = list({id(b): b for b in [*by_chamber.values(), *by_rig.values()]}.values())
+                owners.setdefault(rig, owners[name])
+        for rig in rigs:
+            owners.setdefault(rig, SimulatedBench(self.clock, press=plants[rig]))
+        self.benches = list({id(b): b for b in owners.values()}.values())
+        return owners
 
-        for index, slot in enumerate(bench.slots):
+    def _make_cells(self, owners: dict[str, Any]) -> None:
+        """A cell per slot, in its chamber (behind its thermal lag) and under its rig."""
+        from simulators.cell import make_cell
+
+        sim = self.sim
+        for index, slot in enumerate(self.bench.slots):
             spec = sim.cells.get(slot.name)
             seed = spec.seed if spec and spec.seed is not None else (sim.seed or 0) + index
             cell = make_cell(
@@ -293,59 +239,22 @@ class BenchSimulation:
             )
             self.cells[slot.name] = cell
             self.presets[slot.name] = spec.preset if spec else DEFAULT_PRESET
-            in_chamber = by_chamber.get(slot.chamber) if slot.chamber else None
-            in_rig = by_rig.get(slot.rig) if slot.rig else None
+            in_chamber = owners.get(slot.chamber) if slot.chamber else None
+            in_rig = owners.get(slot.rig) if slot.rig else None
             if in_chamber is not None:
                 in_chamber.add_cell(cell, in_press=in_chamber is in_rig)
             if in_rig is not None and in_rig is not in_chamber:
                 in_rig.add_cell(cell, in_press=True)
 
-        def sync_for(name: str) -> Any:
-            owner = by_chamber.get(name) or by_rig.get(name)
-            return owner.sync if owner is not None else None
+    def _cell_for(self, potentiostat: str, index: int) -> Any:
+        """The cell on a potentiostat's terminals: its slot's, or a spare if no slot uses it."""
+        from simulators.cell import make_cell
 
-        for index, (name, config) in enumerate(bench.instruments.items(), start=1):
-            users = bench.slots_in(name)
-            if isinstance(config, EmStat4Config | Keithley2450Config):
-                cell = (
-                    self.cells[users[0].name]
-                    if users
-                    else make_cell(
-                        self._cell_params(None), temperature_degC=sim.start_degC, seed=index
-                    )
-                )
-                if isinstance(config, EmStat4Config):
-                    simulator: Any = EmStat4Simulator(
-                        cell, clock=clock, serial=f"ES4HR-SIM-{index:04d}"
-                    )
-                else:
-                    simulator = Keithley2450Simulator(
-                        cell, clock=clock, serial=f"0451{index:04d}", seed=index
-                    )
-                self.served[name] = _Served(name, config.kind, {"endpoint": simulator})
-            elif isinstance(config, EspecConfig | WatlowF4TConfig):
-                plant = chamber_plants[name]
-                make = EspecSimulator if isinstance(config, EspecConfig) else WatlowSimulator
-                simulator = make(plant, clock, sync=sync_for(name))
-                self.served[name] = _Served(name, config.kind, {"endpoint": simulator}, plant)
-            elif isinstance(config, PressureRigConfig):
-                plant = press_plants[name]
-                sync = sync_for(name)
-                self.served[name] = _Served(
-                    name,
-                    config.kind,
-                    {
-                        "controller": AlicatSimulator(
-                            plant,
-                            clock,
-                            sync=sync,
-                            unit_id=config.unit_id.upper(),
-                            full_scale_psig=config.full_scale_psig,
-                        ),
-                        "gauge": Mark10Simulator(plant, clock, sync=sync),
-                    },
-                    plant,
-                )
+        users = self.bench.slots_in(potentiostat)
+        if users:
+            return self.cells[users[0].name]
+        params = self._cell_params(None)
+        return make_cell(params, temperature_degC=self.sim.start_degC, seed=index)
 
     # -- serving ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -354,9 +263,9 @@ class BenchSimulation:
         try:
             for served in self.served.values():
                 config = self.bench.instrument(served.name)
-                for key, simulator in served.simulators.items():
-                    endpoint = getattr(config, key)
-                    served.bound[key] = await self._bind(served, key, simulator, endpoint)
+                endpoints = served.kind.endpoints_of(config)
+                for key, server in served.endpoints.items():
+                    served.bound[key] = await self._bind(served, key, server, endpoints[key])
             for sim_bench in self.benches:
                 await sim_bench.start()
             if self.sim.control:
@@ -381,7 +290,7 @@ class BenchSimulation:
             )
 
     async def _bind(self, served: _Served, key: str, simulator: Any, endpoint: str) -> str:
-        what = f"{served.name} ({served.kind}{'' if key == 'endpoint' else ' ' + key})"
+        what = f"{served.name} ({served.kind.kind}{'' if key == 'endpoint' else ' ' + key})"
         address = tcp_address(endpoint)
         if address is not None:
             host, port = address
@@ -398,7 +307,8 @@ class BenchSimulation:
         path = Path(urlparse(endpoint).path if endpoint.startswith("serial:") else endpoint)
         if not hasattr(simulator, "start_pty"):
             raise SchedulerError(
-                f"{served.name}: the {served.kind} simulator cannot serve the serial path {path}"
+                f"{served.name}: the {served.kind.kind} simulator cannot serve the serial path "
+                f"{path}"
             )
         _claim_link(path, served.name)
         device = await simulator.start_pty()
@@ -412,7 +322,7 @@ class BenchSimulation:
         while True:
             await asyncio.sleep(CONNECTION_POLL_S)
             for served in self.served.values():
-                count = sum(_connections(s) for s in served.simulators.values())
+                count = int(served.simulator.state().get("connections", 0))
                 if count > served.seen:
                     for n in range(served.seen + 1, count + 1):
                         log.info("%s: host connected (connection %d)", served.name, n)
@@ -428,9 +338,9 @@ class BenchSimulation:
         for task in list(self._clients):
             task.cancel()
         for served in self.served.values():
-            for simulator in served.simulators.values():
+            for server in served.endpoints.values():
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(simulator.stop(), 3.0)
+                    await asyncio.wait_for(server.stop(), 3.0)
             for link in served.links:
                 _remove(link)
         for sim_bench in self.benches:
@@ -451,7 +361,7 @@ class BenchSimulation:
             f"# Written by `cellbench sim --bench {self.bench.source}` with the endpoints it "
             "bound;\n# valid while that simulation runs.\n"
         )
-        return header + to_toml(replace_endpoints(raw, new))
+        return header + tomli_w.dumps(replace_endpoints(raw, new))
 
     # -- fault injection ----------------------------------------------------------------------
     async def _serve_control(
@@ -501,24 +411,18 @@ class BenchSimulation:
         if name not in self.served:
             raise SchedulerError(f"no instrument {name!r}; instruments: {', '.join(self.served)}")
         served = self.served[name]
-        role = {"espec": "chamber", "watlow-f4t": "chamber", "pressure-rig": "rig"}.get(
-            served.kind, served.kind
-        )
-        if fault not in FAULTS[role]:
+        faults = FAULTS[served.kind.kind]
+        if fault not in faults:
             raise SchedulerError(
-                f"{name} ({served.kind}) has no fault {fault!r}; its faults: "
-                f"{', '.join(FAULTS[role])}"
+                f"{name} ({served.kind.kind}) has no fault {fault!r}; its faults: "
+                f"{', '.join(faults)}"
             )
-        value = request.get("value")
-        after = request.get("after")
-        if role == "chamber":
-            self._chamber_fault(served, fault, value)
-        elif role == "rig":
-            self._rig_fault(served, fault, value)
-        elif role == "emstat4":
-            self._emstat4_fault(served.simulators["endpoint"], fault, after, request.get("code"))
+        if fault == "clear":
+            served.simulator.clear()
         else:
-            self._keithley_fault(served.simulators["endpoint"], fault, value, after, request)
+            params = {key: request[key] for key in FAULT_PARAMS if key in request}
+            served.simulator.inject(fault, **params)
+        value = request.get("value")
         log.warning("fault injected: %s %s%s", name, fault, "" if value is None else f"={value}")
         return {"instrument": name, "fault": fault}
 
@@ -526,93 +430,11 @@ class BenchSimulation:
         cell = self.cells.get(slot)
         if cell is None:
             raise SchedulerError(f"no slot {slot!r}; slots: {', '.join(self.cells)}")
-        if fault not in FAULTS["slot"]:
-            raise SchedulerError(f"slot fault {fault!r} is not one of {', '.join(FAULTS['slot'])}")
+        if fault not in SLOT_FAULTS:
+            raise SchedulerError(f"slot fault {fault!r} is not one of {', '.join(SLOT_FAULTS)}")
         {"open": cell.open, "short": cell.short, "clear": cell.reset_faults}[fault]()
         log.warning("fault injected: slot %s %s", slot, fault)
         return {"slot": slot, "fault": fault}
-
-    @staticmethod
-    def _number(value: Any, default: float) -> float:
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SchedulerError(f"'value' must be a number, not {value!r}")
-        return float(value)
-
-    def _chamber_fault(self, served: _Served, fault: str, value: Any) -> None:
-        from simulators.thermal import ChamberFaults
-
-        plant = served.plant
-        if fault == "heater-failure":
-            plant.faults.heater_failed = True
-        elif fault == "overshoot":
-            plant.faults.overshoot_K = self._number(value, 5.0)
-        elif fault == "sensor-dropout":
-            plant.faults.sensor_dropout = True
-        else:
-            if fault == "clear":
-                plant.faults = ChamberFaults()
-            _link_faults(served.simulators["endpoint"], fault)
-
-    def _rig_fault(self, served: _Served, fault: str, value: Any) -> None:
-        from simulators.press import PressFaults
-
-        plant = served.plant
-        if fault == "leak":
-            fraction = self._number(value, 0.5)
-            if not 0 <= fraction <= 1:
-                raise SchedulerError(f"a leak is a fraction of the supply, 0-1, not {fraction}")
-            plant.faults.leak_fraction = fraction
-        elif fault == "load-cell-drift":
-            plant.faults.load_cell_drift_N_per_h = self._number(value, 500.0)
-        elif fault == "valve-stuck-open":
-            plant.faults.valve_stuck_open = True
-        else:
-            if fault == "clear":
-                plant.faults = PressFaults()
-            for simulator in served.simulators.values():
-                _link_faults(simulator, fault)
-
-    @staticmethod
-    def _emstat4_fault(simulator: Any, fault: str, after: Any, code: Any) -> None:
-        from simulators.emstat4 import Faults, parse_fault
-
-        if after is not None and (isinstance(after, bool) or not isinstance(after, int)):
-            raise SchedulerError(f"'after' must be a whole number of data packages, not {after!r}")
-        if fault == "clear":
-            simulator.faults = Faults()
-            simulator.stall(False)
-            return
-        if after is None and fault == "drop":
-            simulator.drop_connection()
-            return
-        if after is None and fault == "stall":
-            simulator.stall(True)
-            return
-        text = fault
-        if fault == "error" and code is not None:
-            text += f"={int(code, 16) if isinstance(code, str) else int(code):04X}"
-        parse_fault(f"{text}@{after or 0}").arm(simulator)
-
-    @staticmethod
-    def _keithley_fault(
-        simulator: Any, fault: str, value: Any, after: Any, request: dict[str, Any]
-    ) -> None:
-        from simulators.keithley2450.server import Faults
-
-        if fault == "drop":
-            simulator.drop_connection()
-        elif fault == "stall":
-            simulator.stall(BenchSimulation._number(value, 5.0))
-        elif fault == "error":
-            simulator.inject_error(
-                int(request.get("code", -113)), str(request.get("message", "Undefined header"))
-            )
-        elif fault == "corrupt":
-            simulator.faults.corrupt_after_reads = int(after or 0)
-        elif fault == "clear":
-            simulator.faults = Faults()
 
     def state(self) -> dict[str, Any]:
         """What the simulation knows and the instruments only measure (for tests and demos)."""
@@ -626,24 +448,7 @@ class BenchSimulation:
             "slots": {},
         }
         for served in self.served.values():
-            plant = served.plant
-            if served.kind in ("emstat4", "keithley2450"):
-                out["potentiostats"][served.name] = _potentiostat_state(
-                    served.simulators["endpoint"]
-                )
-            if served.kind in ("espec", "watlow-f4t"):
-                out["chambers"][served.name] = {
-                    "air_degC": plant.air_degC,
-                    "setpoint_degC": plant.current_setpoint(),
-                    "mode": plant.mode,
-                    "faults": vars(plant.faults),
-                }
-            elif served.kind == "pressure-rig":
-                out["rigs"][served.name] = {
-                    "stack_pressure_MPa": plant.stack_pressure_MPa,
-                    "gas_Pa": plant.gas_Pa,
-                    "faults": vars(plant.faults),
-                }
+            out[f"{served.kind.role}s"][served.name] = served.simulator.state()
         for name, cell in self.cells.items():
             out["slots"][name] = {
                 "preset": self.presets[name],
@@ -653,21 +458,6 @@ class BenchSimulation:
                 "fault": cell.fault,
             }
         return out
-
-
-def _potentiostat_state(simulator: Any) -> dict[str, Any]:
-    """Whether a simulated potentiostat drives its cell, and its link (for safety tests)."""
-    machine = getattr(simulator, "machine", None)
-    if machine is not None:  # EmStat4: the MethodSCRIPT engine
-        cell_on, script = bool(machine.cell_on), bool(simulator.running)
-    else:  # Keithley 2450: the output relay
-        cell_on, script = bool(simulator.output_on), False
-    return {
-        "cell_on": cell_on,
-        "script_running": script,
-        "connections": _connections(simulator),
-        "drops": int(getattr(simulator, "drops", 0)),
-    }
 
 
 async def serve_bench(
