@@ -15,7 +15,7 @@ from scheduler.analyze import analyse_stored_run
 from scheduler.errors import SchedulerError
 from scheduler.runner import Progress
 from scheduler.session import CellInfo, run_protocol
-from scheduler.sim.papers.core import PaperResult, Procedure, ProcedureRun
+from scheduler.sim.papers.core import PaperResult, Procedure, ProcedureRun, not_reproduced
 
 PAPERS = ("gao2025", "kim2025", "ye2025")
 
@@ -23,11 +23,6 @@ PAPERS = ("gao2025", "kim2025", "ye2025")
 def procedures(paper: str) -> list[Procedure]:
     """The procedures of one paper, in the order the demo runs them."""
     return _module(paper).procedures()
-
-
-def not_reproduced(paper: str) -> list[dict[str, str]]:
-    """Reported numbers no preset or procedure produces yet, each with the reason."""
-    return list(_module(paper).NOT_REPRODUCED)
 
 
 def _module(paper: str) -> ModuleType:
