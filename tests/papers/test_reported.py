@@ -23,7 +23,8 @@ def test_every_procedure_has_its_reported_numbers_and_nothing_else_is_listed(pap
 
 def test_reported_numbers_are_read_as_written() -> None:
     rate = procedures("gao2025")[0]
-    assert [(e.quantity, e.reported, e.tolerance) for e in rate.expectations][0] == (
+    first = rate.expectations[0]
+    assert (first.quantity, first.reported, first.tolerance) == (
         "1C discharge capacity, DFNCM/LLZO",
         169.6,
         0.03,
@@ -32,5 +33,5 @@ def test_reported_numbers_are_read_as_written() -> None:
 
 
 def test_an_unknown_measure_is_refused() -> None:
-    with pytest.raises(SchedulerError, match="gao2025 pouch: measure .* is not one of rate_at"):
+    with pytest.raises(SchedulerError, match=r"gao2025 pouch: measure .* is not one of rate_at"):
         _measure({"median_of": "x"}, "gao2025 pouch")
