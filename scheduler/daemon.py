@@ -35,6 +35,7 @@ from scheduler.claim_policy import BenchView, RunningJob
 from scheduler.errors import SchedulerError
 from scheduler.instruments import InstrumentPool, SlotHardware, bench_clock, open_slot
 from scheduler.jobs import ACTIVE, JobParams, JobState
+from scheduler.kinds import kind_of
 from scheduler.recovery import describe, resume_point
 from scheduler.runner import ResumePoint, Runner, RunState
 from scheduler.session import prepare_run
@@ -607,10 +608,10 @@ class Daemon:
     # -- safety supervisor ------------------------------------------------------------------
     def _start_watchers(self) -> None:
         for name, config in self.bench.instruments.items():
-            kind = getattr(config, "kind", "")
-            if kind in ("espec", "watlow-f4t"):
+            role = kind_of(config).role
+            if role == "chamber":
                 self._watchers.append(asyncio.create_task(self._watch_chamber(name)))
-            elif kind == "pressure-rig":
+            elif role == "rig":
                 self._watchers.append(asyncio.create_task(self._watch_rig(name)))
 
     def _slots_with(self, role: str, name: str) -> list[str]:
@@ -729,8 +730,6 @@ def _protocol_limit(daemon: Daemon, slots: list[str], name: str) -> float | None
 
 
 def _static_on_device(bench: Bench, slot: str) -> bool:
-    from scheduler.instruments import STATIC_CAPABILITIES
-
-    kind = bench.instrument(bench.slot(slot).potentiostat).kind
-    capabilities = STATIC_CAPABILITIES.get(kind)
-    return bool(capabilities and capabilities.on_device_limits and capabilities.can_reattach)
+    config = bench.instrument(bench.slot(slot).potentiostat)
+    capabilities = kind_of(config).capabilities_for(config)
+    return capabilities.on_device_limits and capabilities.can_reattach

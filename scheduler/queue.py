@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from protocols import steps as P
 from protocols.estimate import estimate
-from protocols.units import format_si
 from scheduler.binding import CellInfo, bind
+from scheduler.checks import fit_problems, slot_names
 from scheduler.claim_policy import BenchView, RunningJob, plan_claims
 from scheduler.errors import SchedulerError
 from scheduler.jobs import ACTIVE, FINISHED, EstimateRecord, JobParams, JobState
@@ -174,232 +173,46 @@ def recover(store: Any, job_id: int, *, by: str, to: str = S.RUNNING, note: str 
     return store.set_job_state(job_id, to, by=_who(by), note=note, expect=S.INTERRUPTED)
 
 
-# -- the bench, as the queue sees it --------------------------------------------------------
-KIND_LABELS = {
-    "emstat4": "PalmSens EmStat4",
-    "keithley2450": "Keithley 2450",
-    "espec": "ESPEC chamber",
-    "watlow-f4t": "Watlow F4T chamber",
-    "pressure-rig": "pressure rig",
-}
-TECHNIQUE_WORDS = {
-    "rest": "open-circuit rests",
-    "cc": "constant-current steps",
-    "cv": "constant-voltage steps",
-    "pulse_train": "pulse trains",
-    "eis": "EIS",
-    "geis": "EIS",
-    "sweep": "voltage sweeps",
-    "cp": "constant-power steps",
-}
-
-
-def static_capabilities(kind: str) -> Any | None:
-    """What an instrument kind can do, known without connecting to it."""
-    from scheduler.instruments import STATIC_CAPABILITIES
-
-    return STATIC_CAPABILITIES.get(kind)
-
-
-def slot_names(bench: Any) -> list[str]:
-    """Every slot of the bench, in bench-file order."""
-    slots = getattr(bench, "slots", None) or []
-    if isinstance(slots, dict):
-        return list(slots)
-    return [getattr(s, "name", str(s)) for s in slots]
-
-
-def _slot(bench: Any, name: str) -> Any:
-    try:
-        return bench.slot(name)
-    except (KeyError, LookupError, SchedulerError):
-        known = ", ".join(slot_names(bench)) or "none"
-        raise SchedulerError(
-            f"bench {getattr(bench, 'name', '?')} has no slot {name!r}; its slots are: {known}"
-        ) from None
-
-
-def _limit(limits: Any, key: str) -> float | None:
-    if limits is None:
-        return None
-    value = limits.get(key) if isinstance(limits, dict) else getattr(limits, key, None)
-    return None if value is None else float(value)
-
-
-def _step_name(step: P.Step) -> str:
-    return f"step {step.index} ({step.label})" if step.label else f"step {step.index}"
-
-
-def _techniques(step: P.Step) -> tuple[str, ...]:
-    """The driver techniques a protocol step needs from the potentiostat channel."""
-    if isinstance(step, P.Rest | P.Wait):
-        return ("rest",)
-    if isinstance(step, P.ConstantCurrent):
-        return ("cc",)
-    if isinstance(step, P.ConstantVoltage):
-        return ("cv",)
-    if isinstance(step, P.ConstantCurrentConstantVoltage):
-        return ("cc", "cv")
-    if isinstance(step, P.PulseTrain):
-        return ("pulse_train",)
-    if isinstance(step, P.Impedance):
-        return ("eis" if step.mode == "potentiostatic" else "geis",)
-    if isinstance(step, P.Sweep):
-        return ("sweep",)
-    if isinstance(step, P.ConstantPower):
-        return ("cp",)
-    return ()
-
-
-def _step_current_A(step: P.Step) -> float | None:
-    """The largest current magnitude a step drives, when it states one."""
-    values: list[float] = []
-    for attr in ("current_A", "pulse_current_A", "current_limit_A"):
-        v = getattr(step, attr, None)
-        if v is not None and math.isfinite(v):
-            values.append(abs(v))
-    if isinstance(step, P.Impedance) and step.mode == "galvanostatic":
-        values.append(abs(step.amplitude) + abs(step.dc_bias or 0.0))
-    return max(values) if values else None
-
-
-def _step_voltages(step: P.Step) -> list[float]:
-    """Cell voltages a step drives to or runs until (not its abort safety limits)."""
-    volts: list[float] = []
-    if isinstance(step, P.ConstantVoltage | P.ConstantCurrentConstantVoltage):
-        volts.append(step.voltage_V)
-    if isinstance(step, P.Sweep):
-        volts.extend([*step.vertices_V, step.end_V])
-        if not step.start_at_ocv:
-            volts.append(step.start_V)
-    volts.extend(
-        lim.value for lim in step.limits if lim.quantity == "voltage" and lim.action != "abort"
+# -- cells ----------------------------------------------------------------------------------
+def cell_info(row: Any) -> CellInfo:
+    """The runner's CellInfo from a stored cell."""
+    return CellInfo(
+        name=row.name,
+        chemistry=row.chemistry or "",
+        active_mass_g=row.active_mass_g,
+        area_cm2=row.area_cm2,
+        loading_mg_cm2=row.loading_mg_cm2,
+        specific_capacity_mAh_g=row.specific_capacity_mAh_g,
+        nominal_capacity_mAh=row.nominal_capacity_mAh,
     )
-    return volts
 
 
-class _Problems:
-    """Problems of one slot, one line per kind; later steps with the same problem are counted."""
+def cell_basis(row: Any) -> Any | None:
+    """What 1C is for a stored cell (areal capacity from `extra` too), or None if unknown."""
+    from protocols import CapacityBasis
 
-    def __init__(self) -> None:
-        self.first: dict[str, str] = {}
-        self.more: dict[str, int] = {}
+    extra = row.extra or {}
+    mass_g = row.active_mass_g
+    if mass_g is None and row.loading_mg_cm2 and row.area_cm2:
+        mass_g = row.loading_mg_cm2 * row.area_cm2 / 1000.0
+    if mass_g and row.specific_capacity_mAh_g:
+        return CapacityBasis.from_specific(
+            mass_g, row.specific_capacity_mAh_g, area_cm2=row.area_cm2
+        )
+    areal = extra.get("areal_capacity_mAh_cm2")
+    if row.area_cm2 and areal:
+        return CapacityBasis.from_areal(row.area_cm2, float(areal), active_mass_g=mass_g)
+    if row.nominal_capacity_mAh:
+        return CapacityBasis.from_nominal(
+            row.nominal_capacity_mAh, active_mass_g=mass_g, area_cm2=row.area_cm2
+        )
+    return None
 
-    def add(self, key: str, text: str) -> None:
-        if key in self.first:
-            self.more[key] = self.more.get(key, 0) + 1
-        else:
-            self.first[key] = text
 
-    def lines(self) -> list[str]:
-        out = []
-        for key, text in self.first.items():
-            n = self.more.get(key, 0)
-            out.append(text + (f" (and {n} later step{'s' if n > 1 else ''})" if n else ""))
-        return out
-
-
-def fit_problems(plan: Any, bench: Any, slot_name: str) -> list[str]:
-    """Why `plan` cannot run on the slot, one sentence per kind of problem (empty: it can)."""
-    slot = _slot(bench, slot_name)
-    limits = getattr(slot, "limits", None)
-    found = _Problems()
-    pstat_config = bench.instrument(slot.potentiostat)
-    pstat_kind = pstat_config.kind
-    pstat = KIND_LABELS.get(pstat_kind, pstat_kind)
-    caps = static_capabilities(pstat_kind)
-    techniques = frozenset(getattr(caps, "techniques", ()) or ())
-    range_A = getattr(caps, "max_abs_current_A", None)
-    hard_A = _limit(limits, "abs_current_max_A")
-    v_lo, v_hi = _limit(limits, "voltage_min_V"), _limit(limits, "voltage_max_V")
-    compliance_V = getattr(pstat_config, "max_voltage_V", None)
-    range_V = getattr(caps, "voltage_range_V", None)
-    t_max, t_min = _limit(limits, "temperature_max_degC"), _limit(limits, "temperature_min_degC")
-    p_max = _limit(limits, "pressure_max_MPa")
-    for step in plan.steps:
-        where = f"the protocol's {_step_name(step)}"
-        for tech in _techniques(step):
-            if caps is None or tech in techniques:
-                continue
-            if tech in ("eis", "geis"):
-                mode = "PEIS" if tech == "eis" else "GEIS"
-                found.add("eis", f"slot {slot_name}'s {pstat} cannot do EIS; {where} is a {mode}")
-            else:
-                words = TECHNIQUE_WORDS.get(tech, tech)
-                found.add(tech, f"slot {slot_name}'s {pstat} cannot run {words}; {where} is one")
-        amps = _step_current_A(step)
-        if amps is not None:
-            if hard_A is not None and amps > hard_A * (1 + 1e-9):
-                found.add(
-                    "current",
-                    f"{where} drives {format_si(amps, 'A')} but slot {slot_name} allows at "
-                    f"most {format_si(hard_A, 'A')}",
-                )
-            elif range_A is not None and amps > float(range_A) * (1 + 1e-9):
-                found.add(
-                    "range",
-                    f"{where} drives {format_si(amps, 'A')} but slot {slot_name}'s {pstat} "
-                    f"sources at most {format_si(float(range_A), 'A')}",
-                )
-        for volts in _step_voltages(step):
-            if (v_lo is not None and volts < v_lo - 1e-9) or (
-                v_hi is not None and volts > v_hi + 1e-9
-            ):
-                low = "-∞" if v_lo is None else f"{v_lo:g}"
-                high = "∞" if v_hi is None else f"{v_hi:g}"
-                found.add(
-                    "voltage",
-                    f"{where} goes to {volts:.4g} V, outside slot {slot_name}'s hard limits "
-                    f"{low}–{high} V",
-                )
-                break
-            if range_V is not None and not range_V[0] - 1e-9 <= volts <= range_V[1] + 1e-9:
-                found.add(
-                    "range_V",
-                    f"{where} goes to {volts:.4g} V, outside the {range_V[0]:g}–{range_V[1]:g} V "
-                    f"range of slot {slot_name}'s {pstat}",
-                )
-                break
-            if compliance_V is not None and abs(volts) > float(compliance_V) + 1e-9:
-                found.add(
-                    "compliance",
-                    f"{where} goes to {volts:.4g} V but slot {slot_name}'s {pstat} is set to "
-                    f"at most {float(compliance_V):g} V (max_voltage_V)",
-                )
-                break
-        if isinstance(step, P.SetTemperature):
-            if not getattr(slot, "chamber", None):
-                found.add(
-                    "chamber",
-                    f"slot {slot_name} has no chamber; {where} sets the temperature to "
-                    f"{step.target_degC:g} °C",
-                )
-            elif t_max is not None and step.target_degC > t_max:
-                found.add(
-                    "t_max",
-                    f"{where} sets {step.target_degC:g} °C but slot {slot_name} allows at most "
-                    f"{t_max:g} °C",
-                )
-            elif t_min is not None and step.target_degC < t_min:
-                found.add(
-                    "t_min",
-                    f"{where} sets {step.target_degC:g} °C but slot {slot_name} allows at "
-                    f"least {t_min:g} °C",
-                )
-        if isinstance(step, P.SetPressure):
-            mpa = step.target_Pa / 1e6
-            if not getattr(slot, "rig", None):
-                found.add(
-                    "rig",
-                    f"slot {slot_name} has no pressure rig; {where} sets the stack pressure to "
-                    f"{mpa:g} MPa",
-                )
-            elif p_max is not None and mpa > p_max:
-                found.add(
-                    "p_max",
-                    f"{where} sets {mpa:g} MPa but slot {slot_name} allows at most {p_max:g} MPa",
-                )
-    return found.lines()
+def counter_electrode_V(row: Any) -> float:
+    """The counter electrode's potential vs Li/Li+ recorded with the cell (0 for Li)."""
+    value = (row.extra or {}).get("counter_electrode_V")
+    return float(value) if value is not None else 0.0
 
 
 # -- submission -----------------------------------------------------------------------------

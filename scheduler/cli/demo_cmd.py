@@ -103,7 +103,7 @@ def _progress_bar(hidden: bool) -> tuple[Progress, Any]:
 
 def plain_demo(*, output: Path, db: str | None, as_json: bool, time_scale: float) -> None:
     """The gao2025-style demo run, its per-cycle table and its plot."""
-    from scheduler.demo import run_demo
+    from scheduler.sim.demo import run_demo
     from storage import open_store
 
     store = open_store(db)
@@ -146,7 +146,7 @@ def plain_demo(*, output: Path, db: str | None, as_json: bool, time_scale: float
 
 
 def _check_paper(paper: str) -> None:
-    from scheduler.papers import PAPERS
+    from scheduler.sim.papers import PAPERS
 
     if paper not in PAPERS:
         raise SchedulerError(f"--paper must be one of {', '.join(PAPERS)}, not {paper!r}")
@@ -154,7 +154,7 @@ def _check_paper(paper: str) -> None:
 
 def list_paper_procedures(paper: str, *, as_json: bool) -> None:
     """`cellbench demo --paper P --list-procedures`: keys, titles, presets, numbers."""
-    from scheduler.papers import procedures
+    from scheduler.sim.papers import procedures
 
     _check_paper(paper)
     data = [
@@ -195,7 +195,7 @@ def paper_demo(
     only: list[str] | None = None,
 ) -> None:
     """`cellbench demo --paper P`: the paper's procedures, then reported vs measured."""
-    from scheduler.papers import procedures, run_paper
+    from scheduler.sim.papers import procedures, run_paper
     from storage import open_store
 
     _check_paper(paper)

@@ -129,9 +129,9 @@ async def _run_simulated(
 ) -> tuple[int, Any, Any]:
     """Run `protocol` on the preset's cell behind a simulated EmStat4, through the driver."""
     from scheduler.binding import CellInfo
-    from scheduler.papers import cell_extra
     from scheduler.session import run_protocol
-    from scheduler.simbench import simulated_emstat4
+    from scheduler.sim.bench import simulated_emstat4
+    from scheduler.sim.papers import cell_extra
 
     async with simulated_emstat4(
         preset, overrides=cell_overrides, time_scale=time_scale, transport=transport

@@ -168,7 +168,7 @@ async def test_runner_stores_what_arrived_and_records_the_reattach(tmp_path, mod
     import protocols
     from scheduler.binding import CellInfo
     from scheduler.session import run_protocol
-    from scheduler.simbench import simulated_emstat4
+    from scheduler.sim.bench import simulated_emstat4
     from storage import open_store
 
     protocol_file = tmp_path / "charge.yaml"

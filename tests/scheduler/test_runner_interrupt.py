@@ -13,7 +13,7 @@ import protocols
 from scheduler.binding import CellInfo, bind
 from scheduler.recovery import resume_point
 from scheduler.runner import Runner
-from scheduler.simbench import simulated_emstat4
+from scheduler.sim.bench import simulated_emstat4
 from storage import open_store
 
 PROTOCOL = """

@@ -14,7 +14,7 @@ from protocols.analysis.arrhenius import arrhenius
 from protocols.analysis.eis import fit_spectrum
 from scheduler.binding import CellInfo
 from scheduler.session import run_protocol
-from scheduler.simbench import simulated_slot
+from scheduler.sim.bench import simulated_slot
 from simulators.cell import load_preset
 from storage import open_store
 

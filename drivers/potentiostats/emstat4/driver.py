@@ -49,6 +49,7 @@ from drivers.potentiostats.emstat4.scripts import (
     END_TYPE,
     INDEX_TYPE,
     MAX_CURRENT_A,
+    VOLTAGE_RANGE_V,
     build_script,
 )
 from drivers.transports import LineTransport
@@ -197,7 +198,7 @@ class EmStat4:
         return Capabilities(
             techniques=frozenset({"rest", "cc", "cv", "eis", "geis", "pulse_train", "sweep"}),
             max_abs_current_A=MAX_CURRENT_A,
-            voltage_range_V=(-10.0, 10.0),
+            voltage_range_V=VOLTAGE_RANGE_V,
             on_device_limits=True,
             can_reattach=self.reattach,
             notes=REATTACH_NOTES if self.reattach else REATTACH_NOTES + " (turned off here)",

@@ -19,6 +19,7 @@ from drivers.potentiostat import StepCommand, StepLimit
 # Current ranges of the EmStat4 HR, 1 nA to 100 mA (reference/instruments.md 1.1).
 CURRENT_RANGES_A = [1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 MAX_CURRENT_A = CURRENT_RANGES_A[-1]
+VOLTAGE_RANGE_V = (-10.0, 10.0)  # the potentials a step may apply
 MODE_POTENTIOSTATIC = 2
 MODE_GALVANOSTATIC = 6
 END_TYPE = "ja"  # the end-code variable r in the closing package
@@ -252,7 +253,7 @@ def build_script(command: StepCommand, channel: int = 0) -> list[str]:
         segments = 0
         for _ in range(max(1, command.n_scans)):
             for begin, end in itertools.pairwise(vertices):
-                loop = [
+                segment = [
                     f"meas_loop_lsv p c {begin} {end} {si(step)} {si(command.scan_rate_V_s)}",
                     "  timer_get t",
                     *_package("t", "p", "c"),
@@ -260,8 +261,8 @@ def build_script(command: StepCommand, channel: int = 0) -> list[str]:
                     "endloop",
                 ]
                 if segments and limits:  # a fired limit ends the whole sweep
-                    loop = ["if r == 0i", *(f"  {line}" for line in loop), "endif"]
-                lines += loop
+                    segment = ["if r == 0i", *(f"  {line}" for line in segment), "endif"]
+                lines += segment
                 segments += 1
         return lines + _TAIL
     raise InstrumentError(f"the EmStat4 driver cannot run a {technique!r} step")

@@ -18,7 +18,7 @@ from protocols.analysis.plots import voltage_vs_capacity
 from scheduler.binding import CellInfo
 from scheduler.runner import Progress, RunResult
 from scheduler.session import run_protocol
-from scheduler.simbench import simulated_emstat4
+from scheduler.sim.bench import simulated_emstat4
 
 DEMO_PRESET = "gao2025-dfncm-llzo"
 
