@@ -150,50 +150,51 @@ def build_script(command: StepCommand, channel: int = 0) -> list[str]:
     return body(command, channel) + _TAIL
 
 
+def _timed_loop(
+    command: StepCommand,
+    channel: int,
+    mode: int,
+    range_A: float,
+    loop: str,
+    recorded: tuple[str, ...],
+    *,
+    watched: set[str] | None = None,
+    cell_on: bool = True,
+) -> list[str]:
+    """A step that is one measurement loop, ended by its time or by a limit on one of the
+    `watched` variables (by default, all it records)."""
+    lines = _header(mode, range_A, channel)
+    lines += [
+        *(["cell_on"] if cell_on else []),
+        "timer_start",
+        f"{loop} {si(command.sample_interval_s)} {si(_run_time(command))}",
+        "  timer_get t",
+        *_package("t", *recorded),
+        *_limit_lines(command.limits, "  ", set(recorded) if watched is None else watched),
+        "endloop",
+    ]
+    return lines
+
+
 def _cc(command: StepCommand, channel: int) -> list[str]:
-    lines = _header(MODE_GALVANOSTATIC, current_range(command.current_A), channel)
-    lines += [
-        "cell_on",
-        "timer_start",
-        f"meas_loop_cp p c {si(command.current_A)} {si(command.sample_interval_s)} "
-        f"{si(_run_time(command))}",
-        "  timer_get t",
-        *_package("t", "p", "c"),
-        *_limit_lines(command.limits, "  ", {"p", "c"}),
-        "endloop",
-    ]
-    return lines
-
-
-def _rest(command: StepCommand, channel: int) -> list[str]:
-    lines = _header(MODE_POTENTIOSTATIC, 1e-3, channel)
-    lines += [
-        "timer_start",
-        f"meas_loop_ocp p {si(command.sample_interval_s)} {si(_run_time(command))}",
-        "  timer_get t",
-        *_package("t", "p"),
-        *_limit_lines(command.limits, "  ", {"p"}),
-        "endloop",
-    ]
-    return lines
+    range_A = current_range(command.current_A)
+    loop = f"meas_loop_cp p c {si(command.current_A)}"
+    return _timed_loop(command, channel, MODE_GALVANOSTATIC, range_A, loop, ("p", "c"))
 
 
 def _cv(command: StepCommand, channel: int) -> list[str]:
-    expected = max(
-        (abs(lim.value) for lim in command.limits if "current" in lim.quantity), default=1e-3
+    currents = (abs(lim.value) for lim in command.limits if "current" in lim.quantity)
+    range_A = current_range(min(max(currents, default=1e-3) * 50, 0.1))
+    loop = f"meas_loop_ca p c {si(command.voltage_V)}"
+    # the potential is what it holds: only current limits end it
+    return _timed_loop(
+        command, channel, MODE_POTENTIOSTATIC, range_A, loop, ("p", "c"), watched={"c"}
     )
-    lines = _header(MODE_POTENTIOSTATIC, current_range(min(expected * 50, 0.1)), channel)
-    lines += [
-        "cell_on",
-        "timer_start",
-        f"meas_loop_ca p c {si(command.voltage_V)} {si(command.sample_interval_s)} "
-        f"{si(_run_time(command))}",
-        "  timer_get t",
-        *_package("t", "p", "c"),
-        *_limit_lines(command.limits, "  ", {"c"}),
-        "endloop",
-    ]
-    return lines
+
+
+def _rest(command: StepCommand, channel: int) -> list[str]:
+    loop = "meas_loop_ocp p"
+    return _timed_loop(command, channel, MODE_POTENTIOSTATIC, 1e-3, loop, ("p",), cell_on=False)
 
 
 def _pulse_train(command: StepCommand, channel: int) -> list[str]:
