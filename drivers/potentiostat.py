@@ -7,11 +7,20 @@ the Battery Data Format) and yields `Sample`s while the step runs, ending with a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import operator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 Technique = Literal["rest", "cc", "cv", "eis", "geis", "pulse_train", "sweep"]
+Phase = Literal["", "pulse", "relax"]  # within a pulse train; "" elsewhere
+
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,10 @@ class StepLimit:
     op: Literal["<", "<=", ">", ">="]
     value: float
     name: str = ""  # shown in the end reason, e.g. "voltage <= 3.0 V"
+
+    def met_by(self, measured: float) -> bool:
+        """Whether a measured value of this limit's quantity satisfies the limit."""
+        return _COMPARE[self.op](measured, self.value)
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,7 @@ class Sample:
     t_s: float
     voltage_V: float
     current_A: float
-    phase: Literal["", "pulse", "relax"] = ""
+    phase: Phase = ""
     pulse_index: int | None = None
     status: int = 0  # instrument status bits (overload, underload, timing)
     index: int | None = None  # the instrument's own 1-based sample number within the step

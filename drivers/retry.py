@@ -34,6 +34,8 @@ from tenacity import (
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
+from drivers.errors import InstrumentConnectionError
+
 log = logging.getLogger("cellbench.retry")
 
 Retryable = type[BaseException] | tuple[type[BaseException], ...]
@@ -127,3 +129,20 @@ def start_over(attempt: AttemptManager) -> None:
     """Count the next failure as the first: a link that came up and broke later waits the
     shortest time before it is dialled again, not the longest it reached while down."""
     attempt.retry_state.attempt_number = 1
+
+
+async def reopen(
+    open_link: Callable[[], Awaitable[None]], who: str, *, attempts: int, first_delay_s: float
+) -> None:
+    """Open a lost link again on the backoff; one sentence naming `who` if it stays down."""
+    try:
+        await backoff(
+            f"reconnecting {who}",
+            retry_on=InstrumentConnectionError,
+            attempts=attempts,
+            first_delay_s=first_delay_s,
+        )(open_link)
+    except InstrumentConnectionError as exc:
+        raise InstrumentConnectionError(
+            f"{who} could not be reconnected after {attempts} attempts"
+        ) from exc

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from protocols import plan as P
+from protocols import steps as P
 from protocols.units import format_si
 from scheduler.errors import SchedulerError
 from scheduler.instruments import SlotCapabilities, slot_capabilities

@@ -56,10 +56,8 @@ class OutageBuffer:
         if message.kind == "state":
             self.states[message.topic] = message
             self.dirty[message.topic] = None
-        elif message.kind == "event":
-            self.events.append(message)
         else:
-            self.samples.append(message)
+            self._lane(message).append(message)
         self._enforce_bound()
         self.peak = max(self.peak, self.buffered)
 
@@ -86,10 +84,8 @@ class OutageBuffer:
         for msg in reversed(unsent):
             if msg.kind == "state":
                 self.dirty[msg.topic] = None
-            elif msg.kind == "event":
-                self.events.appendleft(msg)
             else:
-                self.samples.appendleft(msg)
+                self._lane(msg).appendleft(msg)
         self._enforce_bound()
 
     def drops_to_report(self, force: bool = False) -> tuple[int, int] | None:
@@ -103,6 +99,9 @@ class OutageBuffer:
         self._unreported = {"samples": 0, "events": 0}
         self._last_drop_report = now
         return samples, events
+
+    def _lane(self, message: Message) -> deque[Message]:
+        return self.events if message.kind == "event" else self.samples
 
     def _enforce_bound(self) -> None:
         while self.buffered > self.limit:

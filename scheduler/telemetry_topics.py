@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -31,30 +30,15 @@ PAYLOAD_VERSION = 1
 OFFLINE_WILL = json.dumps({"v": PAYLOAD_VERSION, "state": "offline"}).encode()
 
 
-@dataclass(frozen=True)
 class Topics:
     """The topics of one bench."""
 
-    bench: str
-
-    def __post_init__(self) -> None:
-        check_segment(self.bench, "bench name")
-
-    @property
-    def prefix(self) -> str:
-        return f"{TOPIC_ROOT}/{self.bench}"
-
-    @property
-    def status(self) -> str:
-        return f"{self.prefix}/status"
-
-    @property
-    def events(self) -> str:
-        return f"{self.prefix}/events"
-
-    @property
-    def control(self) -> str:
-        return f"{self.prefix}/control"
+    def __init__(self, bench: str) -> None:
+        check_segment(bench, "bench name")
+        self.prefix = f"{TOPIC_ROOT}/{bench}"
+        self.status = f"{self.prefix}/status"
+        self.events = f"{self.prefix}/events"
+        self.control = f"{self.prefix}/control"
 
     def slot_state(self, slot: str) -> str:
         check_segment(slot, "slot name")

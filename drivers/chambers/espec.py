@@ -10,14 +10,14 @@ own firmware, so a host crash does not stop it.
 from __future__ import annotations
 
 import math
+from typing import Unpack
 
 from drivers.chamber import ChamberMode, ChamberReading, ChamberSensorError, checked_temperature
 from drivers.errors import (
     InstrumentReplyError,
     InstrumentReportedError,
 )
-from drivers.transports.line_instrument import LineInstrument
-from drivers.transports.lines import LineTransport
+from drivers.transports.line_instrument import LineInstrument, LinkSettings
 
 # What each NA: reply means, in the lab's words (ESPEC P-300/SCP-220 communication manual).
 NA_MEANINGS = {
@@ -45,22 +45,15 @@ class EspecChamber(LineInstrument):
     """An ESPEC chamber with a P-300 or SCP-220 controller (temperature only)."""
 
     supports_ramp = True
+    default_name = "ESPEC chamber"
+    default_baudrate = 9600
+    default_timeout_s = 3.0
 
     def __init__(
-        self,
-        endpoint: str,
-        *,
-        name: str = "ESPEC chamber",
-        address: int | None = None,
-        baudrate: int = 9600,
-        timeout_s: float = 3.0,
-        reconnect_attempts: int = 3,
+        self, endpoint: str, *, address: int | None = None, **link: Unpack[LinkSettings]
     ) -> None:
-        line = LineTransport(
-            endpoint, name=name, baudrate=baudrate, timeout_s=timeout_s, newline="\r\n"
-        )
-        super().__init__(line, reconnect_attempts=reconnect_attempts)
-        self.address = address
+        super().__init__(endpoint, **link)
+        self.address = address  # RS-485 address, for controllers on a shared bus
 
     # -- one exchange ----------------------------------------------------------------------
     async def query(self, command: str) -> str:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Unpack
 
 import pint
 
 from drivers.errors import InstrumentReplyError, InstrumentReportedError
-from drivers.transports.delimited import DelimitedTransport
-from drivers.transports.line_instrument import LineInstrument
+from drivers.transports.line_instrument import LineInstrument, LinkSettings
 
 GAUGE_SUFFIXES = {"PSIG": "psi", "PSIA": "psi", "PSI": "psi"}
 
@@ -50,29 +50,25 @@ class AlicatFrame:
 class AlicatPC(LineInstrument):
     """One Alicat PC/PCD pressure controller addressed by its unit id."""
 
+    default_name = "Alicat PC"
+    default_baudrate = 19200
+    default_timeout_s = 1.0
+    newline = "\r"
+    separator = "\r"
+
     def __init__(
         self,
         endpoint: str,
         *,
-        name: str = "Alicat PC",
         unit_id: str = "A",
         unit: str = "PSIG",
         full_scale: float = 150.0,
-        baudrate: int = 19200,
-        timeout_s: float = 1.0,
-        reconnect_attempts: int = 3,
+        **link: Unpack[LinkSettings],
     ) -> None:
         if len(unit_id) != 1 or not unit_id.isalpha():
+            name = link.get("name", self.default_name)
             raise InstrumentReplyError(f"{name}: unit id {unit_id!r} must be one letter A-Z")
-        line = DelimitedTransport(
-            endpoint,
-            name=name,
-            baudrate=baudrate,
-            timeout_s=timeout_s,
-            newline="\r",
-            separator="\r",
-        )
-        super().__init__(line, reconnect_attempts=reconnect_attempts)
+        super().__init__(endpoint, **link)
         self.unit_id = unit_id.upper()
         self.unit = unit
         self.pa_per_unit = pascal_per_unit(unit)

@@ -9,10 +9,10 @@ ozF are converted to newtons.
 from __future__ import annotations
 
 import math
+from typing import Unpack
 
 from drivers.errors import InstrumentReplyError, InstrumentReportedError
-from drivers.transports.line_instrument import LineInstrument
-from drivers.transports.lines import LineTransport
+from drivers.transports.line_instrument import LineInstrument, LinkSettings
 
 ERRORS = {
     "*10": "illegal command",
@@ -34,21 +34,15 @@ NEWTONS_PER = {
 class Mark10Gauge(LineInstrument):
     """A Mark-10 force gauge; compression reads positive."""
 
+    default_name = "Mark-10 gauge"
+    default_baudrate = 115200
+    default_timeout_s = 1.0
+
     def __init__(
-        self,
-        endpoint: str,
-        *,
-        name: str = "Mark-10 gauge",
-        baudrate: int = 115200,
-        timeout_s: float = 1.0,
-        reconnect_attempts: int = 3,
-        default_unit: str = "N",
+        self, endpoint: str, *, default_unit: str = "N", **link: Unpack[LinkSettings]
     ) -> None:
-        line = LineTransport(
-            endpoint, name=name, baudrate=baudrate, timeout_s=timeout_s, newline="\r\n"
-        )
-        super().__init__(line, reconnect_attempts=reconnect_attempts)
-        self.default_unit = default_unit
+        super().__init__(endpoint, **link)
+        self.default_unit = default_unit  # for readings sent without a unit
 
     async def query(self, command: str) -> str:
         reply = await self.exchange(command)

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from drivers.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
-from drivers.retry import backoff
+from drivers.retry import reopen
 
 wire_log = logging.getLogger("cellbench.wire")
 
@@ -193,17 +193,7 @@ class VisaTransport:
 
     async def _reconnect_unlocked(self, attempts: int, first_delay_s: float) -> None:
         await self._drop_session()
-        try:
-            await backoff(
-                f"reconnecting {self}",
-                retry_on=InstrumentConnectionError,
-                attempts=attempts,
-                first_delay_s=first_delay_s,
-            )(self._open_unlocked)
-        except InstrumentConnectionError as exc:
-            raise InstrumentConnectionError(
-                f"{self} could not be reconnected after {attempts} attempts"
-            ) from exc
+        await reopen(self._open_unlocked, str(self), attempts=attempts, first_delay_s=first_delay_s)
 
     async def shutdown(self) -> None:
         """Close the session and stop the worker thread for good."""

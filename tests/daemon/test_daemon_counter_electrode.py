@@ -14,12 +14,13 @@ import time
 
 import numpy as np
 import pytest
+import tomli_w
 from daemon_process import start_daemon, stop_daemon, wait_for
 from simbench_process import start_sim, stop_sim
 
 import protocols
 from scheduler import queue
-from scheduler.bench import Bench, to_toml
+from scheduler.bench import Bench
 from scheduler.binding import CellInfo, bind
 from storage import open_store
 
@@ -47,7 +48,7 @@ def _bench_text() -> str:
             "cells": {"S1": {"preset": "kim2025-liquid-reference", "soc": 0.0}},
         },
     }
-    return to_toml(data)
+    return tomli_w.dumps(data)
 
 
 def _submit(store, bench) -> tuple[int, tuple[float, float], float, float]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
+from tenacity import AsyncRetrying
 
 from drivers.errors import InstrumentConnectionError, InstrumentReplyError
 from drivers.retry import Backoff, backoff, start_over
@@ -28,17 +30,14 @@ class Flaky:
     async def sleep(self, seconds: float) -> None:
         self.waits.append(seconds)
 
+    def retrying(self, **options: Any) -> AsyncRetrying:
+        """The policy under test, retrying connection errors and sleeping on this fake."""
+        return backoff("test", retry_on=InstrumentConnectionError, sleep=self.sleep, **options)
+
 
 async def test_waits_double_from_the_first_delay_up_to_the_cap() -> None:
     flaky = Flaky(failures=6)
-    retrying = backoff(
-        "test",
-        retry_on=InstrumentConnectionError,
-        attempts=8,
-        first_delay_s=0.2,
-        max_delay_s=1.0,
-        sleep=flaky.sleep,
-    )
+    retrying = flaky.retrying(attempts=8, first_delay_s=0.2, max_delay_s=1.0)
     assert await retrying(flaky) == "ok"
     assert flaky.calls == 7
     assert flaky.waits == pytest.approx([0.2, 0.4, 0.8, 1.0, 1.0, 1.0])
@@ -46,7 +45,7 @@ async def test_waits_double_from_the_first_delay_up_to_the_cap() -> None:
 
 async def test_gives_up_after_the_last_attempt_without_waiting_after_it() -> None:
     flaky = Flaky(failures=10)
-    retrying = backoff("test", retry_on=InstrumentConnectionError, attempts=3, sleep=flaky.sleep)
+    retrying = flaky.retrying(attempts=3)
     with pytest.raises(InstrumentConnectionError, match="link down"):
         await retrying(flaky)
     assert flaky.calls == 3
@@ -55,7 +54,7 @@ async def test_gives_up_after_the_last_attempt_without_waiting_after_it() -> Non
 
 async def test_other_errors_pass_straight_through() -> None:
     flaky = Flaky(failures=1, error=InstrumentReplyError("garbled"))
-    retrying = backoff("test", retry_on=InstrumentConnectionError, attempts=5, sleep=flaky.sleep)
+    retrying = flaky.retrying(attempts=5)
     with pytest.raises(InstrumentReplyError, match="garbled"):
         await retrying(flaky)
     assert flaky.calls == 1 and flaky.waits == []
@@ -65,15 +64,7 @@ async def test_jitter_only_shortens_a_wait() -> None:
     policy = Backoff(first_s=1.0, max_s=8.0, jitter=0.2)
     assert [policy.delay(n) for n in (1, 2, 3, 4, 5)] == [1.0, 2.0, 4.0, 8.0, 8.0]
     flaky = Flaky(failures=40)
-    retrying = backoff(
-        "test",
-        retry_on=InstrumentConnectionError,
-        attempts=41,
-        first_delay_s=1.0,
-        max_delay_s=1.0,
-        jitter=0.2,
-        sleep=flaky.sleep,
-    )
+    retrying = flaky.retrying(attempts=41, first_delay_s=1.0, max_delay_s=1.0, jitter=0.2)
     assert await retrying(flaky) == "ok"
     assert all(0.8 <= wait <= 1.0 for wait in flaky.waits)
     assert len(set(flaky.waits)) > 1
@@ -99,11 +90,8 @@ async def test_a_deadline_stops_before_a_wait_that_would_pass_it() -> None:
 async def test_until_ends_the_retries_and_on_retry_hears_each_failure() -> None:
     flaky = Flaky(failures=10)
     heard: list[tuple[str, float]] = []
-    retrying = backoff(
-        "test",
-        retry_on=InstrumentConnectionError,
+    retrying = flaky.retrying(
         until=lambda: flaky.calls >= 4,
-        sleep=flaky.sleep,
         on_retry=lambda error, wait_s: heard.append((str(error), wait_s)),
     )
     with pytest.raises(InstrumentConnectionError):
@@ -114,7 +102,7 @@ async def test_until_ends_the_retries_and_on_retry_hears_each_failure() -> None:
 
 async def test_start_over_makes_the_next_wait_the_shortest_again() -> None:
     flaky = Flaky(failures=0)
-    retrying = backoff("test", retry_on=InstrumentConnectionError, attempts=10, sleep=flaky.sleep)
+    retrying = flaky.retrying(attempts=10)
     async for attempt in retrying:
         with attempt:
             flaky.calls += 1

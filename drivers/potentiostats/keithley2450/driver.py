@@ -47,6 +47,7 @@ from drivers.potentiostat import (
     Capabilities,
     Identity,
     ImpedancePoint,
+    Phase,
     Sample,
     StepCommand,
     StepEnd,
@@ -78,7 +79,7 @@ class _Reading:
 
 @dataclass(frozen=True)
 class _Phase:
-    name: str  # "", "pulse" or "relax"
+    name: Phase
     index: int | None
     current_A: float
     length_s: float
@@ -417,7 +418,7 @@ class Keithley2450:
                     t_s=t,
                     voltage_V=reading.voltage_V,
                     current_A=reading.current_A,
-                    phase=phase.name,  # type: ignore[arg-type]
+                    phase=phase.name,
                     pulse_index=phase.index,
                 )
                 count += 1
