@@ -1,4 +1,5 @@
-"""storage: the SQLModel schema, SQLite/PostgreSQL engines, batched sample ingest and export.
+"""storage: the SQLModel schema, SQLite/PostgreSQL engines, the Store and its asyncio facade,
+batched sample ingest and export.
 
 Exports load on first use, so that importing `storage.errors` (as the CLI does for every
 command) does not pull in SQLAlchemy.
@@ -16,6 +17,7 @@ _EXPORTS = {
     "SAMPLE_COLUMNS": "storage.columns",
     "SampleWriter": "storage.writer",
     "Store": "storage.store",
+    "AsyncStore": "storage.async_store",
     "open_store": "storage.store",
     "export_run": "storage.export",
     "import_mpr": "storage.mpr",

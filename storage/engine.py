@@ -73,9 +73,14 @@ def create_engine(url: str) -> tuple[Engine, str]:
     return engine, name
 
 
+def _last(value: str | tuple[str, ...]) -> str:
+    return value if isinstance(value, str) else value[-1]
+
+
 def _sqlite_engine(url: URL, name: str) -> Engine:
     query = dict(url.query)
-    options = {k: query.pop(k) for k in _SQLITE_OPTIONS if k in query}
+    # A repeated option (a tuple of values) counts by its last value.
+    options = {k: _last(query.pop(k)) for k in _SQLITE_OPTIONS if k in query}
     url = url.set(query=query)
     database = url.database
     if database and database != ":memory:" and not query.get("uri"):

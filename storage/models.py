@@ -6,10 +6,16 @@ migrations produce exactly these tables.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+import sqlalchemy as sa
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table behind a model (SQLModel does not declare `__table__` for type checkers)."""
+    return cast(sa.Table, sa.inspect(model).local_table)
 
 
 def _json() -> Any:

@@ -42,18 +42,32 @@ def _integrate(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.cumsum(np.clip(inc, 0, None)), np.cumsum(np.clip(-inc, 0, None))
 
 
-def read_mpr(path: str | Path, *, invert_current: bool = False) -> dict[str, Any]:
-    """Read a .mpr file into SAMPLE_COLUMNS-keyed arrays plus spectra and file facts."""
-    path = Path(path)
+def _open(path: Path) -> Any:
+    """The galvani MPRfile of `path`; its failures become one-sentence StorageErrors."""
     try:
         from galvani.BioLogic import MPRfile
 
-        mpr = MPRfile(str(path))
+        return MPRfile(str(path))
     except ImportError:
         raise StorageError("Importing .mpr files needs galvani (`pip install galvani`).") from None
     except (OSError, ValueError, NotImplementedError, AssertionError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StorageError(f"Cannot read BioLogic file {path}: {reason}.") from None
+
+
+def _start(mpr: Any) -> dt.datetime | None:
+    """When the file's experiment began: its timestamp, else midnight of its start date."""
+    start = getattr(mpr, "timestamp", None)
+    if start is None:
+        start_date = getattr(mpr, "startdate", None)
+        start = dt.datetime.combine(start_date, dt.time()) if start_date else None
+    return start
+
+
+def _sample_columns(
+    path: Path, mpr: Any, start: dt.datetime | None, invert_current: bool
+) -> dict[str, np.ndarray]:
+    """The file's data table as SAMPLE_COLUMNS-keyed arrays (mapping in the module docstring)."""
     data = mpr.data
     names = data.dtype.names or ()
     n = len(data)
@@ -88,16 +102,12 @@ def read_mpr(path: str | Path, *, invert_current: bool = False) -> dict[str, Any
         if "Temperature/°C" in names
         else np.full(n, np.nan)
     )
-    start = getattr(mpr, "timestamp", None)
-    if start is None:
-        start_date = getattr(mpr, "startdate", None)
-        start = dt.datetime.combine(start_date, dt.time()) if start_date else None
     unix = (
         t + start.astimezone().timestamp()
         if isinstance(start, dt.datetime) and hasattr(mpr, "timestamp")
         else np.full(n, np.nan)
     )
-    columns = {
+    return {
         "test_time_s": t,
         "unix_time_s": unix,
         "voltage_V": v,
@@ -112,27 +122,42 @@ def read_mpr(path: str | Path, *, invert_current: bool = False) -> dict[str, Any
         "discharge_energy_Wh": e_dis,
         "temperature_degC": temp,
     }
+
+
+def _spectra(data: Any, step_count: np.ndarray) -> list[dict[str, Any]]:
+    """One spectrum per impedance sweep of an EIS file (none for other files)."""
+    names = data.dtype.names or ()
+    if not ("freq/Hz" in names and "Re(Z)/Ohm" in names and "-Im(Z)/Ohm" in names):
+        return []
+    f = np.asarray(data["freq/Hz"], dtype=float)
+    mask = f > 0
+    group_col = _first(names, "z cycle", "cycle number")
+    groups = np.asarray(data[group_col]) if group_col else np.zeros(len(data))
     spectra = []
-    if "freq/Hz" in names and "Re(Z)/Ohm" in names and "-Im(Z)/Ohm" in names:
-        f = np.asarray(data["freq/Hz"], dtype=float)
-        mask = f > 0
-        group_col = _first(names, "z cycle", "cycle number")
-        groups = np.asarray(data[group_col]) if group_col else np.zeros(n)
-        for g in np.unique(groups[mask]):
-            sel = mask & (groups == g)
-            spectra.append(
-                {
-                    "step_count": int(step_count[sel][0]),
-                    "frequency_Hz": f[sel],
-                    "z_real_ohm": np.asarray(data["Re(Z)/Ohm"][sel], dtype=float),
-                    "z_imag_ohm": -np.asarray(data["-Im(Z)/Ohm"][sel], dtype=float),
-                }
-            )
+    for g in np.unique(groups[mask]):
+        sel = mask & (groups == g)
+        spectra.append(
+            {
+                "step_count": int(step_count[sel][0]),
+                "frequency_Hz": f[sel],
+                "z_real_ohm": np.asarray(data["Re(Z)/Ohm"][sel], dtype=float),
+                "z_imag_ohm": -np.asarray(data["-Im(Z)/Ohm"][sel], dtype=float),
+            }
+        )
+    return spectra
+
+
+def read_mpr(path: str | Path, *, invert_current: bool = False) -> dict[str, Any]:
+    """Read a .mpr file into SAMPLE_COLUMNS-keyed arrays plus spectra and file facts."""
+    path = Path(path)
+    mpr = _open(path)
+    start = _start(mpr)
+    columns = _sample_columns(path, mpr, start, invert_current)
     return {
         "columns": columns,
-        "spectra": spectra,
-        "n": n,
-        "source_columns": list(names),
+        "spectra": _spectra(mpr.data, columns["step_count"]),
+        "n": len(mpr.data),
+        "source_columns": list(mpr.data.dtype.names or ()),
         "start": start.isoformat() if start else None,
         "version": int(getattr(mpr, "version", 0)),
     }

@@ -20,11 +20,11 @@ from storage.chunks import encode_chunk
 from storage.columns import INTEGER_COLUMNS, INTEGER_FILL, SAMPLE_COLUMNS
 from storage.engine import WRITE_OPTION, translate_errors
 from storage.errors import StorageError
-from storage.models import MeasurementChunk
+from storage.models import MeasurementChunk, table_of
 
 MAX_FLUSH_INTERVAL_S = 1.0
 DEFAULT_CHUNK_ROWS = 250_000
-_CHUNKS = MeasurementChunk.__table__
+_CHUNKS = table_of(MeasurementChunk)
 
 
 def _as_column(key: str, values: Any, n: int | None) -> np.ndarray:

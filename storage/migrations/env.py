@@ -29,6 +29,8 @@ else:  # `alembic -x url=...` from a developer's shell
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
         "sqlalchemy.url"
     )
+    if not url:
+        raise SystemExit("alembic needs a database: -x url=sqlite:///path or postgresql://...")
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         _run(conn)

@@ -1,31 +1,18 @@
-"""Queue fixtures: every test that takes `db_url` or `store` runs on SQLite and PostgreSQL.
+"""Queue fixtures: the test bench, its protocols, the CLI, and a store holding cell C1.
 
-PostgreSQL is the server at 127.0.0.1:5432 (user postgres, trust auth), as in tests/storage:
-one throwaway database per test session, tables emptied between tests. Without the server
-the PostgreSQL cases skip, except under CI=true, where they fail.
+The databases (`db_url`, `store` on SQLite and PostgreSQL) come from tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from queue_fixtures import (
-    BENCH_FILE,
-    PG_HOST,
-    PG_PORT,
-    PG_USER,
-    TABLES,
-    admin_connect,
-    protocol_text,
-)
+from queue_fixtures import BENCH_FILE, protocol_text
 
 from scheduler.bench import Bench
-from storage import Store, open_store
+from storage import Store
 
 
 @pytest.fixture
@@ -46,66 +33,11 @@ def bench() -> Bench:
     return Bench.load(BENCH_FILE)
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"PostgreSQL is required under CI=true: {reason}", pytrace=False)
-    pytest.skip(f"PostgreSQL not available: {reason}")
-
-
-@pytest.fixture(scope="session")
-def queue_pg_url() -> Iterator[str]:
-    """The session's throwaway PostgreSQL database for queue tests (migrated on first open)."""
-    try:
-        with admin_connect() as conn:
-            conn.execute("SELECT 1")
-    except Exception as exc:  # any failure to reach the server means "not available"
-        _unavailable(f"{PG_USER}@{PG_HOST}:{PG_PORT}: {str(exc).strip().splitlines()[0]}")
-    name = f"cellbench_queue_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with admin_connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
-    open_store(url).close()
-    yield url
-    with admin_connect() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _empty_pg(url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SET lock_timeout = '10s'")
-        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated SQLite file; each test gets a copy (migrating takes longer than copying)."""
-    path = tmp_path_factory.mktemp("queue-template") / "template.db"
-    open_store(f"sqlite:///{path}").close()
-    return path
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database URL with an empty, migrated schema on each engine."""
-    if request.param == "sqlite":
-        target = tmp_path / "queue.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
-        yield f"sqlite:///{target}"
-        return
-    url = request.getfixturevalue("queue_pg_url")
-    _empty_pg(url)
-    yield url
-
-
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    """An open Store on each engine, with cell C1 (1C = 200 mA/g × 12 mg = 2.4 mA)."""
-    s = open_store(db_url)
-    s.add_cell("C1", chemistry="NCM811", active_mass_g=0.012, specific_capacity_mAh_g=200.0)
-    yield s
-    s.close()
+def store(store: Store) -> Store:
+    """The shared `store` (tests/conftest.py) with cell C1 (1C = 200 mA/g × 12 mg = 2.4 mA)."""
+    store.add_cell("C1", chemistry="NCM811", active_mass_g=0.012, specific_capacity_mAh_g=200.0)
+    return store
 
 
 @pytest.fixture

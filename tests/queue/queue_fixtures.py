@@ -1,21 +1,13 @@
-"""Shared test data for the queue tests: the bench file, small protocols, the test server."""
+"""Shared test data for the queue tests: the bench file and small protocols."""
 
 from __future__ import annotations
 
-import os
 import sys
 import textwrap
 from pathlib import Path
 
 HERE = Path(__file__).parent
 BENCH_FILE = HERE / "bench.toml"
-PG_HOST = os.environ.get("CELLBENCH_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("CELLBENCH_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("CELLBENCH_TEST_PG_USER", "postgres")
-TABLES = (
-    "slot_states, analyses, events, spectra, measurement_chunks, steps, runs, job_transitions, "
-    "jobs, protocols, cells, instruments"
-)
 
 # Small protocols, each made to need one thing a slot may lack.
 SAFETY = "safety: {voltage_min: 2.5 V, voltage_max: 4.4 V, abs_current_max: 3C}\n"
@@ -91,19 +83,6 @@ def protocol_text(key: str) -> str:
 
 
 CELLBENCH = [sys.executable, "-c", "from scheduler.cli import main; main()"]
-
-
-def admin_connect():
-    import psycopg
-
-    return psycopg.connect(
-        host=PG_HOST,
-        port=PG_PORT,
-        user=PG_USER,
-        dbname="postgres",
-        autocommit=True,
-        connect_timeout=3,
-    )
 
 
 def claim_next(store, *slots: str, bench_name: str = "test-bench", daemon: str = "pc-1"):

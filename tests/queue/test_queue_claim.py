@@ -101,7 +101,7 @@ def test_concurrent_claims_never_share_a_job(db_url: str, store: Store, bench) -
 
 @pytest.mark.postgres
 def test_postgres_skips_a_job_another_daemon_has_locked(
-    queue_pg_url: str, db_url: str, store: Store, bench
+    pg_session_url: str, db_url: str, store: Store, bench
 ) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("SKIP LOCKED is the PostgreSQL path")

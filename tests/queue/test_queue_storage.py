@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -14,39 +13,8 @@ from storage.engine import create_engine
 from storage.migrate import current_revision, head_revision, upgrade
 
 
-@pytest.fixture
-def fresh_url(db_url: str, tmp_path, queue_pg_url_factory) -> str:
-    """A brand-new, empty database on the same engine as `db_url`."""
-    if db_url.startswith("sqlite"):
-        return f"sqlite:///{tmp_path / 'fresh.db'}"
-    return queue_pg_url_factory()
-
-
-@pytest.fixture
-def queue_pg_url_factory(request):
-    """Make throwaway PostgreSQL databases, dropped at the end of the test."""
-    import uuid
-
-    from queue_fixtures import PG_HOST, PG_PORT, PG_USER, admin_connect
-
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"cellbench_queue_mig_{uuid.uuid4().hex[:8]}"
-        with admin_connect() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        made.append(name)
-        return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
-
-    yield make
-    if made:
-        with admin_connect() as conn:
-            for name in made:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def test_0002_database_migrates_with_its_jobs_and_events(fresh_url: str) -> None:
-    engine, name = create_engine(fresh_url)
+def test_0002_database_migrates_with_its_jobs_and_events(fresh_db_url: str) -> None:
+    engine, name = create_engine(fresh_db_url)
     upgrade(engine, name, "0002")
     with engine.begin() as conn:
         conn.execute(
@@ -62,7 +30,7 @@ def test_0002_database_migrates_with_its_jobs_and_events(fresh_url: str) -> None
             )
         )
     engine.dispose()
-    with open_store(fresh_url) as store:
+    with open_store(fresh_db_url) as store:
         assert current_revision(store.engine) == head_revision() != "0002"
         job = store.get_job(1)
         assert (job.state, job.priority, job.slot, job.bench) == ("queued", 3, "A1", None)
@@ -75,8 +43,8 @@ def test_0002_database_migrates_with_its_jobs_and_events(fresh_url: str) -> None
         assert [s.slot for s in store.slot_states()] == ["A1"]
 
 
-def test_migrations_produce_exactly_the_models(fresh_url: str) -> None:
-    with open_store(fresh_url) as store, store.engine.connect() as conn:
+def test_migrations_produce_exactly_the_models(fresh_db_url: str) -> None:
+    with open_store(fresh_db_url) as store, store.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         diffs = compare_metadata(ctx, SQLModel.metadata)
     ours = {"jobs", "events", "slot_states"}
