@@ -32,6 +32,7 @@ from scheduler.run_state import (
     safety_breach,
 )
 from scheduler.translate import Translation, translate_phases
+from storage import AsyncStore
 
 __all__ = [
     "Interrupted",
@@ -95,7 +96,7 @@ class Runner:
     ) -> None:
         self.plan = plan
         self.potentiostat = potentiostat
-        self.store = store
+        self.db = AsyncStore.of(store)  # the database, reached off the event loop
         self.run_id = run_id
         self.one_c_A = one_c_A
         self.progress = progress or (lambda event, state: None)
@@ -139,7 +140,7 @@ class Runner:
     async def run(self, resume: ResumePoint | None = None) -> RunResult:
         """Run the plan to its end, or continue it from `resume` after an interruption."""
         result = RunResult("completed", "")
-        self._writer = await asyncio.to_thread(self.store.open_writer, self.run_id)
+        self._writer = await self.db.open_writer(self.run_id)
         if resume is None:
             sequencer = Sequencer(self.plan)
         else:
@@ -172,16 +173,12 @@ class Runner:
         except SafetyTrip as trip:
             result.status, result.message = "safety", str(trip)
             await self._make_safe()
-            await asyncio.to_thread(
-                self.store.add_event, "safety", str(trip), run_id=self.run_id, severity="alarm"
-            )
+            await self.db.add_event("safety", str(trip), run_id=self.run_id, severity="alarm")
         except (InstrumentError, SchedulerError) as exc:
             kind = "instrument" if isinstance(exc, InstrumentError) else "run"
             result.status, result.message = "failed", str(exc)
             await self._make_safe()
-            await asyncio.to_thread(
-                self.store.add_event, kind, str(exc), run_id=self.run_id, severity="error"
-            )
+            await self.db.add_event(kind, str(exc), run_id=self.run_id, severity="error")
         except (asyncio.CancelledError, KeyboardInterrupt):
             if self.detached:
                 # The host goes away but the step runs on: it is re-attached on restart.
@@ -195,10 +192,8 @@ class Runner:
             if self._refresh is not None and not self._refresh.done():
                 self._refresh.cancel()
             self._push()
-            await asyncio.to_thread(self._writer.close)
-            await asyncio.to_thread(
-                self.store.finish_run, self.run_id, result.status, result.message
-            )
+            await self.db.call(self._writer.close)
+            await self.db.finish_run(self.run_id, result.status, result.message)
             result.state = self.state
             self.progress("finished", self.state)
         return result
@@ -259,8 +254,7 @@ class Runner:
             state.step_count += 1
             state.step_time_s = 0.0
             started = state.test_time_s
-            await asyncio.to_thread(
-                self.store.start_step,
+            await self.db.start_step(
                 self.run_id,
                 step_count=state.step_count,
                 step_index=step.index,
@@ -294,8 +288,7 @@ class Runner:
             # Journal how the step ended before the run handles the stop itself.
             prefix = stop.status if isinstance(stop, Interrupted) else type(stop).__name__
             self._push()
-            await asyncio.to_thread(
-                self.store.end_step,
+            await self.db.end_step(
                 self.run_id,
                 state.step_count,
                 ended_at_s=started + state.step_time_s,
@@ -318,8 +311,7 @@ class Runner:
             state.discharge_Ah - discharge0,
         )
         self._push()
-        await asyncio.to_thread(
-            self.store.end_step,
+        await self.db.end_step(
             self.run_id,
             state.step_count,
             ended_at_s=state.test_time_s,
@@ -358,8 +350,7 @@ class Runner:
             self._environment_task = None
         self.state.test_time_s = started + elapsed
         self.state.step_time_s = elapsed
-        await asyncio.to_thread(
-            self.store.end_step,
+        await self.db.end_step(
             self.run_id,
             self.state.step_count,
             ended_at_s=self.state.test_time_s,
@@ -481,8 +472,7 @@ class Runner:
             self.progress("sample", state)
 
     async def _store_spectrum(self, spectrum: list[ImpedancePoint]) -> None:
-        await asyncio.to_thread(
-            self.store.add_spectrum,
+        await self.db.add_spectrum(
             self.run_id,
             step_count=self.state.step_count,
             frequency_Hz=[pt.frequency_Hz for pt in spectrum],
@@ -525,8 +515,7 @@ class Runner:
             kind = "gap"
             data = {"count": len(item.missing), "first": item.missing[0], "last": item.missing[-1]}
         data["step_count"] = self.state.step_count
-        await asyncio.to_thread(
-            self.store.add_event,
+        await self.db.add_event(
             kind,
             f"step {step.index} ({step.label or step.kind}): {item.message}",
             run_id=self.run_id,

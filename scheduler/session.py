@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from scheduler.binding import Binding, CellInfo, bind
 from scheduler.runner import Progress, Runner, RunResult
+from storage import AsyncStore
 
 
 def software_version() -> str:
@@ -18,7 +18,7 @@ def software_version() -> str:
 
 
 async def prepare_run(
-    store: Any,
+    db: Any,
     binding: Binding,
     potentiostat: Any,
     *,
@@ -31,12 +31,14 @@ async def prepare_run(
     job_id: int | None = None,
     instruments: list[dict[str, Any]] | None = None,
 ) -> tuple[int, Runner]:
-    """Store the bound run's provenance and return its Runner."""
+    """Store the bound run's provenance and return its Runner (`db`: a Store or its
+    AsyncStore; either way the database is reached off the event loop)."""
+    db = AsyncStore.of(db)
     protocol, cell, used_basis = binding.protocol, binding.cell, binding.basis
     identity = await potentiostat.identify()
     capabilities = await potentiostat.capabilities()
 
-    def _prepare() -> int:
+    def _prepare(store: Any) -> int:
         cell_id = store.add_cell(cell.name, **cell.store_fields())
         protocol_id = store.add_protocol(protocol.name, protocol.source_text)
         return store.start_run(
@@ -62,11 +64,11 @@ async def prepare_run(
             metadata={**(metadata or {}), "overrides": binding.overrides},
         )
 
-    run_id = await asyncio.to_thread(_prepare)
+    run_id = await db.with_store(_prepare)
     runner = Runner(
         binding.plan,
         potentiostat,
-        store,
+        db,
         run_id,
         one_c_A=binding.one_c_A,
         progress=progress,
@@ -76,7 +78,7 @@ async def prepare_run(
 
 
 async def run_protocol(
-    store: Any,
+    db: Any,
     protocol: Any,
     cell: CellInfo,
     potentiostat: Any,
@@ -89,5 +91,5 @@ async def run_protocol(
     Takes the options of `prepare_run`.
     """
     binding = bind(protocol, cell, overrides)
-    run_id, runner = await prepare_run(store, binding, potentiostat, **options)
+    run_id, runner = await prepare_run(db, binding, potentiostat, **options)
     return run_id, await runner.run()

@@ -97,6 +97,26 @@ class AsyncStore:
         run = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._executor, run)
 
+    async def with_store(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+        """Run `fn(store, *args, **kwargs)` in the store's thread, with the synchronous store:
+        for functions that make several store calls (a queue transition reads, then writes)."""
+        return await self.call(fn, self.sync, *args, **kwargs)
+
+    @classmethod
+    def of(cls, store: Store | AsyncStore) -> AsyncStore:
+        """The one facade of `store` (itself, if it is one already).
+
+        Every coroutine that reaches a store goes through the same facade, so on SQLite all
+        of this process's calls share its one thread and keep their order.
+        """
+        if isinstance(store, AsyncStore):
+            return store
+        facade = getattr(store, "_async_facade", None)
+        if facade is None or facade._closed:
+            facade = cls(store)
+            store._async_facade = facade  # type: ignore[attr-defined]
+        return facade
+
     async def close(self) -> None:
         """Close the store (releasing its connections), then stop the store's threads."""
         if self._closed:

@@ -63,12 +63,12 @@ def daemon(
     """
     from scheduler.bench import Bench
     from scheduler.daemon import Daemon
-    from storage import open_store
+    from storage import AsyncStore, open_store
 
     configure_logging(log_level)
     loaded = Bench.load(bench)
     url = db or (loaded.database.url if loaded.database else None)
-    store = open_store(url)
+    db = AsyncStore.of(open_store(url))
     telemetry = None
     if loaded.telemetry is not None:
         from scheduler.telemetry import Telemetry
@@ -76,7 +76,7 @@ def daemon(
         telemetry = Telemetry(loaded.telemetry, loaded.name)
 
     async def main() -> None:
-        runner = Daemon(loaded, store, daemon_id=daemon_id, telemetry=telemetry, poll_s=poll_s)
+        runner = Daemon(loaded, db, daemon_id=daemon_id, telemetry=telemetry, poll_s=poll_s)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runner.request_stop)

@@ -117,7 +117,7 @@ def run(
 
 
 async def _run_simulated(
-    store: Any,
+    db: Any,
     protocol: Any,
     *,
     preset: str,
@@ -132,7 +132,9 @@ async def _run_simulated(
     from scheduler.session import run_protocol
     from scheduler.sim.bench import simulated_emstat4
     from scheduler.sim.papers import cell_extra
+    from storage import AsyncStore
 
+    db = AsyncStore.of(db)
     async with simulated_emstat4(
         preset, overrides=cell_overrides, time_scale=time_scale, transport=transport
     ) as channel:
@@ -140,9 +142,9 @@ async def _run_simulated(
             spec.arm(channel.simulator)
         params = channel.params
         cell = CellInfo.from_preset(params, f"sim {params.name}")
-        await asyncio.to_thread(store.add_cell, cell.name, extra=cell_extra(params))
+        await db.add_cell(cell.name, extra=cell_extra(params))
         run_id, result = await run_protocol(
-            store,
+            db,
             protocol,
             cell,
             channel.driver,

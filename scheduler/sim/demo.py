@@ -19,6 +19,7 @@ from scheduler.binding import CellInfo
 from scheduler.runner import Progress, RunResult
 from scheduler.session import run_protocol
 from scheduler.sim.bench import simulated_emstat4
+from storage import AsyncStore
 
 DEMO_PRESET = "gao2025-dfncm-llzo"
 
@@ -38,19 +39,20 @@ class DemoResult:
 
 
 async def run_demo(
-    store: Any,
+    db: Any,
     *,
     output_dir: Path,
     time_scale: float,
     preset: str = DEMO_PRESET,
     progress: Progress | None = None,
 ) -> DemoResult:
+    db = AsyncStore.of(db)
     protocol = protocols.load(demo_protocol_path())
     async with simulated_emstat4(preset, time_scale=time_scale) as channel:
         params = channel.params
         cell = CellInfo.from_preset(params, f"demo {params.name}")
         run_id, result = await run_protocol(
-            store,
+            db,
             protocol,
             cell,
             channel.driver,
@@ -59,7 +61,7 @@ async def run_demo(
             progress=progress,
             metadata={"preset": preset, "time_scale": time_scale},
         )
-    samples = store.read_samples(run_id)
+    samples = await db.read_samples(run_id)
     cycles = cycle_summary(samples, active_mass_g=cell.active_mass_g, area_cm2=cell.area_cm2)
     plot = voltage_vs_capacity(
         samples,

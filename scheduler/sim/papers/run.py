@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Callable
 from importlib import import_module
@@ -17,6 +16,7 @@ from scheduler.errors import SchedulerError
 from scheduler.runner import Progress
 from scheduler.session import run_protocol
 from scheduler.sim.papers.core import PaperResult, Procedure, ProcedureRun, not_reproduced
+from storage import AsyncStore
 
 PAPERS = ("gao2025", "kim2025", "ye2025")
 
@@ -56,7 +56,7 @@ def cell_extra(params: Any) -> dict[str, Any]:
 
 
 async def run_procedure(
-    store: Any,
+    db: Any,
     procedure: Procedure,
     *,
     output_dir: Path | None,
@@ -67,15 +67,16 @@ async def run_procedure(
     """Run one procedure on its preset through the whole stack, then analyse the stored run."""
     from scheduler.sim.bench import simulated_emstat4, simulated_slot
 
+    db = AsyncStore.of(db)
     protocol = load_procedure_protocol(procedure)
 
     async def on(driver: Any, params: Any, environment: Any = None) -> tuple[int, Any]:
         name = f"{paper} {procedure.key} ({params.name})"
         cell = CellInfo.from_preset(params, name)
         extra = {**cell_extra(params), **procedure.cell_extra}
-        await asyncio.to_thread(store.add_cell, name, extra=extra)
+        await db.add_cell(name, extra=extra)
         return await run_protocol(
-            store,
+            db,
             protocol,
             cell,
             driver,
@@ -101,7 +102,7 @@ async def run_procedure(
             procedure.preset, overrides=procedure.cell_overrides or None
         ) as channel:
             run_id, result = await on(channel.driver, channel.params)
-    analysed = await asyncio.to_thread(analyse_stored_run, store, run_id, output_dir=output_dir)
+    analysed = await db.with_store(analyse_stored_run, run_id, output_dir=output_dir)
     rows = []
     for expectation in procedure.expectations:
         measured = expectation.measure(analysed.report)
@@ -122,7 +123,7 @@ async def run_procedure(
 
 
 async def run_paper(
-    store: Any,
+    db: Any,
     paper: str,
     *,
     output_dir: Path | None,
@@ -138,7 +139,7 @@ async def run_paper(
             progress(procedure.title)
         runs.append(
             await run_procedure(
-                store, procedure, output_dir=output_dir, paper=paper, time_scale=time_scale
+                db, procedure, output_dir=output_dir, paper=paper, time_scale=time_scale
             )
         )
     return PaperResult(paper, runs, not_reproduced(paper))

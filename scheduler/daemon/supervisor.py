@@ -1,0 +1,184 @@
+"""The safety supervisor: the bench's hard limits and the protocols' safety limits, across
+devices.
+
+Every chamber and pressure rig is read once per sample period. An over-temperature or a
+failed chamber makes every running cell in that chamber safe at once; a lost stack pressure
+pauses that slot. Each trip latches one alarm per slot, which an operator acknowledges; a
+slot with a latched alarm is not tripped again. The time from detection to every cell being
+safe is the reaction time, kept for `health()` and the daemon benchmark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from protocols import steps as p
+from scheduler import kinds
+from scheduler.bench import Bench
+
+log = logging.getLogger("cellbench.daemon")
+
+
+class Watched(Protocol):
+    """A running job as the supervisor sees it."""
+
+    run_id: int | None
+    runner: Any
+
+
+class SafetySupervisor:
+    """Watches the chambers and rigs of one daemon's slots; trips the jobs on them."""
+
+    def __init__(
+        self,
+        bench: Bench,
+        *,
+        pool: Any,
+        db: Any,
+        telemetry: Any,
+        active: Mapping[str, Watched],
+        sample_period_s: float,
+    ) -> None:
+        self.bench = bench
+        self.pool = pool
+        self.db = db
+        self.telemetry = telemetry
+        self.active = active  # slot -> running job, the daemon's own table
+        self.sample_period_s = sample_period_s
+        self.reaction_times_s: list[float] = []
+        self._watchers: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        for name, config in self.bench.instruments.items():
+            role = kinds.kind_of(config).role
+            if role == "chamber":
+                self._watchers.append(asyncio.create_task(self._watch_chamber(name)))
+            elif role == "rig":
+                self._watchers.append(asyncio.create_task(self._watch_rig(name)))
+
+    async def stop(self) -> None:
+        for task in self._watchers:
+            task.cancel()
+        for task in self._watchers:
+            try:
+                await task
+            except BaseException:
+                pass
+        self._watchers.clear()
+
+    async def alarmed_slots(self) -> set[str]:
+        alarms = await self.db.active_alarms(self.bench.name)
+        return {a.slot for a in alarms if a.slot}
+
+    def _slots_with(self, role: str, name: str) -> list[str]:
+        return [s.name for s in self.bench.slots if getattr(s, role) == name]
+
+    def _ceiling_degC(self, slots: list[str]) -> float:
+        """The tightest temperature limit of the slots (hard) and their running protocols."""
+        values = [self.bench.slot(s).limits.temperature_max_degC for s in slots]
+        for slot in slots:
+            job = self.active.get(slot)
+            if job is not None and job.runner is not None:
+                values.append(job.runner.plan.safety.temperature_max_degC)
+        return min((v for v in values if v is not None), default=float("inf"))
+
+    async def _watch_chamber(self, name: str) -> None:
+        slots = self._slots_with("chamber", name)
+        chamber = await self.pool.acquire(name)
+        try:
+            while True:
+                started = time.monotonic()
+                tripped = False
+                try:
+                    reading = await chamber.read()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    tripped = await self.trip(
+                        slots, "paused", f"chamber {name} failed: {exc}", kind="chamber"
+                    )
+                else:
+                    ceiling = self._ceiling_degC(slots)
+                    if reading.process_degC > ceiling:
+                        tripped = await self.trip(
+                            slots,
+                            "safety",
+                            f"chamber {name} reads {reading.process_degC:.1f} °C, above the "
+                            f"{ceiling:g} °C limit of its slots",
+                            kind="over-temperature",
+                        )
+                if tripped:
+                    log.warning("chamber interlock tripped", extra={"chamber": name})
+                await asyncio.sleep(max(0.0, self.sample_period_s - (time.monotonic() - started)))
+        finally:
+            await self.pool.release(name)
+
+    async def _watch_rig(self, name: str) -> None:
+        slots = self._slots_with("rig", name)
+        rig = await self.pool.acquire(name)
+        try:
+            while True:
+                started = time.monotonic()
+                try:
+                    await rig.read()  # raises the rig's latched fault (leak, lost force, …)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    await self.trip(
+                        slots, "paused", f"stack pressure lost on {name}: {exc}", kind="pressure"
+                    )
+                await asyncio.sleep(max(0.0, self.sample_period_s - (time.monotonic() - started)))
+        finally:
+            await self.pool.release(name)
+
+    async def trip(self, slots: list[str], status: str, message: str, *, kind: str) -> bool:
+        """Make every running cell of `slots` safe at once, then latch one alarm per slot.
+
+        Returns False when the slots already carry an unacknowledged alarm (no re-trip).
+        The runs are noted before the interrupts end them, so every event names its run.
+        """
+        detected = time.monotonic()
+        alarmed = await self.alarmed_slots()
+        fresh = [s for s in slots if s not in alarmed]
+        if not fresh:
+            return False
+        watched = {s: self.active[s] for s in fresh if s in self.active}
+        runs = {slot: job.run_id for slot, job in watched.items()}
+        targets = [job.runner for job in watched.values() if job.runner is not None]
+        await asyncio.gather(
+            *(runner.interrupt(status, message) for runner in targets), return_exceptions=True
+        )
+        reaction = time.monotonic() - detected
+        if targets:
+            self.reaction_times_s.append(reaction)
+        for slot in fresh:
+            await self.db.add_event(
+                kind,
+                f"slot {slot}: {message}",
+                run_id=runs.get(slot),
+                severity="alarm",
+                bench=self.bench.name,
+                slot=slot,
+                data={"reaction_s": reaction if slot in watched else None, "action": status},
+            )
+            if self.telemetry is not None:
+                self.telemetry.event(
+                    kind, f"slot {slot}: {message}", slot=slot, reaction_s=reaction
+                )
+        return True
+
+
+def hard_limits(limits: Any) -> p.Safety:
+    """A slot's hard limits as a Safety the runner checks on every sample."""
+    pressure_max = getattr(limits, "pressure_max_MPa", None)
+    return p.Safety(
+        voltage_min_V=getattr(limits, "voltage_min_V", None),
+        voltage_max_V=getattr(limits, "voltage_max_V", None),
+        abs_current_max_A=getattr(limits, "abs_current_max_A", None),
+        temperature_max_degC=getattr(limits, "temperature_max_degC", None),
+        pressure_max_Pa=pressure_max * 1e6 if pressure_max is not None else None,
+    )
