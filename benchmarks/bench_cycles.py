@@ -102,8 +102,9 @@ steps:
 
 async def stack_with_storage(cycles: int, workdir: Path) -> Timed:
     import protocols
-    from scheduler.session import CellInfo, run_protocol
-    from scheduler.simbench import simulated_emstat4
+    from scheduler.binding import CellInfo
+    from scheduler.session import run_protocol
+    from scheduler.sim.bench import simulated_emstat4
     from storage import open_store
 
     path = workdir / f"cycles-{time.monotonic_ns()}.yaml"
@@ -127,7 +128,7 @@ async def stack_with_storage(cycles: int, workdir: Path) -> Timed:
 
 async def stack_without_storage(cycles: int) -> Timed:
     from drivers.potentiostat import Sample, StepCommand, StepLimit
-    from scheduler.simbench import simulated_emstat4
+    from scheduler.sim.bench import simulated_emstat4
 
     async with simulated_emstat4(PRESET) as channel:
         current = RATE_C * channel.cell.one_c_A

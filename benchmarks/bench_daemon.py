@@ -101,7 +101,7 @@ def start_broker(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
 
 
 def bench_text(slots: int, name: str, time_scale: float, broker_port: int) -> str:
-    from scheduler.bench import to_toml
+    import tomli_w
 
     data: dict[str, Any] = {
         "bench": {"name": name, "recovery": "auto", "sample_period_s": 1.0},
@@ -116,7 +116,7 @@ def bench_text(slots: int, name: str, time_scale: float, broker_port: int) -> st
         data["instruments"][f"pstat{index}"] = {"kind": "emstat4", "endpoint": "tcp://127.0.0.1:0"}
         data["slots"].append({"name": slot, "potentiostat": f"pstat{index}", "limits": limits})
         data["simulation"]["cells"][slot] = {"preset": "gao2025-dfncm-llzo", "soc": 0.1}
-    return to_toml(data)
+    return tomli_w.dumps(data)
 
 
 def start_sim(text: str, folder: Path) -> tuple[subprocess.Popen[bytes], Path]:

@@ -7,11 +7,20 @@ the Battery Data Format) and yields `Sample`s while the step runs, ending with a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import operator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 Technique = Literal["rest", "cc", "cv", "eis", "geis", "pulse_train", "sweep"]
+Phase = Literal["", "pulse", "relax"]  # within a pulse train; "" elsewhere
+
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,10 @@ class StepLimit:
     op: Literal["<", "<=", ">", ">="]
     value: float
     name: str = ""  # shown in the end reason, e.g. "voltage <= 3.0 V"
+
+    def met_by(self, measured: float) -> bool:
+        """Whether a measured value of this limit's quantity satisfies the limit."""
+        return _COMPARE[self.op](measured, self.value)
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,7 @@ class Sample:
     t_s: float
     voltage_V: float
     current_A: float
-    phase: Literal["", "pulse", "relax"] = ""
+    phase: Phase = ""
     pulse_index: int | None = None
     status: int = 0  # instrument status bits (overload, underload, timing)
     index: int | None = None  # the instrument's own 1-based sample number within the step
@@ -139,7 +152,31 @@ class Potentiostat(Protocol):
 
     async def capabilities(self) -> Capabilities: ...
 
-    def run(self, command: StepCommand) -> AsyncIterator[StepItem]: ...
+    def run(self, command: StepCommand) -> AsyncIterator[StepItem]:
+        """Start one step and stream it: samples (or impedance points), then one StepEnd."""
+        ...
+
+    def attach(
+        self, command: StepCommand, *, after_index: int | None = None
+    ) -> AsyncIterator[StepItem]:
+        """Re-attach to `command`, a step a previous host process started, and stream it on.
+
+        For instruments that keep running a step without the host (`can_reattach`): call it
+        on a freshly connected driver. Samples the instrument produced meanwhile arrive first;
+        `after_index` is the last `Sample.index` the host already stored, so that earlier
+        samples are dropped and missed ones reported as a `Gap`. An instrument that cannot
+        re-attach (`can_reattach` is False) raises InstrumentError saying so.
+        """
+        ...
+
+    async def abort(self) -> None:
+        """Stop the running step now; it ends with a StepEnd of reason "aborted".
+
+        The cell is left as the step's end leaves it (off for an on-device script, at rest
+        for a host-side loop); `safe()` is the call that guarantees it is off. Does nothing
+        when no step is running.
+        """
+        ...
 
     async def safe(self) -> None:
         """Cell off / open circuit, whatever the instrument was doing."""

@@ -1,11 +1,11 @@
 """The protocol language, the papers' procedure library, and the plan a runner walks.
 
-    from protocols import load, CellSpec
+    from protocols import load, CellSpec, Sequencer
     plan = load("protocols/library/gao2025/rate.yaml").bind(CellSpec.load("cell.yaml").basis())
-    seq = plan.sequencer()
+    seq = Sequencer(plan)
     step = seq.next(None)          # first step; then seq.next(outcome) after each step
 
-Exports load on first use, so that importing `protocols.errors` or `protocols.plan` does not
+Exports load on first use, so that importing `protocols.errors` or `protocols.steps` does not
 build the unit registry.
 """
 
@@ -22,14 +22,15 @@ LIBRARY = Path(__file__).parent / "library"
 _EXPORTS = {
     "CapacityBasis": "protocols.basis",
     "CellSpec": "protocols.basis",
+    "capacity_basis": "protocols.basis",
     "Estimate": "protocols.estimate",
     "Resources": "protocols.estimate",
     "build_experiment": "protocols.export_pybamm",
     "experiment_config": "protocols.export_pybamm",
     "python_source": "protocols.export_pybamm",
     "to_pybamm": "protocols.export_pybamm",
-    "LoopSpan": "protocols.program",
-    "Plan": "protocols.program",
+    "LoopSpan": "protocols.plan",
+    "Plan": "protocols.plan",
     "Protocol": "protocols.protocol",
     "load": "protocols.protocol",
     "loads": "protocols.protocol",

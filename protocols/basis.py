@@ -85,6 +85,38 @@ class CapacityBasis:
         }
 
 
+def capacity_basis(
+    *,
+    active_mass_g: float | None = None,
+    specific_capacity_mAh_g: float | None = None,
+    area_cm2: float | None = None,
+    areal_capacity_mAh_cm2: float | None = None,
+    nominal_capacity_mAh: float | None = None,
+    loading_mg_cm2: float | None = None,
+) -> CapacityBasis | None:
+    """What 1C is for a cell: specific capacity × active mass, else areal capacity × area,
+    else the nominal capacity; None for a cell that states none of them (a blocking cell).
+
+    This is the one place the rule lives: cell files, stored cells, simulated cells and the
+    analysis of a run all ask it. The active mass may come from loading × area.
+    """
+    if active_mass_g is None and loading_mg_cm2 and area_cm2:
+        active_mass_g = loading_mg_cm2 * area_cm2 / 1000.0
+    if active_mass_g and specific_capacity_mAh_g:
+        return CapacityBasis.from_specific(
+            active_mass_g, specific_capacity_mAh_g, area_cm2=area_cm2
+        )
+    if area_cm2 and areal_capacity_mAh_cm2:
+        return CapacityBasis.from_areal(
+            area_cm2, areal_capacity_mAh_cm2, active_mass_g=active_mass_g
+        )
+    if nominal_capacity_mAh:
+        return CapacityBasis.from_nominal(
+            nominal_capacity_mAh, active_mass_g=active_mass_g, area_cm2=area_cm2
+        )
+    return None
+
+
 def _positive(what: str, value: float) -> None:
     if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
         raise ProtocolError(
@@ -196,20 +228,16 @@ class CellSpec(BaseModel):
             raise ProtocolError(problems) from None
 
     def basis(self) -> CapacityBasis:
-        """What 1C is for this cell: specific × mass, else areal × area, else nominal."""
-        mass_g = self.active_mass_mg / 1000.0 if self.active_mass_mg else None
-        if mass_g and self.specific_capacity_mAh_g:
-            return CapacityBasis.from_specific(
-                mass_g, self.specific_capacity_mAh_g, area_cm2=self.area_cm2
-            )
-        if self.area_cm2 and self.areal_capacity_mAh_cm2:
-            return CapacityBasis.from_areal(
-                self.area_cm2, self.areal_capacity_mAh_cm2, active_mass_g=mass_g
-            )
-        if self.nominal_capacity_mAh:
-            return CapacityBasis.from_nominal(
-                self.nominal_capacity_mAh, active_mass_g=mass_g, area_cm2=self.area_cm2
-            )
+        """What 1C is for this cell (see `capacity_basis`); a cell file must state one."""
+        basis = capacity_basis(
+            active_mass_g=self.active_mass_mg / 1000.0 if self.active_mass_mg else None,
+            specific_capacity_mAh_g=self.specific_capacity_mAh_g,
+            area_cm2=self.area_cm2,
+            areal_capacity_mAh_cm2=self.areal_capacity_mAh_cm2,
+            nominal_capacity_mAh=self.nominal_capacity_mAh,
+        )
+        if basis is not None:
+            return basis
         raise ProtocolError(
             [
                 Problem(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from protocols import plan as P
+from protocols import steps as P
 from protocols.units import format_si
 
 _QTY_UNITS = {

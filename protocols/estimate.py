@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocols import plan as P
-from protocols.program import Plan
+from protocols import steps as P
+from protocols.plan import Plan
 from protocols.units import format_duration
 
 CV_TYPICAL_S = 1800.0  # a CV tail to C/20–C/50 takes tens of minutes
@@ -158,10 +158,10 @@ def step_time(step: P.Step, plan: Plan) -> tuple[float | None, float | None, str
         t = eis_seconds(step)
         return t, t * 1.5, ""
     if isinstance(step, P.Sweep):
-        t = sweep_seconds(step, plan)
-        if t is None:
+        sweep_s = sweep_seconds(step, plan)
+        if sweep_s is None:
             return None, cap, "linear sweep from OCV: the start voltage is unknown"
-        return t, t, ""
+        return sweep_s, sweep_s, ""
     if isinstance(step, P.PulseTrain):
         per = step.pulse_s + step.relax_s
         full = per * step.n_pulses

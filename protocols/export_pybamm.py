@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from protocols import plan as P
-from protocols.program import Plan
+from protocols import steps as P
+from protocols.plan import Plan
 from protocols.protocol import Protocol
 
 MAX_EXPORT_STEPS = 20_000
@@ -77,6 +77,17 @@ def _compose(head: str, dur: str | None, terms: list[str], period: float | None)
     return text
 
 
+_NEEDS_CELL = "currents that need a cell (bind with a cell to export them)"
+
+
+def _held(step: P.Step, plan: Plan, omitted: set[str]) -> tuple[str | None, list[str]]:
+    """A held step's duration and end terms; with neither, it runs for one hour."""
+    dur, terms = _terms(step, plan, omitted)
+    if dur is None and not terms:
+        dur = " for 3600 seconds"
+    return dur, terms
+
+
 def _step_strings(step: P.Step, plan: Plan, omitted: set[str]) -> list[str]:
     period = step.record.dt_s if step.record else None
     if isinstance(step, P.Rest | P.Wait):
@@ -88,22 +99,18 @@ def _step_strings(step: P.Step, plan: Plan, omitted: set[str]) -> list[str]:
     if isinstance(step, P.ConstantCurrent):
         value = _current_text(step.current_A, step.c_rate)
         if value is None:
-            omitted.add("currents that need a cell (bind with a cell to export them)")
+            omitted.add(_NEEDS_CELL)
             return []
         verb = "Charge" if (step.c_rate or step.current_A) > 0 else "Discharge"
-        dur, terms = _terms(step, plan, omitted)
-        if dur is None and not terms:
-            dur = " for 3600 seconds"
+        dur, terms = _held(step, plan, omitted)
         return [_compose(f"{verb} at {value}", dur, terms, period)]
     if isinstance(step, P.ConstantVoltage):
-        dur, terms = _terms(step, plan, omitted)
-        if dur is None and not terms:
-            dur = " for 3600 seconds"
+        dur, terms = _held(step, plan, omitted)
         return [_compose(f"Hold at {_num(step.voltage_V)} V", dur, terms, period)]
     if isinstance(step, P.ConstantCurrentConstantVoltage):
         value = _current_text(step.current_A, step.c_rate)
         if value is None:
-            omitted.add("currents that need a cell (bind with a cell to export them)")
+            omitted.add(_NEEDS_CELL)
             return []
         verb = "Charge" if (step.c_rate or step.current_A) > 0 else "Discharge"
         op = ">" if verb == "Charge" else "<"
@@ -113,14 +120,12 @@ def _step_strings(step: P.Step, plan: Plan, omitted: set[str]) -> list[str]:
         return [cc + (f" ({_num(period)} second period)" if period else ""), cv]
     if isinstance(step, P.ConstantPower):
         verb = "Charge" if step.power_W > 0 else "Discharge"
-        dur, terms = _terms(step, plan, omitted)
-        if dur is None and not terms:
-            dur = " for 3600 seconds"
+        dur, terms = _held(step, plan, omitted)
         return [_compose(f"{verb} at {_num(abs(step.power_W) * 1000)} mW", dur, terms, period)]
     if isinstance(step, P.PulseTrain):
         value = _current_text(step.pulse_current_A, step.c_rate)
         if value is None:
-            omitted.add("currents that need a cell (bind with a cell to export them)")
+            omitted.add(_NEEDS_CELL)
             return []
         verb = "Charge" if (step.c_rate or step.pulse_current_A) > 0 else "Discharge"
         _dur, terms = _terms(step, plan, omitted)

@@ -1,207 +1,92 @@
-"""Resolved protocol steps: what a validated protocol becomes once bound to a cell.
+"""A bound protocol: the flattened step program a sequencer walks.
 
-Everything here is in SI units (s, V, A, Ah, Hz) except temperature in degC and
-pressure in Pa, the units the Battery Data Format stores. Current is signed
-with positive meaning charge (BDF convention). The scheduler turns these steps
-into driver commands; nothing here knows about instruments.
+The plan is data. Walking it (`protocols.sequencer.Sequencer(plan)`) and estimating its
+length (`protocols.estimate.estimate(plan)`) live beside it and import it, never the reverse.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any
 
-Comparison = Literal["<", "<=", ">", ">="]
-Action = Literal["next", "goto", "end_loop", "end_test", "pause", "abort"]
-
-# Quantities a limit can watch. Units: s, s, V, A, A (|I|), 1 (|I|/I_1C), Ah, V/s, A/s,
-# degC, Pa, 1, 1. `dV_dt` and `dI_dt` compare magnitudes (|dV/dt|, |dI/dt|), as a rest
-# that ends "when the voltage drifts less than 1 mV/h" means in either direction.
-# `step_capacity` is the charge passed in the step, |Q|. `voltage` is the cell voltage.
-LimitQuantity = Literal[
-    "step_time",
-    "test_time",
-    "voltage",
-    "current",
-    "abs_current",
-    "rate",
-    "step_capacity",
-    "dV_dt",
-    "dI_dt",
-    "temperature",
-    "pressure",
-    "cycle_count",
-    "loop_count",
-]
+from protocols.basis import CapacityBasis
+from protocols.steps import Record, Safety, Step
 
 
 @dataclass(frozen=True)
-class Limit:
-    """One end condition of a step: when `quantity op value` holds, take `action`."""
+class LoopSpan:
+    """Steps `start`..`end` (inclusive) run `count` times in total; None = until a limit exits."""
 
-    quantity: LimitQuantity
-    op: Comparison
-    value: float
-    action: Action = "next"
-    target: str | None = None  # tag name for action == "goto"
-    after_s: float = 0.0  # blanking time before the limit is evaluated
-    label: str = ""  # as the user wrote it, e.g. "voltage <= 3.0 V"
-    target_index: int | None = None  # resolved step index of `target` for action == "goto"
-
-    def holds(self, measured: float) -> bool:
-        """True when the measured value satisfies the comparison."""
-        if self.op == "<":
-            return measured < self.value
-        if self.op == "<=":
-            return measured <= self.value
-        if self.op == ">":
-            return measured > self.value
-        return measured >= self.value
-
-
-@dataclass(frozen=True)
-class Record:
-    """Recording rule: log a point every dt, or on a change of dV or dI, whichever first."""
-
-    dt_s: float = 10.0
-    dV_V: float | None = None
-    dI_A: float | None = None
-
-
-@dataclass(frozen=True)
-class Safety:
-    """Whole-protocol safety limits; always enforced, separate from step ends."""
-
-    voltage_min_V: float | None = None
-    voltage_max_V: float | None = None
-    abs_current_max_A: float | None = None
-    temperature_min_degC: float | None = None
-    temperature_max_degC: float | None = None
-    capacity_max_Ah: float | None = None
-    pressure_min_Pa: float | None = None
-    pressure_max_Pa: float | None = None
-
-
-@dataclass(frozen=True)
-class Step:
-    """Common fields of every resolved step."""
-
-    index: int  # position in the flattened program, stable for one plan
+    start: int
+    end: int
+    count: int | None
     label: str = ""
-    cycle_type: str | None = None
+
+    def contains(self, index: int) -> bool:
+        return self.start <= index <= self.end
+
+
+@dataclass
+class Plan:
+    """What a protocol becomes once bound to a cell: SI steps, loops as spans, safety.
+
+    `for_each` ladders are expanded (one copy of the body per value); `repeat` and
+    `loop_to` loops stay as `loops` spans so a 1000-cycle test is not 1000 copies and a loop
+    that ends on a limit can be walked. `needs_cell` lists what could not be resolved
+    without a capacity basis (empty after a successful bind).
+    """
+
+    name: str
+    source_text: str
+    sha256: str
+    steps: list[Step]
+    safety: Safety
+    loops: list[LoopSpan] = field(default_factory=list)
+    tags: dict[str, int] = field(default_factory=dict)
     record: Record = field(default_factory=Record)
-    limits: tuple[Limit, ...] = ()
-    tag: str | None = None
+    basis: CapacityBasis | None = None
+    counter_electrode_V: float = 0.0
+    parameters: dict[str, Any] = field(default_factory=dict)
+    source: str = "<string>"
+    needs_cell: list[str] = field(default_factory=list)
+    description: str = ""
+    notes: list[str] = field(default_factory=list)  # defaults the compiler chose, to show the user
 
-    @property
-    def kind(self) -> str:
-        return type(self).__name__
+    def loops_containing(self, index: int) -> list[LoopSpan]:
+        """Spans around `index`, innermost first."""
+        spans = [s for s in self.loops if s.contains(index)]
+        return sorted(spans, key=lambda s: (s.end - s.start, -s.start))
 
-
-@dataclass(frozen=True)
-class Rest(Step):
-    """Open circuit; records the open-circuit voltage."""
-
-
-@dataclass(frozen=True)
-class ConstantCurrent(Step):
-    current_A: float = 0.0  # positive = charge
-    c_rate: float | None = None  # the C-rate it came from, if any
-
-
-@dataclass(frozen=True)
-class ConstantVoltage(Step):
-    voltage_V: float = 0.0
-    current_limit_A: float | None = None
-
-
-@dataclass(frozen=True)
-class ConstantCurrentConstantVoltage(Step):
-    current_A: float = 0.0
-    voltage_V: float = 0.0
-    c_rate: float | None = None
-
-
-@dataclass(frozen=True)
-class ConstantPower(Step):
-    power_W: float = 0.0  # positive = charge
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description of the whole plan."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "sha256": self.sha256,
+            "basis": self.basis.to_dict() if self.basis else None,
+            "counter_electrode_V": self.counter_electrode_V,
+            "parameters": self.parameters,
+            "safety": dataclasses.asdict(self.safety),
+            "record": dataclasses.asdict(self.record),
+            "loops": [dataclasses.asdict(s) for s in self.loops],
+            "tags": self.tags,
+            "steps": [step_to_dict(s) for s in self.steps],
+            "needs_cell": self.needs_cell,
+            "notes": self.notes,
+        }
 
 
-@dataclass(frozen=True)
-class PulseTrain(Step):
-    """GITT/HPPC: n pulses of current, each followed by a relaxation at open circuit.
-
-    `limits` end the whole train (e.g. a voltage cut during a pulse).
-    """
-
-    pulse_current_A: float = 0.0
-    pulse_s: float = 0.0
-    relax_s: float = 0.0
-    n_pulses: int = 1
-    relax_dV_dt_V_s: float | None = None  # optional relaxation end on |dV/dt|
-    c_rate: float | None = None
-
-
-@dataclass(frozen=True)
-class Impedance(Step):
-    """EIS: potentiostatic (amplitude in V) or galvanostatic (amplitude in A)."""
-
-    mode: Literal["potentiostatic", "galvanostatic"] = "potentiostatic"
-    f_start_Hz: float = 1e5
-    f_end_Hz: float = 0.1
-    points_per_decade: int = 10
-    amplitude: float = 0.01
-    dc_bias: float | None = None  # None = at open-circuit voltage (or 0 A for GEIS)
-    averages: int = 1
-
-
-@dataclass(frozen=True)
-class Sweep(Step):
-    """Linear sweep / cyclic voltammetry between vertices."""
-
-    start_V: float = 0.0
-    vertices_V: tuple[float, ...] = ()
-    end_V: float = 0.0
-    scan_rate_V_s: float = 1e-4
-    n_cycles: int = 1
-    start_at_ocv: bool = False  # start (and end) at the open-circuit voltage instead of start_V
-
-
-@dataclass(frozen=True)
-class SetTemperature(Step):
-    target_degC: float = 25.0
-    ramp_K_per_min: float | None = None
-    tolerance_K: float = 0.5
-    stable_for_s: float = 0.0
-    soak_s: float = 0.0
-    timeout_s: float | None = None
-
-
-@dataclass(frozen=True)
-class SetPressure(Step):
-    target_Pa: float = 0.0
-    tolerance_Pa: float = 0.5e6
-    settle_s: float = 0.0
-    timeout_s: float | None = None
-
-
-@dataclass(frozen=True)
-class Wait(Step):
-    """Wait at open circuit until one of `limits` holds (e.g. |dV/dt| small)."""
-
-
-@dataclass(frozen=True)
-class AdvanceCycle(Step):
-    """Increment the cycle counter; records nothing."""
-
-
-@dataclass(frozen=True)
-class StepOutcome:
-    """How a step ended, as the runner reports it back to the sequencer.
-
-    `fired` is the limit that ended the step, or None when the step completed by
-    itself (e.g. an EIS sweep or a pulse train that ran all its pulses).
-    """
-
-    fired: Limit | None = None
-    reason: str = ""
+def step_to_dict(step: Step) -> dict[str, Any]:
+    out = {"kind": step.kind}
+    for f in dataclasses.fields(step):
+        value = getattr(step, f.name)
+        if f.name == "limits":
+            value = [dataclasses.asdict(lim) for lim in value]
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = dataclasses.asdict(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            value = None
+        out[f.name] = value
+    return out

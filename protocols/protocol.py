@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
 from protocols import schema as S
 from protocols.basis import CapacityBasis
-from protocols.compiler import Included, compile_plan
+from protocols.compile import Included, Source, compile_plan
 from protocols.errors import Problem, ProtocolError
-from protocols.program import Plan
+from protocols.plan import Plan
 from protocols.source import Document, parse_yaml
 
 MAX_INCLUDE_DEPTH = 8
@@ -38,7 +38,7 @@ class Protocol(BaseModel):
     description: str = ""
     version: int | str = 1
     parameters: dict[str, Any] = {}
-    c_rate_basis: Any = None
+    c_rate_basis: S.MaybeQuantity = None
     analyses: list[str] = []
     metadata: dict[str, Any] = {}
     steps: list[Any] = []
@@ -46,8 +46,7 @@ class Protocol(BaseModel):
     source_text: str = ""
     sha256: str = ""
 
-    _doc: Document = PrivateAttr()
-    _body: S.FileBody = PrivateAttr()
+    _source: Source = PrivateAttr()
     _check_plan: Plan = PrivateAttr()
 
     def bind(
@@ -58,18 +57,7 @@ class Protocol(BaseModel):
         counter_electrode_V: float = 0.0,
     ) -> Plan:
         """Resolve the protocol for one cell; without a basis only if no step needs 1C."""
-        env = self._env(overrides)
-        return compile_plan(
-            self._doc,
-            self._body,
-            self.steps,
-            env=env,
-            basis=basis,
-            counter_V=float(counter_electrode_V),
-            strict=True,
-            source_text=self.source_text,
-            sha256=self.sha256,
-        )
+        return self._compile(overrides, basis, counter_electrode_V, strict=True)
 
     def check(
         self,
@@ -80,16 +68,22 @@ class Protocol(BaseModel):
         """Compile without insisting on a cell: C-rates stay C-rates, amperes may be NaN."""
         if not overrides and basis is None and counter_electrode_V == 0.0:
             return self._check_plan
+        return self._compile(overrides, basis, counter_electrode_V, strict=False)
+
+    def _compile(
+        self,
+        overrides: dict[str, object] | None,
+        basis: CapacityBasis | None,
+        counter_electrode_V: float,
+        *,
+        strict: bool,
+    ) -> Plan:
         return compile_plan(
-            self._doc,
-            self._body,
-            self.steps,
+            self._source,
             env=self._env(overrides),
             basis=basis,
             counter_V=float(counter_electrode_V),
-            strict=False,
-            source_text=self.source_text,
-            sha256=self.sha256,
+            strict=strict,
         )
 
     @property
@@ -190,18 +184,9 @@ def loads(
         source_text=source_text,
         sha256=sha,
     )
-    proto._doc = doc
-    proto._body = body
+    proto._source = Source(doc, body, steps, source_text, sha)
     proto._check_plan = compile_plan(
-        doc,
-        body,
-        steps,
-        env=dict(body.parameters),
-        basis=None,
-        counter_V=0.0,
-        strict=False,
-        source_text=source_text,
-        sha256=sha,
+        proto._source, env=dict(body.parameters), basis=None, counter_V=0.0, strict=False
     )
     return proto
 

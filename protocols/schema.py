@@ -7,11 +7,35 @@ value may be a `${parameter}` that only has a value at bind time.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SkipValidation,
+    ValidationError,
+)
 
 from protocols.errors import Problem
+
+
+def _as_written(value: Any) -> Any:
+    return value
+
+
+# A quantity as the file writes it: text with a unit ("4.3 V vs Li/Li+", "0.5C", "200 mA/g",
+# "${rate}") or a bare number where a plain number is meant. pydantic passes it through as
+# written: the compiler reads it with `protocols.units.parse` once parameters are
+# substituted, and that check names the kind of quantity the field wanted (a voltage, a
+# time), which a type error here could not.
+_KEEP = PlainSerializer(_as_written, return_type=Any)
+QuantityText = Annotated[str | float | int, SkipValidation, _KEEP]
+MaybeQuantity = Annotated[str | float | int | None, SkipValidation, _KEEP]
+# An `until` entry: "voltage <= 3.0 V" or {voltage: "<= 3.0 V", action: end_loop}.
+LimitEntry = Annotated[str | dict[str, Any], SkipValidation, _KEEP]
 
 
 class _Body(BaseModel):
@@ -19,20 +43,20 @@ class _Body(BaseModel):
 
 
 class RecordBody(_Body):
-    dt: Any = None
-    dV: Any = None
-    dI: Any = None
+    dt: MaybeQuantity = None
+    dV: MaybeQuantity = None
+    dI: MaybeQuantity = None
 
 
 class SafetyBody(_Body):
-    voltage_min: Any = None
-    voltage_max: Any = None
-    abs_current_max: Any = None
-    temperature_min: Any = None
-    temperature_max: Any = None
-    capacity_max: Any = None
-    pressure_min: Any = None
-    pressure_max: Any = None
+    voltage_min: MaybeQuantity = None
+    voltage_max: MaybeQuantity = None
+    abs_current_max: MaybeQuantity = None
+    temperature_min: MaybeQuantity = None
+    temperature_max: MaybeQuantity = None
+    capacity_max: MaybeQuantity = None
+    pressure_min: MaybeQuantity = None
+    pressure_max: MaybeQuantity = None
 
 
 class Common(_Body):
@@ -42,8 +66,8 @@ class Common(_Body):
     cycle_type: str | None = None
     tag: str | None = None
     record: RecordBody | None = None
-    until: list[Any] = Field(default_factory=list)
-    duration: Any = None
+    until: list[LimitEntry] = Field(default_factory=list)
+    duration: MaybeQuantity = None
     safety: SafetyBody | None = None
 
 
@@ -52,8 +76,8 @@ class RestBody(Common):
 
 
 class CurrentSetpoint(Common):
-    current: Any = None  # A, mA/cm², mA/g or a C-rate
-    rate: Any = None  # a C-rate, same as current: 0.5C
+    current: MaybeQuantity = None  # A, mA/cm², mA/g or a C-rate
+    rate: MaybeQuantity = None  # a C-rate, same as current: 0.5C
     direction: Literal["charge", "discharge"] | None = None
 
 
@@ -62,23 +86,23 @@ class CCBody(CurrentSetpoint):
 
 
 class CVBody(Common):
-    voltage: Any
-    current_limit: Any = None
+    voltage: QuantityText
+    current_limit: MaybeQuantity = None
 
 
 class CCCVBody(CurrentSetpoint):
-    voltage: Any
+    voltage: QuantityText
 
 
 class CPBody(Common):
-    power: Any
+    power: QuantityText
     direction: Literal["charge", "discharge"] | None = None
 
 
 class PulseTrainBody(CurrentSetpoint):
-    pulse: Any
-    relax: Any
-    relax_until_dV_dt: Any = None
+    pulse: QuantityText
+    relax: QuantityText
+    relax_until_dV_dt: MaybeQuantity = None
     n_pulses: int = Field(ge=1, le=100_000)
 
 
@@ -86,43 +110,43 @@ class EISBody(Common):
     mode: Literal["potentiostatic", "galvanostatic", "PEIS", "GEIS", "peis", "geis"] = (
         "potentiostatic"
     )
-    f_start: Any
-    f_end: Any
+    f_start: QuantityText
+    f_end: QuantityText
     points_per_decade: int = Field(default=10, ge=1, le=100)
-    amplitude: Any
-    dc_bias: Any = "ocv"
+    amplitude: QuantityText
+    dc_bias: QuantityText = "ocv"
     averages: int = Field(default=1, ge=1, le=100)
 
 
 class SweepBody(Common):
-    start: Any = "ocv"
-    vertices: list[Any] = Field(min_length=1)
-    end: Any = None
-    scan_rate: Any
+    start: QuantityText = "ocv"
+    vertices: list[QuantityText] = Field(min_length=1)
+    end: MaybeQuantity = None
+    scan_rate: QuantityText
     cycles: int = Field(default=1, ge=1, le=10_000)
 
 
 class LSVBody(Common):
-    start: Any = "ocv"
-    end: Any
-    scan_rate: Any
+    start: QuantityText = "ocv"
+    end: QuantityText
+    scan_rate: QuantityText
 
 
 class SetTemperatureBody(Common):
-    target: Any
-    ramp: Any = None
-    tolerance: Any = "0.5 K"
-    stable_for: Any = None
-    soak: Any = None
-    timeout: Any = None
+    target: QuantityText
+    ramp: MaybeQuantity = None
+    tolerance: QuantityText = "0.5 K"
+    stable_for: MaybeQuantity = None
+    soak: MaybeQuantity = None
+    timeout: MaybeQuantity = None
 
 
 class SetPressureBody(Common):
-    target: Any = None
-    force: Any = None
-    tolerance: Any = "0.5 MPa"
-    settle: Any = None
-    timeout: Any = None
+    target: MaybeQuantity = None
+    force: MaybeQuantity = None
+    tolerance: QuantityText = "0.5 MPa"
+    settle: MaybeQuantity = None
+    timeout: MaybeQuantity = None
 
 
 class WaitBody(Common):
@@ -164,7 +188,7 @@ class FileBody(_Body):
     description: str = ""
     version: int | str = 1
     parameters: dict[str, Any] = Field(default_factory=dict)
-    c_rate_basis: Any = None
+    c_rate_basis: MaybeQuantity = None
     record: RecordBody | None = None
     safety: SafetyBody | None = None
     steps: list[Any]
@@ -213,7 +237,11 @@ def _type_word(value: Any) -> str:
 
 
 def validation_problems(
-    exc: ValidationError, model: type[BaseModel], file: str, path: str, line_of: Any
+    exc: ValidationError,
+    model: type[BaseModel],
+    file: str,
+    path: str,
+    line_of: Callable[[str], int | None],
 ) -> list[Problem]:
     """pydantic errors as one-sentence Problems with paths and what would be valid."""
     out: list[Problem] = []
@@ -227,8 +255,8 @@ def validation_problems(
         given = err.get("input")
         if kind == "extra_forbidden":
             owner = model
-            for part in err["loc"][:-1]:
-                field = owner.model_fields.get(str(part)) if isinstance(part, str) else None
+            for step in err["loc"][:-1]:
+                field = owner.model_fields.get(str(step)) if isinstance(step, str) else None
                 ann = getattr(field, "annotation", None) if field else None
                 for cand in getattr(ann, "__args__", (ann,)):
                     if isinstance(cand, type) and issubclass(cand, BaseModel):

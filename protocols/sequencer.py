@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from protocols.errors import Problem, ProtocolError
-from protocols.plan import AdvanceCycle, Step, StepOutcome
-from protocols.program import LoopSpan, Plan
+from protocols.plan import LoopSpan, Plan
+from protocols.steps import AdvanceCycle, Step, StepOutcome
 
 STATE_VERSION = 1
 
@@ -47,7 +47,8 @@ class Sequencer:
         fired = outcome.fired
         action = fired.action if fired is not None else "next"
         if action in ("end_test", "abort"):
-            return self._finish()
+            self._finish()
+            return None
         if action == "goto":
             target = fired.target_index if fired is not None else None
             if target is None and fired is not None and fired.target:
@@ -117,7 +118,8 @@ class Sequencer:
 
     def _enter(self, index: int) -> Step | None:
         if index >= len(self.plan.steps):
-            return self._finish()
+            self._finish()
+            return None
         self.current = index
         self.steps_started += 1
         step = self.plan.steps[index]
@@ -127,7 +129,6 @@ class Sequencer:
 
     def _finish(self) -> None:
         self.finished = True
-        return None
 
     def _after(self, index: int, skip: LoopSpan | None = None) -> Step | None:
         """Move on from the step at `index` (the body's last step when leaving a loop)."""

@@ -81,7 +81,7 @@ def parse_yaml(data: str | bytes, file: str) -> Document:
     try:
         loader = yaml.SafeLoader(text)
     except yaml.reader.ReaderError as exc:
-        line = text[: exc.position].count("\n") + 1
+        at = text[: exc.position].count("\n") + 1
         raise ProtocolError(
             [
                 Problem(
@@ -89,7 +89,7 @@ def parse_yaml(data: str | bytes, file: str) -> Document:
                     "",
                     f"contains the control character #x{exc.character:04x}, which YAML does not "
                     "allow",
-                    line,
+                    at,
                 )
             ]
         ) from None

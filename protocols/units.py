@@ -15,7 +15,9 @@ from functools import lru_cache
 
 import pint
 
-ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=False, on_redefinition="ignore")
+ureg: pint.UnitRegistry = pint.UnitRegistry(
+    autoconvert_offset_to_baseunit=False, on_redefinition="ignore"
+)
 ureg.define("@alias degree_Celsius = oC = ºC")
 ureg.define("@alias hour = hr = hrs")
 

@@ -15,8 +15,9 @@ from typing import Any
 
 import protocols
 from protocols.analysis.dispatch import Report, analyze_run
-from protocols.basis import CapacityBasis
 from protocols.errors import ProtocolError
+from scheduler.binding import CellInfo, bind
+from scheduler.errors import SchedulerError
 
 
 @dataclass
@@ -54,17 +55,6 @@ def _cell_dict(row: Any) -> dict[str, Any]:
         "nominal_capacity_mAh": row.nominal_capacity_mAh,
         "extra": dict(row.extra or {}),
     }
-
-
-def _basis(cell: dict[str, Any]) -> CapacityBasis | None:
-    mass, specific = cell.get("active_mass_g"), cell.get("specific_capacity_mAh_g")
-    if mass and specific:
-        return CapacityBasis.from_specific(mass, specific, area_cm2=cell.get("area_cm2"))
-    if cell.get("nominal_capacity_mAh"):
-        return CapacityBasis.from_nominal(
-            cell["nominal_capacity_mAh"], area_cm2=cell.get("area_cm2")
-        )
-    return None
 
 
 def load_run_data(store: Any, run_id: int) -> RunData:
@@ -106,8 +96,8 @@ def load_run_data(store: Any, run_id: int) -> RunData:
             analyses = list(protocol.analyses) or None
             overrides = (run.meta or {}).get("overrides") or None
             try:
-                plan = protocol.bind(_basis(cell), overrides=overrides)
-            except ProtocolError:
+                plan = bind(protocol, CellInfo.from_row(cell_row), overrides).plan
+            except (ProtocolError, SchedulerError):
                 plan = None
             if plan is not None:
                 if plan.basis is not None:

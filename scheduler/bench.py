@@ -13,18 +13,19 @@ want concrete ports before anything listens.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 import re
 import socket
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from urllib.parse import urlparse
 
+import tomli_w
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -33,20 +34,20 @@ from pydantic import (
     model_validator,
 )
 
+from scheduler.endpoints import (
+    FREE_PORT_HINT,
+    free_ports_allowed,
+    port_of,
+    tcp_address,
+    with_port,
+)
 from scheduler.errors import SchedulerError
+from scheduler.kinds import KINDS, ROLES, InstrumentSettings, with_role
+from scheduler.kinds.base import Strict
 from scheduler.telemetry_config import TelemetryConfig
 
-KINDS = ("emstat4", "keithley2450", "espec", "watlow-f4t", "pressure-rig")
-POTENTIOSTAT_KINDS = ("emstat4", "keithley2450")
-CHAMBER_KINDS = ("espec", "watlow-f4t")
-RIG_KINDS = ("pressure-rig",)
-ROLE_KINDS = {"potentiostat": POTENTIOSTAT_KINDS, "chamber": CHAMBER_KINDS, "rig": RIG_KINDS}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # safe as an MQTT topic segment
 NAME_RULE = "letters, digits, '_', '.' or '-', starting with a letter or digit"
-FREE_PORT_HINT = (
-    "port 0 ('pick a free port') is only for `cellbench sim --bench`; point clients at the "
-    "file it writes with --write-bench"
-)
 
 
 class BenchError(SchedulerError):
@@ -64,74 +65,8 @@ class BenchError(SchedulerError):
         super().__init__("\n".join(lines))
 
 
-# -- endpoints ------------------------------------------------------------------------------
-def _free_ports_allowed(info: ValidationInfo) -> bool:
-    return bool(info.context and info.context.get("free_ports"))
-
-
-def check_line_endpoint(text: str, free_ports: bool = False) -> str:
-    """A serial path, serial:///dev/…, tcp://host:port or socket://host:port."""
-    from drivers.errors import InstrumentError
-    from drivers.transports import parse_endpoint
-
-    parsed = urlparse(text.strip())
-    if parsed.scheme in ("tcp", "socket") and parsed.hostname and _port(parsed) == 0:
-        if free_ports:
-            return text.strip()
-        raise ValueError(f"endpoint {text!r}: {FREE_PORT_HINT}")
-    try:
-        parse_endpoint(text)
-    except InstrumentError as exc:
-        raise ValueError(str(exc)) from None
-    return text.strip()
-
-
-def check_modbus_endpoint(text: str, free_ports: bool = False) -> str:
-    """tcp://host:port, modbus://host:port or host:port (the Watlow F4T's Modbus TCP)."""
-    from drivers.chambers.watlow_f4t import parse_modbus_endpoint
-    from drivers.errors import InstrumentError
-
-    try:
-        _, port = parse_modbus_endpoint(text)
-    except InstrumentError as exc:
-        raise ValueError(str(exc)) from None
-    except ValueError:
-        raise ValueError(f"Modbus endpoint {text!r} has a port that is not a number") from None
-    if port == 0 and not free_ports:
-        raise ValueError(f"endpoint {text!r}: {FREE_PORT_HINT}")
-    return text.strip()
-
-
-def check_visa_resource(text: str, free_ports: bool = False) -> str:
-    """A VISA resource string, as pyvisa parses it."""
-    from pyvisa import rname
-
-    try:
-        resource = rname.parse_resource_name(text.strip())
-    except Exception:
-        raise ValueError(
-            f"{text!r} is not a VISA resource such as TCPIP0::192.168.0.20::5025::SOCKET, "
-            "USB0::0x05E6::0x2450::<serial>::INSTR or GPIB0::18::INSTR"
-        ) from None
-    if getattr(resource, "resource_class", "") == "SOCKET" and str(resource.port) == "0":
-        if not free_ports:
-            raise ValueError(f"resource {text!r}: {FREE_PORT_HINT}")
-    return text.strip()
-
-
-def _port(parsed: Any) -> int | None:
-    try:
-        return parsed.port
-    except ValueError:
-        return None
-
-
 # -- the model ------------------------------------------------------------------------------
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class BenchInfo(_Strict):
+class BenchInfo(Strict):
     name: str
     recovery: Literal["auto", "ack"] = "auto"
     sample_period_s: float = Field(1.0, gt=0)
@@ -144,108 +79,30 @@ class BenchInfo(_Strict):
         return value
 
 
-class DatabaseConfig(_Strict):
+class DatabaseConfig(Strict):
     url: str | None = None
 
 
-class EmStat4Config(_Strict):
-    kind: Literal["emstat4"]
-    endpoint: str
-    invert_current: bool = False
-    timeout_s: float = Field(5.0, gt=0)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str, info: ValidationInfo) -> str:
-        return check_line_endpoint(value, _free_ports_allowed(info))
-
-
-class Keithley2450Config(_Strict):
-    kind: Literal["keithley2450"]
-    endpoint: str
-    four_wire: bool = True
-    nplc: float = Field(1.0, ge=0.01, le=10.0)
-    max_voltage_V: float = Field(5.0, gt=0, le=200.0)
-    timeout_s: float = Field(5.0, gt=0)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str, info: ValidationInfo) -> str:
-        return check_visa_resource(value, _free_ports_allowed(info))
+# The `[instruments.<name>]` tables: one config model per registered kind, told apart by
+# their `kind`. mypy sees their common base; pydantic the discriminated union.
+if TYPE_CHECKING:
+    InstrumentConfig = InstrumentSettings
+else:
+    InstrumentConfig = Annotated[
+        Union[tuple(k.config for k in KINDS.values())],  # noqa: UP007
+        Field(discriminator="kind"),
+    ]
 
 
-class EspecConfig(_Strict):
-    kind: Literal["espec"]
-    endpoint: str
-    address: int | None = Field(None, ge=0, le=99)
-    timeout_s: float = Field(3.0, gt=0)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str, info: ValidationInfo) -> str:
-        return check_line_endpoint(value, _free_ports_allowed(info))
-
-
-class WatlowF4TConfig(_Strict):
-    kind: Literal["watlow-f4t"]
-    endpoint: str
-    loop: int = Field(1, ge=1, le=4)
-    device_id: int = Field(1, ge=0, le=247)
-    timeout_s: float = Field(3.0, gt=0)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str, info: ValidationInfo) -> str:
-        return check_modbus_endpoint(value, _free_ports_allowed(info))
-
-
-class PressureRigConfig(_Strict):
-    kind: Literal["pressure-rig"]
-    controller: str  # Alicat PC
-    gauge: str  # Mark-10
-    piston_area_mm2: float = Field(gt=0)
-    friction_N: float = Field(0.0, ge=0)
-    max_force_N: float = Field(2000.0, gt=0)
-    period_s: float = Field(30.0, gt=0)
-    unit_id: str = Field("A", pattern=r"^[A-Za-z]$")
-    full_scale_psig: float = Field(150.0, gt=0)
-    timeout_s: float = Field(1.0, gt=0)
-
-    @field_validator("controller", "gauge")
-    @classmethod
-    def _endpoint(cls, value: str, info: ValidationInfo) -> str:
-        return check_line_endpoint(value, _free_ports_allowed(info))
-
-
-InstrumentConfig = Annotated[
-    EmStat4Config | Keithley2450Config | EspecConfig | WatlowF4TConfig | PressureRigConfig,
-    Field(discriminator="kind"),
-]
-KIND_MODELS: dict[str, type[_Strict]] = {
-    "emstat4": EmStat4Config,
-    "keithley2450": Keithley2450Config,
-    "espec": EspecConfig,
-    "watlow-f4t": WatlowF4TConfig,
-    "pressure-rig": PressureRigConfig,
-}
-
-
-def endpoints_of(config: Any) -> dict[str, str]:
-    """The endpoint fields of one instrument: {"endpoint": …} or {"controller": …, "gauge": …}."""
-    if isinstance(config, PressureRigConfig):
-        return {"controller": config.controller, "gauge": config.gauge}
-    return {"endpoint": config.endpoint}
-
-
-class SlotLimits(_Strict):
+class SlotLimits(Strict):
     """Hard limits of a slot (None: not limited at the bench level)."""
 
     voltage_min_V: float | None = None
     voltage_max_V: float | None = None
-    abs_current_max_A: float | None = Field(None, gt=0)
-    temperature_min_degC: float | None = Field(None, gt=-273.15)
-    temperature_max_degC: float | None = Field(None, gt=-273.15)
-    pressure_max_MPa: float | None = Field(None, gt=0)
+    abs_current_max_A: float | None = Field(default=None, gt=0)
+    temperature_min_degC: float | None = Field(default=None, gt=-273.15)
+    temperature_max_degC: float | None = Field(default=None, gt=-273.15)
+    pressure_max_MPa: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _order(self) -> SlotLimits:
@@ -260,7 +117,7 @@ class SlotLimits(_Strict):
         return self
 
 
-class Slot(_Strict):
+class Slot(Strict):
     name: str
     potentiostat: str
     channel: int = Field(0, ge=0)
@@ -277,14 +134,14 @@ class Slot(_Strict):
         return value
 
 
-class SimCell(_Strict):
+class SimCell(Strict):
     preset: str = "gao2025-dfncm-llzo"
     soc: float | None = Field(None, ge=0.0, le=1.0)
     seed: int | None = None
     overrides: dict[str, float | str] = Field(default_factory=dict, alias="set")
 
 
-class Simulation(_Strict):
+class Simulation(Strict):
     time_scale: float = Field(100.0, gt=0)
     control: str | None = None
     start_degC: float = Field(25.0, gt=-40.0, lt=150.0)
@@ -307,14 +164,14 @@ class Simulation(_Strict):
         if value is None:
             return None
         parsed = urlparse(value)
-        if parsed.scheme != "tcp" or not parsed.hostname or _port(parsed) is None:
+        if parsed.scheme != "tcp" or not parsed.hostname or port_of(parsed) is None:
             raise ValueError(f"control endpoint {value!r} is not tcp://host:port")
-        if parsed.port == 0 and not _free_ports_allowed(info):
+        if parsed.port == 0 and not free_ports_allowed(info):
             raise ValueError(f"control endpoint {value!r}: {FREE_PORT_HINT}")
         return value
 
 
-class Bench(_Strict):
+class Bench(Strict):
     """A validated bench file. Load it with `Bench.load(path)`."""
 
     bench: BenchInfo
@@ -420,8 +277,8 @@ def _model_at(raw: dict[str, Any], loc: tuple[Any, ...]) -> type[BaseModel] | No
         case ("telemetry",):
             return TelemetryConfig
         case ("instruments", str(name)):
-            kind = (raw.get("instruments") or {}).get(name, {}).get("kind")
-            return KIND_MODELS.get(kind) if isinstance(kind, str) else None
+            kind = _registered((raw.get("instruments") or {}).get(name, {}).get("kind"))
+            return kind.config if kind is not None else None
         case ("slots", int()):
             return Slot
         case ("slots", int(), "limits"):
@@ -498,6 +355,11 @@ def _structure_problems(raw: dict[str, Any], free_ports: bool) -> list[tuple[str
     return []
 
 
+def _registered(kind: Any) -> Any:
+    """The registration of a kind as the raw file names it (None: not a kind)."""
+    return KINDS.get(kind) if isinstance(kind, str) else None
+
+
 def _reference_problems(raw: dict[str, Any]) -> list[tuple[str, str]]:
     """Cross-references the model cannot see: names, kinds, shared channels, rig areas."""
     out: list[tuple[str, str]] = []
@@ -525,47 +387,8 @@ def _reference_problems(raw: dict[str, Any]) -> list[tuple[str, str]]:
                 )
             else:
                 seen_names[name] = i
-        for role, allowed in ROLE_KINDS.items():
-            ref = slot.get(role)
-            if ref is None or not isinstance(ref, str):
-                continue
-            if ref not in kinds:
-                listed = [n for n, k in kinds.items() if k in allowed]
-                out.append(
-                    (
-                        f"slots[{i}].{role}",
-                        f"no instrument is named {ref!r}; "
-                        + (
-                            f"the {role}s in this bench are {', '.join(listed)}"
-                            if listed
-                            else f"this bench has no {role} ({' or '.join(allowed)})"
-                        ),
-                    )
-                )
-            elif kinds[ref] in KINDS and kinds[ref] not in allowed:
-                out.append(
-                    (
-                        f"slots[{i}].{role}",
-                        f"{ref!r} is of kind {kinds[ref]}, not a {role} ({' or '.join(allowed)})",
-                    )
-                )
-        pstat, channel = slot.get("potentiostat"), slot.get("channel", 0)
-        if isinstance(pstat, str) and isinstance(channel, int) and not isinstance(channel, bool):
-            key = (pstat, channel)
-            if key in seen_channels:
-                out.append(
-                    (
-                        f"slots[{i}].channel",
-                        f"{pstat} channel {channel} is already used by "
-                        f"slots[{seen_channels[key]}]; one channel drives one cell",
-                    )
-                )
-            else:
-                seen_channels[key] = i
-            if kinds.get(pstat) == "keithley2450" and channel != 0:
-                out.append(
-                    (f"slots[{i}].channel", f"a Keithley 2450 has one channel (0), not {channel}")
-                )
+        out += _role_problems(i, slot, kinds)
+        out += _channel_problems(i, slot, kinds, seen_channels)
         if slot.get("rig") is not None and slot.get("cell_area_mm2") is None:
             out.append(
                 (
@@ -588,6 +411,64 @@ def _reference_problems(raw: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+def _role_problems(i: int, slot: dict[str, Any], kinds: dict[str, Any]) -> list[tuple[str, str]]:
+    """A slot's potentiostat, chamber and rig: named instruments of the right role."""
+    out = []
+    for role in ROLES:
+        ref = slot.get(role)
+        if ref is None or not isinstance(ref, str):
+            continue
+        allowed = [k.kind for k in with_role(role)]
+        if ref not in kinds:
+            listed = [n for n, k in kinds.items() if k in allowed]
+            out.append(
+                (
+                    f"slots[{i}].{role}",
+                    f"no instrument is named {ref!r}; "
+                    + (
+                        f"the {role}s in this bench are {', '.join(listed)}"
+                        if listed
+                        else f"this bench has no {role} ({' or '.join(allowed)})"
+                    ),
+                )
+            )
+        elif (kind := _registered(kinds[ref])) is not None and kind.role != role:
+            out.append(
+                (
+                    f"slots[{i}].{role}",
+                    f"{ref!r} is of kind {kind.kind}, not a {role} ({' or '.join(allowed)})",
+                )
+            )
+    return out
+
+
+def _channel_problems(
+    i: int, slot: dict[str, Any], kinds: dict[str, Any], seen: dict[tuple[str, int], int]
+) -> list[tuple[str, str]]:
+    """One channel drives one cell, and a channel the potentiostat has."""
+    pstat, channel = slot.get("potentiostat"), slot.get("channel", 0)
+    if not (isinstance(pstat, str) and isinstance(channel, int)) or isinstance(channel, bool):
+        return []
+    out = []
+    key = (pstat, channel)
+    if key in seen:
+        out.append(
+            (
+                f"slots[{i}].channel",
+                f"{pstat} channel {channel} is already used by "
+                f"slots[{seen[key]}]; one channel drives one cell",
+            )
+        )
+    else:
+        seen[key] = i
+    kind = _registered(kinds.get(pstat))
+    count = kind.capabilities.channels if kind is not None else None
+    if count is not None and not 0 <= channel < count:
+        have = "one channel (0)" if count == 1 else f"{count} channels (0-{count - 1})"
+        out.append((f"slots[{i}].channel", f"a {kind.label} has {have}, not {channel}"))
+    return out
+
+
 # -- free ports -----------------------------------------------------------------------------
 def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -595,43 +476,13 @@ def _free_port(host: str) -> int:
         return sock.getsockname()[1]
 
 
-def with_port(endpoint: str, port: int) -> str:
-    """The same endpoint on another TCP port (tcp://, socket://, modbus://, host:port, VISA)."""
-    if "::" in endpoint:
-        parts = endpoint.split("::")
-        if len(parts) >= 4 and parts[-1].upper() == "SOCKET":
-            parts[-2] = str(port)
-            return "::".join(parts)
-        return endpoint
-    has_scheme = "://" in endpoint
-    parsed = urlparse(endpoint if has_scheme else f"tcp://{endpoint}")
-    if not parsed.hostname or parsed.scheme == "serial":
-        return endpoint
-    new = parsed._replace(netloc=f"{parsed.hostname}:{port}").geturl()
-    return new if has_scheme else new.removeprefix("tcp://")
-
-
-def tcp_address(endpoint: str) -> tuple[str, int] | None:
-    """(host, port) of a TCP-like endpoint, or None for serial paths and non-socket VISA."""
-    if "::" in endpoint:
-        parts = endpoint.split("::")
-        if len(parts) >= 4 and parts[0].upper().startswith("TCPIP") and parts[-1] == "SOCKET":
-            return parts[1], int(parts[2])
-        return None
-    if endpoint.startswith("/") or endpoint.startswith("serial:"):
-        return None
-    parsed = urlparse(endpoint if "://" in endpoint else f"tcp://{endpoint}")
-    if not parsed.hostname:
-        return None
-    return parsed.hostname, parsed.port if parsed.port is not None else 502
-
-
 def endpoint_fields(raw: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
     """Every endpoint in a parsed bench file: (key path, value)."""
     found: list[tuple[tuple[str, ...], str]] = []
     for name, table in (raw.get("instruments") or {}).items():
-        for key in ("endpoint", "controller", "gauge"):
-            if isinstance(table, dict) and isinstance(table.get(key), str):
+        kind = _registered(table.get("kind")) if isinstance(table, dict) else None
+        for key in kind.endpoints if kind is not None else ():
+            if isinstance(table.get(key), str):
                 found.append((("instruments", name, key), table[key]))
     simulation = raw.get("simulation")
     if isinstance(simulation, dict) and isinstance(simulation.get("control"), str):
@@ -641,8 +492,6 @@ def endpoint_fields(raw: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
 
 def replace_endpoints(raw: dict[str, Any], new: dict[tuple[str, ...], str]) -> dict[str, Any]:
     """A copy of a parsed bench file with some endpoints replaced."""
-    import copy
-
     out = copy.deepcopy(raw)
     for path, value in new.items():
         table = out
@@ -665,55 +514,4 @@ def with_free_ports(bench_text: str) -> str:
         address = tcp_address(value)
         if address is not None:
             new[path] = with_port(value, _free_port(address[0]))
-    return to_toml(replace_endpoints(raw, new))
-
-
-# -- writing TOML ---------------------------------------------------------------------------
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        inner = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
-        return "{ " + inner + " }" if inner else "{}"
-    raise TypeError(f"cannot write {type(value).__name__} as TOML")
-
-
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
-
-
-def to_toml(data: dict[str, Any], prefix: str = "") -> str:
-    """Write a parsed bench file back as TOML: dicts as tables, lists of dicts as arrays of
-    tables, everything else as a value (comments are not kept)."""
-    lines: list[str] = []
-    tables: list[tuple[str, Any]] = []
-    for key, value in data.items():
-        table_list = isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
-        if isinstance(value, dict) or table_list:
-            tables.append((key, value))
-        else:
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    out = "".join(f"{line}\n" for line in lines)
-    for key, value in tables:
-        name = f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key)
-        if isinstance(value, list):
-            for item in value:
-                out += f"\n[[{name}]]\n" + to_toml(item, name)
-        elif value and all(isinstance(v, dict) for v in value.values()):
-            out += to_toml(value, name)  # only sub-tables: no header of its own
-        else:
-            out += f"\n[{name}]\n" + to_toml(value, name)
-    return out
+    return tomli_w.dumps(replace_endpoints(raw, new))

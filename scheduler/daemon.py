@@ -27,12 +27,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import protocols
-from protocols import plan as p
+from protocols import steps as p
 from scheduler import queue
 from scheduler.bench import Bench
+from scheduler.binding import bind_job
+from scheduler.claim_policy import BenchView, RunningJob
 from scheduler.errors import SchedulerError
 from scheduler.instruments import InstrumentPool, SlotHardware, bench_clock, open_slot
+from scheduler.jobs import ACTIVE, JobParams, JobState
+from scheduler.kinds import kind_of
 from scheduler.recovery import describe, resume_point
 from scheduler.runner import ResumePoint, Runner, RunState
 from scheduler.session import prepare_run
@@ -270,38 +273,6 @@ class Daemon:
     def _chamber_of(self, slot: str) -> str | None:
         return self.bench.slot(slot).chamber
 
-    def _chamber_owner(self, chamber: str) -> ActiveJob | None:
-        """A running job that changes this chamber's temperature, if any."""
-        for job in self.active.values():
-            if job.changes_temperature and self._chamber_of(job.slot) == chamber:
-                return job
-        return None
-
-    def _fits_chamber_policy(
-        self, job: Any, slot: str, reserved: dict[str, str] | None = None
-    ) -> bool:
-        """May `job` start on `slot` now? `reserved` maps chambers to the temperature group
-        starting in them during this claim, or to an earlier temperature job or group that
-        waits for them; either keeps later jobs out."""
-        chamber = self._chamber_of(slot)
-        if chamber is None:
-            return True
-        group = (job.params or {}).get("group")
-        holder = (reserved or {}).get(chamber)
-        if holder is not None and holder != group:
-            return False  # an earlier temperature job or group gets this chamber first
-        owner = self._chamber_owner(chamber)
-        if owner is not None and (group is None or owner.group != group):
-            return False  # someone else owns the temperature of this chamber: wait
-        if _changes_temperature(job):
-            others = [
-                j
-                for j in self.active.values()
-                if self._chamber_of(j.slot) == chamber and (group is None or j.group != group)
-            ]
-            return not others  # never change the temperature under another job
-        return True
-
     async def _claim(self) -> None:
         alarmed = self._alarmed_slots()
         free = [
@@ -309,52 +280,26 @@ class Daemon:
         ]
         if not free:
             return
-        candidates = await asyncio.to_thread(self.store.list_jobs, ["queued"], bench=self.name)
-        claimed_slots: set[str] = set()
-        pending_groups: dict[str, list[tuple[Any, str]]] = {}
-        reserved: dict[str, str] = {}  # chamber -> the temperature job or group it waits for
-        for job in candidates:
-            open_slots = [s for s in free if s not in claimed_slots]
-            if not open_slots:
-                break
-            fits = (job.params or {}).get("fits")
-            targets = (
-                [job.slot] if job.slot else [s for s in open_slots if fits is None or s in fits]
-            )
-            target = next(
-                (
-                    s
-                    for s in targets
-                    if s in open_slots and self._fits_chamber_policy(job, s, reserved)
-                ),
-                None,
-            )
-            group = (job.params or {}).get("group")
-            if target is None:
-                if _changes_temperature(job) and self._owns(job.slot):
-                    # First in, first served: a job waiting to set its chamber's temperature
-                    # keeps later jobs out of that chamber, or they could hold it forever.
-                    chamber = self._chamber_of(job.slot)
-                    if chamber is not None:
-                        reserved.setdefault(chamber, group or f"job {job.id}")
-                continue
-            if group and _changes_temperature(job):
-                pending_groups.setdefault(group, []).append((job, target))
-                claimed_slots.add(target)
-                chamber = self._chamber_of(target)
-                if chamber is not None:
-                    reserved.setdefault(chamber, group)
-                continue
-            started = await self._start_claimed(job, target)
-            if started:
-                claimed_slots.add(target)
-        for group, members in pending_groups.items():
+        view = BenchView(
+            free=free,
+            chamber_of={s.name: s.chamber for s in self.bench.slots},
+            running=[
+                RunningJob(job.slot, job.group, job.changes_temperature)
+                for job in self.active.values()
+            ],
+        )
+        claimed, groups = await asyncio.to_thread(
+            queue.claim_jobs, self.store, view, bench_name=self.name, daemon_id=self.daemon_id
+        )
+        for job, slot in claimed:
+            self._launch(job, slot, resume=None)
+        for group, members in groups.items():
             await self._start_group(group, members)
 
     async def _start_group(self, name: str, members: list[tuple[Any, str]]) -> None:
         """Start a temperature group only when all its queued members can start together."""
         queued = await asyncio.to_thread(self.store.list_jobs, ["queued"], bench=self.name)
-        expected = [j for j in queued if (j.params or {}).get("group") == name]
+        expected = [j for j in queued if JobParams.of(j).group == name]
         if len(expected) != len(members):
             return  # some member cannot start yet; the group waits as a whole
         group = self.groups.setdefault(name, ChamberGroup(name))
@@ -367,11 +312,12 @@ class Daemon:
 
     async def _start_claimed(self, job: Any, slot: str) -> bool:
         claimed = await asyncio.to_thread(
-            self.store.claim_job,
+            queue.claim,
+            self.store,
             job.id,
             slot=slot,
-            by=self.daemon_id,
-            note=f"claimed for slot {slot} of {self.name}",
+            bench_name=self.name,
+            daemon_id=self.daemon_id,
         )
         if claimed is None:
             return False
@@ -381,9 +327,13 @@ class Daemon:
     def _launch(
         self, job: Any, slot: str, *, resume: ResumePoint | None, run_id: int | None = None
     ) -> None:
-        group = (job.params or {}).get("group")
+        params = JobParams.of(job)
         active = ActiveJob(
-            job.id, slot, group=group, changes_temperature=_changes_temperature(job), run_id=run_id
+            job.id,
+            slot,
+            group=params.group,
+            changes_temperature=params.changes_temperature,
+            run_id=run_id,
         )
         self.active[slot] = active
         active.task = asyncio.create_task(self._run_job(active, job, resume))
@@ -435,39 +385,29 @@ class Daemon:
         environment: Any,
         resume: ResumePoint | None,
     ) -> Runner:
-        protocol_row = self.store.get_protocol(job.protocol_id)
-        protocol = protocols.loads(protocol_row.source_text, source=protocol_row.name)
-        cell_row = self.store.get_cell(job.cell_id)
-        cell = queue.cell_info(cell_row)
-        basis = queue.cell_basis(cell_row) or cell.basis()
-        overrides = (job.params or {}).get("overrides") or None
+        binding = await asyncio.to_thread(bind_job, self.store, job)
         progress = self._progress(active)
         if resume is None:
             run_id, runner = await prepare_run(
                 self.store,
-                protocol,
-                cell,
+                binding,
                 hardware.potentiostat,
                 slot=active.slot,
                 bench=self.name,
                 bench_text=self.bench.source_text,
                 progress=progress,
                 environment=environment,
-                overrides=overrides,
                 job_id=job.id,
-                basis=basis,
             )
         else:
             assert active.run_id is not None
             run_id = active.run_id
-            plan = protocol.bind(basis, overrides=overrides)
-            basis = plan.basis or basis
             runner = Runner(
-                plan,
+                binding.plan,
                 hardware.potentiostat,
                 self.store,
                 run_id,
-                one_c_A=basis.one_c_A,
+                one_c_A=binding.one_c_A,
                 progress=progress,
                 environment=environment,
             )
@@ -475,8 +415,7 @@ class Daemon:
         active.run_id, active.runner = run_id, runner
         runner.extra_safety = [_hard_limits(self.bench.slot(active.slot).limits)]
         runner.progress_every_s = self.sample_period_s
-        estimate = (job.params or {}).get("estimate") or {}
-        active.progress_estimate_s = estimate.get("typical_s")
+        active.progress_estimate_s = JobParams.of(job).estimate.typical_s
         self.store.upsert_slot_state(
             self.name, active.slot, state="running", job_id=job.id, run_id=run_id, message=""
         )
@@ -629,7 +568,7 @@ class Daemon:
     # -- recovery ---------------------------------------------------------------------------
     async def _recover(self) -> None:
         """Find this bench's jobs that were running when the daemon went away."""
-        states = [*queue.ACTIVE, "interrupted"]
+        states = [*ACTIVE, JobState.INTERRUPTED]
         jobs = await asyncio.to_thread(self.store.list_jobs, states, bench=self.name)
         for job in jobs:
             if not self._owns(job.slot) or job.slot in self.active:
@@ -669,10 +608,10 @@ class Daemon:
     # -- safety supervisor ------------------------------------------------------------------
     def _start_watchers(self) -> None:
         for name, config in self.bench.instruments.items():
-            kind = getattr(config, "kind", "")
-            if kind in ("espec", "watlow-f4t"):
+            role = kind_of(config).role
+            if role == "chamber":
                 self._watchers.append(asyncio.create_task(self._watch_chamber(name)))
-            elif kind == "pressure-rig":
+            elif role == "rig":
                 self._watchers.append(asyncio.create_task(self._watch_rig(name)))
 
     def _slots_with(self, role: str, name: str) -> list[str]:
@@ -766,11 +705,6 @@ class Daemon:
         return True
 
 
-def _changes_temperature(job: Any) -> bool:
-    resources = ((job.params or {}).get("estimate") or {}).get("resources") or {}
-    return bool(resources.get("chamber"))
-
-
 def _hard_limits(limits: Any) -> p.Safety:
     """A slot's hard limits as a Safety the runner checks on every sample."""
     pressure_max = getattr(limits, "pressure_max_MPa", None)
@@ -796,8 +730,6 @@ def _protocol_limit(daemon: Daemon, slots: list[str], name: str) -> float | None
 
 
 def _static_on_device(bench: Bench, slot: str) -> bool:
-    from scheduler.instruments import STATIC_CAPABILITIES
-
-    kind = bench.instrument(bench.slot(slot).potentiostat).kind
-    capabilities = STATIC_CAPABILITIES.get(kind)
-    return bool(capabilities and capabilities.on_device_limits and capabilities.can_reattach)
+    config = bench.instrument(bench.slot(slot).potentiostat)
+    capabilities = kind_of(config).capabilities_for(config)
+    return capabilities.on_device_limits and capabilities.can_reattach

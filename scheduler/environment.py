@@ -27,7 +27,7 @@ from typing import Any
 from drivers.chamber import ChamberMode, TemperatureChamber
 from drivers.clock import Clock, WallClock
 from drivers.pressure import PressureRig
-from protocols import plan as p
+from protocols import steps as p
 from scheduler.errors import SchedulerError
 from scheduler.soak import SoakDetector, SoakStatus
 

@@ -1,7 +1,7 @@
-"""Instruments from a bench file: what each kind can do, the drivers, and open slots.
+"""Instruments from a bench file: what a slot can do, the drivers, and open slots.
 
-`STATIC_CAPABILITIES` answers "can this slot run that job?" without connecting: it holds the
-drivers' own `capabilities()` answers (they never touch the wire). `build_instrument` makes
+`slot_capabilities` answers "can this slot run that job?" without connecting: it reads the
+capabilities each kind's registration declares (`scheduler.kinds`). `build_instrument` makes
 an unopened driver from the bench; `InstrumentPool` opens each instrument once per process
 and shares chambers and rigs between the slots that sit in them; `open_slot` gives a slot's
 potentiostat and its `Environment` (chamber, rig, cell area) on the bench's clock.
@@ -14,84 +14,13 @@ import contextlib
 import math
 import time
 import weakref
-from collections.abc import Coroutine
-from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any
 
-from drivers.potentiostat import Capabilities
-from scheduler.bench import (
-    CHAMBER_KINDS,
-    POTENTIOSTAT_KINDS,
-    RIG_KINDS,
-    Bench,
-    EmStat4Config,
-    EspecConfig,
-    Keithley2450Config,
-    PressureRigConfig,
-    Slot,
-    WatlowF4TConfig,
-)
+from scheduler.bench import Bench, Slot
 from scheduler.environment import Environment, EnvironmentSettings
 from scheduler.errors import SchedulerError
-
-T = TypeVar("T")
-
-KIND_ROLES = {
-    **{kind: "potentiostat" for kind in POTENTIOSTAT_KINDS},
-    **{kind: "chamber" for kind in CHAMBER_KINDS},
-    **{kind: "rig" for kind in RIG_KINDS},
-}
-PLACEHOLDER_TCP = "tcp://127.0.0.1:1"  # drivers parse their endpoint; capabilities ignore it
-
-
-def _without_io(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that never awaits (a driver's `capabilities()`) to its result."""
-    try:
-        coro.send(None)
-    except StopIteration as done:
-        return done.value
-    coro.close()
-    raise RuntimeError("capabilities() awaited I/O; it cannot be read without connecting")
-
-
-def _static_capabilities() -> dict[str, Capabilities]:
-    from drivers.chambers.espec import EspecChamber
-    from drivers.chambers.watlow_f4t import WatlowF4T
-    from drivers.potentiostats.emstat4 import EmStat4
-    from drivers.potentiostats.keithley2450 import Keithley2450
-
-    caps = {
-        "emstat4": _without_io(EmStat4(PLACEHOLDER_TCP).capabilities()),
-        "keithley2450": _without_io(Keithley2450("TCPIP0::127.0.0.1::1::SOCKET").capabilities()),
-    }
-    for kind, chamber in (("espec", EspecChamber), ("watlow-f4t", WatlowF4T)):
-        caps[kind] = Capabilities(
-            techniques=frozenset(),
-            max_abs_current_A=0.0,
-            voltage_range_V=(0.0, 0.0),
-            on_device_limits=chamber.supports_ramp,
-            can_reattach=False,
-            notes=(chamber.__doc__ or "").strip(),
-            extra={"role": "chamber", "supports_ramp": str(chamber.supports_ramp).lower()},
-        )
-    caps["pressure-rig"] = Capabilities(
-        techniques=frozenset(),
-        max_abs_current_A=0.0,
-        voltage_range_V=(0.0, 0.0),
-        on_device_limits=False,  # the force loop and interlocks run on the host
-        can_reattach=False,
-        notes="Alicat PC + Mark-10: a host-side force loop holds the stack pressure.",
-        extra={"role": "rig"},
-    )
-    for kind in POTENTIOSTAT_KINDS:
-        caps[kind] = replace(caps[kind], extra={**caps[kind].extra, "role": "potentiostat"})
-    return caps
-
-
-# Potentiostat kinds carry techniques, max |I|, voltage range and whether limits run on the
-# instrument; chamber and rig kinds say their role (and for chambers, on_device_limits means
-# "ramps on the controller").
-STATIC_CAPABILITIES: dict[str, Capabilities] = _static_capabilities()
+from scheduler.kinds import Capabilities, InstrumentKind, kind_of
 
 
 @dataclass(frozen=True)
@@ -100,6 +29,7 @@ class SlotCapabilities:
 
     slot: str
     potentiostat: Capabilities
+    potentiostat_kind: InstrumentKind
     chamber: str | None
     chamber_ramps: bool
     rig: str | None
@@ -109,12 +39,14 @@ class SlotCapabilities:
 
 def slot_capabilities(bench: Bench, slot_name: str) -> SlotCapabilities:
     slot = bench.slot(slot_name)
-    chamber_kind = bench.instrument(slot.chamber).kind if slot.chamber else None
+    pstat = bench.instrument(slot.potentiostat)
+    chamber = bench.instrument(slot.chamber) if slot.chamber else None
     return SlotCapabilities(
         slot=slot.name,
-        potentiostat=STATIC_CAPABILITIES[bench.instrument(slot.potentiostat).kind],
+        potentiostat=kind_of(pstat).capabilities_for(pstat),
+        potentiostat_kind=kind_of(pstat),
         chamber=slot.chamber,
-        chamber_ramps=bool(chamber_kind and STATIC_CAPABILITIES[chamber_kind].on_device_limits),
+        chamber_ramps=chamber is not None and kind_of(chamber).capabilities_for(chamber).ramps,
         rig=slot.rig,
         cell_area_mm2=slot.cell_area_mm2,
         limits=slot.limits,
@@ -155,69 +87,7 @@ def bench_clock(bench: Bench) -> ScaledClock:
 def build_instrument(bench: Bench, name: str, *, clock: Any = None, channel: int = 0) -> Any:
     """An unopened driver for one instrument of the bench (named as in the bench file)."""
     config = bench.instrument(name)
-    clock = clock or bench_clock(bench)
-    if isinstance(config, EmStat4Config):
-        from drivers.potentiostats.emstat4 import EmStat4
-
-        return EmStat4(
-            config.endpoint,
-            name=name,
-            channel=channel,
-            timeout_s=config.timeout_s,
-            invert_current=config.invert_current,
-        )
-    if isinstance(config, Keithley2450Config):
-        from drivers.potentiostats.keithley2450 import Keithley2450
-
-        return Keithley2450(
-            config.endpoint,
-            name=name,
-            timeout_s=config.timeout_s,
-            four_wire=config.four_wire,
-            nplc=config.nplc,
-            max_voltage_V=config.max_voltage_V,
-            clock=clock,
-        )
-    if isinstance(config, EspecConfig):
-        from drivers.chambers.espec import EspecChamber
-
-        return EspecChamber(
-            config.endpoint, name=name, address=config.address, timeout_s=config.timeout_s
-        )
-    if isinstance(config, WatlowF4TConfig):
-        from drivers.chambers.watlow_f4t import WatlowF4T
-
-        return WatlowF4T(
-            config.endpoint,
-            name=name,
-            loop=config.loop,
-            device_id=config.device_id,
-            timeout_s=config.timeout_s,
-        )
-    if isinstance(config, PressureRigConfig):
-        from drivers.pressure.alicat import AlicatPC
-        from drivers.pressure.mark10 import Mark10Gauge
-        from drivers.pressure.rig import PneumaticPressRig, RigSettings
-
-        return PneumaticPressRig(
-            AlicatPC(
-                config.controller,
-                name=f"{name} controller",
-                unit_id=config.unit_id.upper(),
-                full_scale=config.full_scale_psig,
-                timeout_s=config.timeout_s,
-            ),
-            Mark10Gauge(config.gauge, name=f"{name} gauge", timeout_s=config.timeout_s),
-            RigSettings(
-                piston_area_mm2=config.piston_area_mm2,
-                friction_N=config.friction_N,
-                max_force_N=config.max_force_N,
-                period_s=config.period_s,
-            ),
-            name=name,
-            clock=clock,
-        )
-    raise SchedulerError(f"instrument {name!r} has a kind this version cannot drive")
+    return kind_of(config).driver(config, name, clock or bench_clock(bench), channel)
 
 
 async def open_instrument(driver: Any) -> None:

@@ -17,22 +17,21 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from protocols import plan as P
-from protocols.units import format_si
+from protocols.estimate import estimate
+from scheduler.binding import CellInfo, bind
+from scheduler.checks import fit_problems, slot_names
+from scheduler.claim_policy import BenchView, RunningJob, plan_claims
 from scheduler.errors import SchedulerError
-from scheduler.session import CellInfo
+from scheduler.jobs import ACTIVE, FINISHED, EstimateRecord, JobParams, JobState
 from storage.errors import StorageError
 
 # -- states ---------------------------------------------------------------------------------
-ACTIVE = ("running", "pausing", "paused", "resuming", "cancelling")
-WAITING = ("held", "queued", "interrupted")
-FINISHED = ("completed", "failed", "cancelled")
-STATES = (*WAITING, *ACTIVE, *FINISHED)
+S = JobState
 
 
 @dataclass(frozen=True)
@@ -45,45 +44,45 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {
-    "hold": Rule({"queued": "held"}, ("held",), "queued or held jobs can be held"),
-    "release": Rule({"held": "queued"}, ("queued",), "held or queued jobs can be released"),
+    "hold": Rule({S.QUEUED: S.HELD}, (S.HELD,), "queued or held jobs can be held"),
+    "release": Rule({S.HELD: S.QUEUED}, (S.QUEUED,), "held or queued jobs can be released"),
     "cancel": Rule(
         {
-            "held": "cancelled",
-            "queued": "cancelled",
-            "interrupted": "cancelled",
-            "running": "cancelling",
-            "pausing": "cancelling",
-            "paused": "cancelling",
-            "resuming": "cancelling",
+            S.HELD: S.CANCELLED,
+            S.QUEUED: S.CANCELLED,
+            S.INTERRUPTED: S.CANCELLED,
+            S.RUNNING: S.CANCELLING,
+            S.PAUSING: S.CANCELLING,
+            S.PAUSED: S.CANCELLING,
+            S.RESUMING: S.CANCELLING,
         },
-        ("cancelling", "cancelled"),
+        (S.CANCELLING, S.CANCELLED),
         "jobs that have not finished can be cancelled",
     ),
     "pause": Rule(
-        {"running": "pausing", "resuming": "pausing"},
-        ("pausing", "paused"),
+        {S.RUNNING: S.PAUSING, S.RESUMING: S.PAUSING},
+        (S.PAUSING, S.PAUSED),
         "running jobs can be paused",
     ),
     "resume": Rule(
-        {"paused": "resuming", "pausing": "resuming", "interrupted": "resuming"},
-        ("resuming", "running"),
+        {S.PAUSED: S.RESUMING, S.PAUSING: S.RESUMING, S.INTERRUPTED: S.RESUMING},
+        (S.RESUMING, S.RUNNING),
         "paused or interrupted jobs can be resumed",
     ),
     # What the daemon reports back.
     "confirm": Rule(
-        {"pausing": "paused", "resuming": "running", "cancelling": "cancelled"},
+        {S.PAUSING: S.PAUSED, S.RESUMING: S.RUNNING, S.CANCELLING: S.CANCELLED},
         (),
         "jobs with a pause, resume or cancel request can have it confirmed",
     ),
     "interrupt": Rule(
-        {s: "interrupted" for s in ACTIVE},
-        ("interrupted",),
+        {s: S.INTERRUPTED for s in ACTIVE},
+        (S.INTERRUPTED,),
         "running, pausing, paused, resuming or cancelling jobs can be interrupted",
     ),
 }
-FINISH_FROM = ("running", "pausing", "paused", "resuming", "cancelling")
-RECOVER_TO = ("running", "queued")
+FINISH_FROM = ACTIVE
+RECOVER_TO = (S.RUNNING, S.QUEUED)
 
 
 def _change(store: Any, job_id: int, action: str, *, by: str, note: str = "") -> Any:
@@ -164,242 +163,14 @@ def finish(store: Any, job_id: int, state: str, *, by: str, note: str = "") -> A
     return store.set_job_state(job_id, state, by=_who(by), note=note, expect=list(FINISH_FROM))
 
 
-def recover(store: Any, job_id: int, *, by: str, to: str = "running", note: str = "") -> Any:
+def recover(store: Any, job_id: int, *, by: str, to: str = S.RUNNING, note: str = "") -> Any:
     """Daemon: continue an interrupted job (running) or give it back to the queue (queued)."""
     if to not in RECOVER_TO:
         raise SchedulerError(f"an interrupted job recovers to running or queued, not {to!r}")
     job = store.get_job(job_id)
-    if job.state != "interrupted":
+    if job.state != S.INTERRUPTED:
         raise SchedulerError(f"job {job_id} is {job.state}; only interrupted jobs can recover")
-    return store.set_job_state(job_id, to, by=_who(by), note=note, expect="interrupted")
-
-
-# -- the bench, as the queue sees it --------------------------------------------------------
-KIND_LABELS = {
-    "emstat4": "PalmSens EmStat4",
-    "keithley2450": "Keithley 2450",
-    "espec": "ESPEC chamber",
-    "watlow-f4t": "Watlow F4T chamber",
-    "pressure-rig": "pressure rig",
-}
-TECHNIQUE_WORDS = {
-    "rest": "open-circuit rests",
-    "cc": "constant-current steps",
-    "cv": "constant-voltage steps",
-    "pulse_train": "pulse trains",
-    "eis": "EIS",
-    "geis": "EIS",
-    "sweep": "voltage sweeps",
-    "cp": "constant-power steps",
-}
-
-
-def static_capabilities(kind: str) -> Any | None:
-    """What an instrument kind can do, known without connecting to it."""
-    from scheduler.instruments import STATIC_CAPABILITIES
-
-    return STATIC_CAPABILITIES.get(kind)
-
-
-def slot_names(bench: Any) -> list[str]:
-    """Every slot of the bench, in bench-file order."""
-    slots = getattr(bench, "slots", None) or []
-    if isinstance(slots, dict):
-        return list(slots)
-    return [getattr(s, "name", str(s)) for s in slots]
-
-
-def _slot(bench: Any, name: str) -> Any:
-    try:
-        return bench.slot(name)
-    except (KeyError, LookupError, SchedulerError):
-        known = ", ".join(slot_names(bench)) or "none"
-        raise SchedulerError(
-            f"bench {getattr(bench, 'name', '?')} has no slot {name!r}; its slots are: {known}"
-        ) from None
-
-
-def _limit(limits: Any, key: str) -> float | None:
-    if limits is None:
-        return None
-    value = limits.get(key) if isinstance(limits, dict) else getattr(limits, key, None)
-    return None if value is None else float(value)
-
-
-def _step_name(step: P.Step) -> str:
-    return f"step {step.index} ({step.label})" if step.label else f"step {step.index}"
-
-
-def _techniques(step: P.Step) -> tuple[str, ...]:
-    """The driver techniques a protocol step needs from the potentiostat channel."""
-    if isinstance(step, P.Rest | P.Wait):
-        return ("rest",)
-    if isinstance(step, P.ConstantCurrent):
-        return ("cc",)
-    if isinstance(step, P.ConstantVoltage):
-        return ("cv",)
-    if isinstance(step, P.ConstantCurrentConstantVoltage):
-        return ("cc", "cv")
-    if isinstance(step, P.PulseTrain):
-        return ("pulse_train",)
-    if isinstance(step, P.Impedance):
-        return ("eis" if step.mode == "potentiostatic" else "geis",)
-    if isinstance(step, P.Sweep):
-        return ("sweep",)
-    if isinstance(step, P.ConstantPower):
-        return ("cp",)
-    return ()
-
-
-def _step_current_A(step: P.Step) -> float | None:
-    """The largest current magnitude a step drives, when it states one."""
-    values: list[float] = []
-    for attr in ("current_A", "pulse_current_A", "current_limit_A"):
-        v = getattr(step, attr, None)
-        if v is not None and math.isfinite(v):
-            values.append(abs(v))
-    if isinstance(step, P.Impedance) and step.mode == "galvanostatic":
-        values.append(abs(step.amplitude) + abs(step.dc_bias or 0.0))
-    return max(values) if values else None
-
-
-def _step_voltages(step: P.Step) -> list[float]:
-    """Cell voltages a step drives to or runs until (not its abort safety limits)."""
-    volts: list[float] = []
-    if isinstance(step, P.ConstantVoltage | P.ConstantCurrentConstantVoltage):
-        volts.append(step.voltage_V)
-    if isinstance(step, P.Sweep):
-        volts.extend([*step.vertices_V, step.end_V])
-        if not step.start_at_ocv:
-            volts.append(step.start_V)
-    volts.extend(
-        lim.value for lim in step.limits if lim.quantity == "voltage" and lim.action != "abort"
-    )
-    return volts
-
-
-class _Problems:
-    """Problems of one slot, one line per kind; later steps with the same problem are counted."""
-
-    def __init__(self) -> None:
-        self.first: dict[str, str] = {}
-        self.more: dict[str, int] = {}
-
-    def add(self, key: str, text: str) -> None:
-        if key in self.first:
-            self.more[key] = self.more.get(key, 0) + 1
-        else:
-            self.first[key] = text
-
-    def lines(self) -> list[str]:
-        out = []
-        for key, text in self.first.items():
-            n = self.more.get(key, 0)
-            out.append(text + (f" (and {n} later step{'s' if n > 1 else ''})" if n else ""))
-        return out
-
-
-def fit_problems(plan: Any, bench: Any, slot_name: str) -> list[str]:
-    """Why `plan` cannot run on the slot, one sentence per kind of problem (empty: it can)."""
-    slot = _slot(bench, slot_name)
-    limits = getattr(slot, "limits", None)
-    found = _Problems()
-    pstat_config = bench.instrument(slot.potentiostat)
-    pstat_kind = pstat_config.kind
-    pstat = KIND_LABELS.get(pstat_kind, pstat_kind)
-    caps = static_capabilities(pstat_kind)
-    techniques = frozenset(getattr(caps, "techniques", ()) or ())
-    range_A = getattr(caps, "max_abs_current_A", None)
-    hard_A = _limit(limits, "abs_current_max_A")
-    v_lo, v_hi = _limit(limits, "voltage_min_V"), _limit(limits, "voltage_max_V")
-    compliance_V = getattr(pstat_config, "max_voltage_V", None)
-    range_V = getattr(caps, "voltage_range_V", None)
-    t_max, t_min = _limit(limits, "temperature_max_degC"), _limit(limits, "temperature_min_degC")
-    p_max = _limit(limits, "pressure_max_MPa")
-    for step in plan.steps:
-        where = f"the protocol's {_step_name(step)}"
-        for tech in _techniques(step):
-            if caps is None or tech in techniques:
-                continue
-            if tech in ("eis", "geis"):
-                mode = "PEIS" if tech == "eis" else "GEIS"
-                found.add("eis", f"slot {slot_name}'s {pstat} cannot do EIS; {where} is a {mode}")
-            else:
-                words = TECHNIQUE_WORDS.get(tech, tech)
-                found.add(tech, f"slot {slot_name}'s {pstat} cannot run {words}; {where} is one")
-        amps = _step_current_A(step)
-        if amps is not None:
-            if hard_A is not None and amps > hard_A * (1 + 1e-9):
-                found.add(
-                    "current",
-                    f"{where} drives {format_si(amps, 'A')} but slot {slot_name} allows at "
-                    f"most {format_si(hard_A, 'A')}",
-                )
-            elif range_A is not None and amps > float(range_A) * (1 + 1e-9):
-                found.add(
-                    "range",
-                    f"{where} drives {format_si(amps, 'A')} but slot {slot_name}'s {pstat} "
-                    f"sources at most {format_si(float(range_A), 'A')}",
-                )
-        for volts in _step_voltages(step):
-            if (v_lo is not None and volts < v_lo - 1e-9) or (
-                v_hi is not None and volts > v_hi + 1e-9
-            ):
-                low = "-∞" if v_lo is None else f"{v_lo:g}"
-                high = "∞" if v_hi is None else f"{v_hi:g}"
-                found.add(
-                    "voltage",
-                    f"{where} goes to {volts:.4g} V, outside slot {slot_name}'s hard limits "
-                    f"{low}–{high} V",
-                )
-                break
-            if range_V is not None and not range_V[0] - 1e-9 <= volts <= range_V[1] + 1e-9:
-                found.add(
-                    "range_V",
-                    f"{where} goes to {volts:.4g} V, outside the {range_V[0]:g}–{range_V[1]:g} V "
-                    f"range of slot {slot_name}'s {pstat}",
-                )
-                break
-            if compliance_V is not None and abs(volts) > float(compliance_V) + 1e-9:
-                found.add(
-                    "compliance",
-                    f"{where} goes to {volts:.4g} V but slot {slot_name}'s {pstat} is set to "
-                    f"at most {float(compliance_V):g} V (max_voltage_V)",
-                )
-                break
-        if isinstance(step, P.SetTemperature):
-            if not getattr(slot, "chamber", None):
-                found.add(
-                    "chamber",
-                    f"slot {slot_name} has no chamber; {where} sets the temperature to "
-                    f"{step.target_degC:g} °C",
-                )
-            elif t_max is not None and step.target_degC > t_max:
-                found.add(
-                    "t_max",
-                    f"{where} sets {step.target_degC:g} °C but slot {slot_name} allows at most "
-                    f"{t_max:g} °C",
-                )
-            elif t_min is not None and step.target_degC < t_min:
-                found.add(
-                    "t_min",
-                    f"{where} sets {step.target_degC:g} °C but slot {slot_name} allows at "
-                    f"least {t_min:g} °C",
-                )
-        if isinstance(step, P.SetPressure):
-            mpa = step.target_Pa / 1e6
-            if not getattr(slot, "rig", None):
-                found.add(
-                    "rig",
-                    f"slot {slot_name} has no pressure rig; {where} sets the stack pressure to "
-                    f"{mpa:g} MPa",
-                )
-            elif p_max is not None and mpa > p_max:
-                found.add(
-                    "p_max",
-                    f"{where} sets {mpa:g} MPa but slot {slot_name} allows at most {p_max:g} MPa",
-                )
-    return found.lines()
+    return store.set_job_state(job_id, to, by=_who(by), note=note, expect=S.INTERRUPTED)
 
 
 # -- cells ----------------------------------------------------------------------------------
@@ -456,32 +227,6 @@ def _load_protocol(protocol_path_or_text: str | Path) -> Any:
     return load(text)
 
 
-def bind_for_cell(protocol: Any, cell: Any, overrides: dict[str, Any] | None) -> Any:
-    """The protocol bound to the stored cell's capacity basis."""
-    basis = cell_basis(cell)
-    if basis is None and protocol.needs_cell:
-        raise SchedulerError(
-            f"protocol {protocol.name} states currents relative to the cell, but cell "
-            f"{cell.name} has no capacity basis (give its active mass and specific capacity, "
-            "its area and areal capacity, or its nominal capacity)"
-        )
-    return protocol.bind(
-        basis, overrides=overrides or None, counter_electrode_V=counter_electrode_V(cell)
-    )
-
-
-def estimate_record(est: Any) -> dict[str, Any]:
-    """The part of a plan's estimate a job keeps in its params."""
-    data = est.to_dict()
-    return {
-        "typical_s": data["typical_s"],
-        "min_s": data["min_s"],
-        "max_s": data["max_s"],
-        "unbounded": len(data["unbounded"]),
-        "resources": data["resources"],
-    }
-
-
 def submit(
     store: Any,
     bench: Any,
@@ -505,8 +250,8 @@ def submit(
         raise SchedulerError(f"a job's priority is a whole number, not {priority!r}")
     protocol = _load_protocol(protocol_path_or_text)
     cell = store.get_cell(cell_name)
-    plan = bind_for_cell(protocol, cell, overrides)
-    est = plan.estimate()
+    plan = bind(protocol, CellInfo.from_row(cell), overrides).plan
+    est = estimate(plan)
     bench_name = getattr(bench, "name", None)
     if slot is not None:
         problems = fit_problems(plan, bench, slot)
@@ -526,75 +271,63 @@ def submit(
                 f"{reasons or 'the bench has no slots'}"
             )
     protocol_id = store.add_protocol(protocol.name, protocol.source_text)
-    params = {
-        "protocol_name": protocol.name,
-        "protocol_source": protocol.source,
-        "overrides": dict(overrides or {}),
-        "capacity_basis": plan.basis.description if plan.basis else None,
-        "estimate": estimate_record(est),
-        "fits": fits,
-        # Jobs with the same group that change the temperature share their chamber's
-        # schedule: the daemon starts them together and they wait for each other at every
-        # setpoint.
-        "group": group,
-    }
+    params = JobParams(
+        protocol_name=protocol.name,
+        protocol_source=protocol.source,
+        overrides=dict(overrides or {}),
+        capacity_basis=plan.basis.description if plan.basis else None,
+        estimate=EstimateRecord.of(est),
+        fits=fits,
+        group=group,
+    )
     return store.add_job(
         protocol_id=protocol_id,
         cell_id=cell.id,
         slot=slot,
         priority=priority,
         submitted_by=by,
-        state="held" if hold else "queued",
-        params=params,
+        state=JobState.HELD if hold else JobState.QUEUED,
+        params=params.model_dump(mode="json"),
         bench=bench_name,
     )
 
 
-def bind_job(store: Any, job: Any) -> tuple[Any, Any, Any]:
-    """What a daemon needs to run a claimed job: (Protocol, bound Plan, stored cell).
-
-    The protocol is re-read from the text stored at submission, with the job's overrides,
-    so an edited file on disk does not change a queued job.
-    """
-    from protocols import loads
-
-    if job.protocol_id is None or job.cell_id is None:
-        raise SchedulerError(f"job {job.id} names no protocol or no cell")
-    stored = store.get_protocol(job.protocol_id)
-    source = (job.params or {}).get("protocol_source") or stored.name
-    protocol = loads(stored.source_text, source=source)
-    cell = store.get_cell(job.cell_id)
-    plan = bind_for_cell(protocol, cell, (job.params or {}).get("overrides"))
-    return protocol, plan, cell
-
-
 # -- claiming -------------------------------------------------------------------------------
-def claim_next(store: Any, *, bench_name: str, slots: Sequence[str], daemon_id: str) -> Any:
-    """Claim the next job one of `slots` can run: highest priority, then oldest. Atomic.
+def claim(store: Any, job_id: int, *, slot: str, bench_name: str, daemon_id: str) -> Any:
+    """Claim a queued job for `slot`: atomic, so two daemons never get the same job (on
+    PostgreSQL a row another daemon holds is skipped, FOR UPDATE SKIP LOCKED; on SQLite a
+    guarded UPDATE decides). Returns the running job, or None if another daemon won."""
+    return store.claim_job(
+        job_id, slot=slot, by=daemon_id, note=f"claimed for slot {slot} of {bench_name}"
+    )
 
-    Returns the job (its `slot` set to the slot it runs on, also for any-slot jobs), or None.
-    Two daemons claiming at once never get the same job: on PostgreSQL a candidate another
-    daemon holds is skipped (FOR UPDATE SKIP LOCKED); on SQLite a guarded UPDATE decides.
+
+def claim_jobs(
+    store: Any, view: BenchView, *, bench_name: str, daemon_id: str
+) -> tuple[list[tuple[Any, str]], dict[str, list[tuple[Any, str]]]]:
+    """Claim what the claim policy starts now on `view`'s free slots.
+
+    Returns the jobs claimed one by one, each with its slot, and the temperature groups
+    that may start as a whole (not claimed yet: every member must be able to start). A
+    job another daemon claimed first frees its slot for the next candidate at once.
     """
-    free = list(slots)
-    if not free:
-        return None
-    for job in store.list_jobs(["queued"], bench=bench_name):
-        if job.slot is not None:
-            if job.slot not in free:
+    candidates = store.list_jobs([JobState.QUEUED], bench=bench_name)
+    claimed: list[tuple[Any, str]] = []
+    tried: set[int] = set()
+    while True:
+        plan = plan_claims([j for j in candidates if j.id not in tried], view)
+        lost = False
+        for job, slot in plan.singles:
+            tried.add(job.id)
+            got = claim(store, job.id, slot=slot, bench_name=bench_name, daemon_id=daemon_id)
+            if got is None:
+                lost = True
                 continue
-            target = job.slot
-        else:
-            fits = (job.params or {}).get("fits")
-            target = next((s for s in free if fits is None or s in fits), None)
-            if target is None:
-                continue
-        claimed = store.claim_job(
-            job.id, slot=target, by=daemon_id, note=f"claimed for slot {target} of {bench_name}"
-        )
-        if claimed is not None:
-            return claimed
-    return None
+            params = JobParams.of(got)
+            claimed.append((got, slot))
+            view = view.with_running(RunningJob(slot, params.group, params.changes_temperature))
+        if not lost:
+            return claimed, plan.groups
 
 
 # -- alarms ---------------------------------------------------------------------------------
@@ -628,7 +361,7 @@ class Forecast:
 
 def estimated_s(job: Any) -> float | None:
     """A job's typical duration from its submission estimate."""
-    value = ((job.params or {}).get("estimate") or {}).get("typical_s")
+    value = JobParams.of(job).estimate.typical_s
     return float(value) if value is not None else None
 
 
@@ -636,7 +369,7 @@ def _started_at(store: Any, job: Any) -> float:
     run = store.latest_run_for_job(job.id)
     if run is not None:
         return float(run.started_at)
-    starts = [h.at for h in store.job_history(job.id) if h.to_state == "running"]
+    starts = [h.at for h in store.job_history(job.id) if h.to_state == S.RUNNING]
     return float(starts[0]) if starts else float(job.updated_at)
 
 
@@ -672,13 +405,13 @@ def forecast(
         end = None if remaining is None else now + remaining
         out[job.id] = Forecast(job.slot, None, end, remaining)
         free_at[key] = max(free_at.get(key, now), end if end is not None else math.inf)
-    queued = sorted((j for j in jobs if j.state == "queued"), key=lambda j: (-j.priority, j.id))
+    queued = sorted((j for j in jobs if j.state == S.QUEUED), key=lambda j: (-j.priority, j.id))
     for job in queued:
         est = estimated_s(job)
         if job.slot is not None:
             key = (job.bench, job.slot)
         else:
-            fits = (job.params or {}).get("fits") or []
+            fits = JobParams.of(job).fits or []
             if not fits:
                 out[job.id] = Forecast(None, None, None, est)
                 continue

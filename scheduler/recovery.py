@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from protocols import plan as p
+from protocols import steps as p
 from scheduler.errors import SchedulerError
 from scheduler.runner import ResumePoint, RunState
 

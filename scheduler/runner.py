@@ -11,17 +11,38 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from drivers.errors import InstrumentError
 from drivers.potentiostat import Gap, ImpedancePoint, Potentiostat, Reattached, Sample, StepEnd
-from protocols import plan as p
+from protocols import steps as p
+from protocols.sequencer import Sequencer
 from scheduler.errors import SchedulerError
+from scheduler.run_state import (
+    Interrupted,
+    Progress,
+    ResumePoint,
+    RunResult,
+    RunState,
+    SafetyTrip,
+    StepResult,
+    safety_breach,
+)
 from scheduler.translate import Translation, translate_phases
+
+__all__ = [
+    "Interrupted",
+    "Progress",
+    "ResumePoint",
+    "RunResult",
+    "RunState",
+    "Runner",
+    "SafetyTrip",
+    "StepResult",
+]
 
 BATCH_ROWS = 512
 # Wall seconds a sample may wait in the runner before it goes to the writer, which commits
@@ -32,88 +53,30 @@ ENVIRONMENT_POLL_S = 60.0  # simulated/step seconds between chamber and rig read
 
 
 @dataclass
-class RunState:
-    """What the run is doing now; shown by progress displays and telemetry."""
+class _StepTally:
+    """A step's running integrals between two samples (trapezoidal, in Ah and Wh)."""
 
-    cycle: int = 1
-    step_count: int = 0
-    step: p.Step | None = None
-    test_time_s: float = 0.0
-    step_time_s: float = 0.0
-    voltage_V: float = math.nan
-    current_A: float = 0.0
-    charge_Ah: float = 0.0
-    discharge_Ah: float = 0.0
-    charge_Wh: float = 0.0
-    discharge_Wh: float = 0.0
-    record_index: int = 0
+    offset: float  # added to the instrument's step time (a CC-CV's CV phase)
+    last_t: float
+    last_v: float = math.nan
+    last_i: float = 0.0
+    charge_Ah: float = 0.0  # |charge| through the step, for the step-capacity safety limit
 
-
-@dataclass
-class StepResult:
-    step: p.Step
-    step_count: int
-    cycle: int
-    started_s: float
-    ended_s: float
-    end_reason: str
-    fired: p.Limit | None
-    charge_Ah: float
-    discharge_Ah: float
-
-
-@dataclass
-class ResumePoint:
-    """Where an interrupted run continues: its sequencer, its counters, and how.
-
-    `attach` means the interrupted step may still be running on the instrument (an
-    on-device script), so the runner re-attaches to it instead of starting it again.
-    """
-
-    sequencer_state: dict[str, Any]
-    counters: RunState
-    interrupted_step_count: int
-    attach: bool = False
-    step_samples: int | None = None  # samples of the interrupted step already committed
-    unix_anchor_s: float | None = None  # Unix time at test time 0, as the first process stored it
-
-
-@dataclass
-class RunResult:
-    status: str  # completed | safety | aborted | failed
-    message: str
-    steps: list[StepResult] = field(default_factory=list)
-    state: RunState = field(default_factory=RunState)
-
-
-Progress = Callable[[str, RunState], None]
-
-
-class SafetyTrip(Exception):
-    """A whole-protocol safety limit was breached."""
-
-
-class Interrupted(Exception):
-    """Someone outside the run (supervisor, operator) stopped it; carries the run status."""
-
-    def __init__(self, status: str, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-
-
-def _safety_breach(safety: p.Safety, voltage: float, current: float, charge: float) -> str | None:
-    if safety.voltage_max_V is not None and voltage > safety.voltage_max_V:
-        return f"voltage {voltage:.4f} V above the safety limit {safety.voltage_max_V:g} V"
-    if safety.voltage_min_V is not None and voltage < safety.voltage_min_V:
-        return f"voltage {voltage:.4f} V below the safety limit {safety.voltage_min_V:g} V"
-    if safety.abs_current_max_A is not None and abs(current) > safety.abs_current_max_A * 1.0001:
-        return (
-            f"current {current * 1e3:.4g} mA beyond the safety limit "
-            f"{safety.abs_current_max_A * 1e3:g} mA"
-        )
-    if safety.capacity_max_Ah is not None and charge > safety.capacity_max_Ah:
-        return f"step capacity {charge * 1e3:.4g} mAh beyond {safety.capacity_max_Ah * 1e3:g} mAh"
-    return None
+    def count(self, state: RunState, t: float, voltage: float, current: float) -> None:
+        """Add the interval up to (t, voltage, current) to the run's cumulative counters."""
+        dt = max(t - self.last_t, 0.0)
+        first = not math.isfinite(self.last_v)  # the source was at this current from t=0
+        prev_i = current if first else self.last_i
+        prev_v = voltage if first else self.last_v
+        dq = 0.5 * (current + prev_i) * dt / 3600.0
+        dE = 0.5 * (current * voltage + prev_i * prev_v) * dt / 3600.0
+        if dq > 0:
+            state.charge_Ah += dq
+            state.charge_Wh += dE
+        elif dq < 0:
+            state.discharge_Ah -= dq
+            state.discharge_Wh -= dE
+        self.charge_Ah += abs(dq)
 
 
 class Runner:
@@ -178,10 +141,8 @@ class Runner:
         result = RunResult("completed", "")
         self._writer = await asyncio.to_thread(self.store.open_writer, self.run_id)
         if resume is None:
-            sequencer = self.plan.sequencer()
+            sequencer = Sequencer(self.plan)
         else:
-            from protocols import Sequencer
-
             sequencer = Sequencer.restore(self.plan, resume.sequencer_state)
             self.state = resume.counters
             if resume.unix_anchor_s is not None:  # Unix time stays test time + the same anchor
@@ -251,11 +212,7 @@ class Runner:
         if self._environment_task is not None and not self._environment_task.done():
             self._environment_task.cancel()
         if not self._quiet.is_set():
-            abort = getattr(self.potentiostat, "abort", None)
-            if abort is not None:
-                await abort()
-            else:
-                await self.potentiostat.safe()
+            await self.potentiostat.abort()
         try:
             await asyncio.wait_for(self._quiet.wait(), wait_s)
         except TimeoutError:
@@ -430,23 +387,17 @@ class Runner:
         *,
         attach: bool = False,
     ) -> StepEnd:
-        state = self.state
-        safety = self.plan.safety
-        host_limits = translation.host_limits
         self._host_fired = None
-        last_t, last_v, last_i = offset, math.nan, 0.0
-        step_charge = 0.0
+        tally = _StepTally(offset, last_t=offset)
         spectrum: list[ImpedancePoint] = []
         end: StepEnd | None = None
-        unix0 = self._wall_start
         self._quiet.clear()
         if attach:
             # The step kept running on the instrument: continue its stream where it is.
             # The instrument reports step time, so its samples need no offset.
-            offset = 0.0
-            last_t = state.step_time_s
+            tally = _StepTally(0.0, last_t=self.state.step_time_s)
             single_phase = not isinstance(step, p.ConstantCurrentConstantVoltage)
-            stream = self.potentiostat.attach(  # type: ignore[attr-defined]
+            stream = self.potentiostat.attach(
                 translation.command, after_index=self._attach_after if single_phase else None
             )
         else:
@@ -458,67 +409,10 @@ class Runner:
                     break
                 if isinstance(item, ImpedancePoint):
                     spectrum.append(item)
-                    continue
-                if isinstance(item, Reattached | Gap):
+                elif isinstance(item, Reattached | Gap):
                     await self._link_event(step, item)
-                    continue
-                sample: Sample = item
-                t = offset + sample.t_s if math.isfinite(sample.t_s) else last_t
-                dt = max(t - last_t, 0.0)
-                current, voltage = sample.current_A, sample.voltage_V
-                first = not math.isfinite(last_v)  # the source was at this current from t=0
-                prev_i = current if first else last_i
-                prev_v = voltage if first else last_v
-                mean_i = 0.5 * (current + prev_i)
-                dq = mean_i * dt / 3600.0
-                dE = 0.5 * (current * voltage + prev_i * prev_v) * dt / 3600.0
-                if dq > 0:
-                    state.charge_Ah += dq
-                    state.charge_Wh += dE
-                elif dq < 0:
-                    state.discharge_Ah -= dq
-                    state.discharge_Wh -= dE
-                step_charge += abs(dq)
-                state.step_time_s = t
-                state.voltage_V, state.current_A = voltage, current
-                state.record_index += 1
-                test_time = started + t
-                await self._poll_environment(test_time)
-                temperature, pressure = self._environment_readings()
-                self._row(
-                    test_time_s=test_time,
-                    unix_time_s=unix0 + test_time,
-                    voltage_V=voltage,
-                    current_A=current,
-                    cycle=state.cycle,
-                    step_count=state.step_count,
-                    step_index=step.index,
-                    step_time_s=t,
-                    record_index=state.record_index,
-                    charge_capacity_Ah=state.charge_Ah,
-                    discharge_capacity_Ah=state.discharge_Ah,
-                    charge_energy_Wh=state.charge_Wh,
-                    discharge_energy_Wh=state.discharge_Wh,
-                    temperature_degC=temperature,
-                    pressure_Pa=pressure,
-                )
-                breach = _safety_breach(safety, voltage, current, step_charge)
-                for extra in self.extra_safety:
-                    breach = breach or _safety_breach(extra, voltage, current, step_charge)
-                if breach:
-                    raise SafetyTrip(f"step {step.index} ({step.label or step.kind}): {breach}")
-                if host_limits and self._host_fired is None:
-                    fired = self._check_host(host_limits, t, voltage, current, last_t, last_v)
-                    if fired is not None:
-                        self._host_fired = fired
-                        await self.potentiostat.abort()  # type: ignore[attr-defined]
-                if self.progress_every_s is None:
-                    if state.record_index % 256 == 0:
-                        self.progress("sample", state)
-                elif (now := time.monotonic()) - self._progressed_at >= self.progress_every_s:
-                    self._progressed_at = now
-                    self.progress("sample", state)
-                last_t, last_v, last_i = t, voltage, current
+                else:
+                    await self._on_sample(step, item, tally, started, translation.host_limits)
         finally:
             # Let go of the instrument now (the driver holds its link while it streams), not
             # whenever the abandoned stream is collected: making the cell safe after a stop
@@ -531,17 +425,72 @@ class Runner:
             raise InstrumentError("the instrument stopped streaming before the step ended")
         self._check_interrupt()
         if spectrum:
-            await asyncio.to_thread(
-                self.store.add_spectrum,
-                self.run_id,
-                step_count=state.step_count,
-                frequency_Hz=[pt.frequency_Hz for pt in spectrum],
-                z_real_ohm=[pt.z_real_ohm for pt in spectrum],
-                z_imag_ohm=[pt.z_imag_ohm for pt in spectrum],
-                temperature_degC=self._environment_readings()[0],
-            )
-            self.last_spectrum = spectrum
+            await self._store_spectrum(spectrum)
         return end
+
+    async def _on_sample(
+        self, step: p.Step, sample: Sample, tally: _StepTally, started: float, host_limits: Any
+    ) -> None:
+        """Count, store and check one sample: safety limits, then host-side step limits."""
+        state = self.state
+        t = tally.offset + sample.t_s if math.isfinite(sample.t_s) else tally.last_t
+        current, voltage = sample.current_A, sample.voltage_V
+        tally.count(state, t, voltage, current)
+        state.step_time_s = t
+        state.voltage_V, state.current_A = voltage, current
+        state.record_index += 1
+        test_time = started + t
+        await self._poll_environment(test_time)
+        temperature, pressure = self._environment_readings()
+        self._row(
+            test_time_s=test_time,
+            unix_time_s=self._wall_start + test_time,
+            voltage_V=voltage,
+            current_A=current,
+            cycle=state.cycle,
+            step_count=state.step_count,
+            step_index=step.index,
+            step_time_s=t,
+            record_index=state.record_index,
+            charge_capacity_Ah=state.charge_Ah,
+            discharge_capacity_Ah=state.discharge_Ah,
+            charge_energy_Wh=state.charge_Wh,
+            discharge_energy_Wh=state.discharge_Wh,
+            temperature_degC=temperature,
+            pressure_Pa=pressure,
+        )
+        for safety in (self.plan.safety, *self.extra_safety):
+            breach = safety_breach(safety, voltage, current, tally.charge_Ah)
+            if breach:
+                raise SafetyTrip(f"step {step.index} ({step.label or step.kind}): {breach}")
+        if host_limits and self._host_fired is None:
+            fired = self._check_host(host_limits, t, voltage, current, tally.last_t, tally.last_v)
+            if fired is not None:
+                self._host_fired = fired
+                await self.potentiostat.abort()
+        self._sample_progress()
+        tally.last_t, tally.last_v, tally.last_i = t, voltage, current
+
+    def _sample_progress(self) -> None:
+        state = self.state
+        if self.progress_every_s is None:
+            if state.record_index % 256 == 0:
+                self.progress("sample", state)
+        elif (now := time.monotonic()) - self._progressed_at >= self.progress_every_s:
+            self._progressed_at = now
+            self.progress("sample", state)
+
+    async def _store_spectrum(self, spectrum: list[ImpedancePoint]) -> None:
+        await asyncio.to_thread(
+            self.store.add_spectrum,
+            self.run_id,
+            step_count=self.state.step_count,
+            frequency_Hz=[pt.frequency_Hz for pt in spectrum],
+            z_real_ohm=[pt.z_real_ohm for pt in spectrum],
+            z_imag_ohm=[pt.z_imag_ohm for pt in spectrum],
+            temperature_degC=self._environment_readings()[0],
+        )
+        self.last_spectrum = spectrum
 
     async def _poll_environment(self, test_time: float) -> None:
         """Refresh chamber and rig readings in the background, every ENVIRONMENT_POLL_S.

@@ -1,25 +1,14 @@
 """MQTT telemetry: live bench state for dashboards, never in the way of a run.
 
 The database is the system of record; telemetry is a best-effort mirror of it. Producers never
-touch the network: they serialise a message and put it in a bounded buffer that one background
-task drains into an ``aiomqtt.Client``. When the broker goes away the task reconnects with
-backoff while the buffer keeps filling; when it is full the oldest samples go first, then the
-oldest events, and retained state is never dropped (only its latest value per topic is kept).
-After every (re)connect all retained state is published again and a ``telemetry_dropped`` event
-says how much was lost.
-
-Topic tree (``<bench>`` is the bench name)::
-
-    cellbench/v1/<bench>/status              retained, QoS 1; last will {"v": 1, "state": "offline"}
-    cellbench/v1/<bench>/slot/<slot>/state   retained, QoS 1
-    cellbench/v1/<bench>/slot/<slot>/data    QoS 0, dropped first when the buffer is full
-    cellbench/v1/<bench>/events              QoS 1, carries a per-process "seq" for de-duplication
-    cellbench/v1/<bench>/control             subscribed only with control = true and a username
-
-Payloads are JSON objects with ``"v": 1`` and ``"ts"`` (UTC, ISO 8601 with ms) plus the caller's
-fields; NaN and infinities become ``null``, numpy values are unwrapped and pint quantities become
-``{"value", "unit"}``. The reserved keys (v, ts, state, slot, seq, kind, message) win over fields
-of the same name. Events are delivered at least once; "seq" lets a subscriber drop repeats.
+touch the network: they serialise a message and put it in a bounded buffer
+(`scheduler.telemetry_buffer`) that one background task drains into an ``aiomqtt.Client``. When
+the broker goes away the task reconnects on the project's backoff (`drivers.retry`: from
+``reconnect_min_s`` doubling to ``reconnect_max_s``, 20 % jitter, the shortest wait again after a
+connection that came up) while the buffer keeps filling. After every (re)connect all retained
+state is published again and a ``telemetry_dropped`` event says how much was lost. The topics
+and payloads are described in `scheduler.telemetry_topics`. Events are delivered at least
+once; their "seq" lets a subscriber drop repeats.
 
 Use from the daemon. Producers are plain, non-blocking calls that never wait for the network;
 call them on the event-loop thread (from a worker thread use ``loop.call_soon_threadsafe``)::
@@ -35,13 +24,12 @@ call them on the event-loop thread (from a worker thread use ``loop.call_soon_th
     telemetry.health()                   # connected, error, buffered, dropped, ...
     await telemetry.stop()               # publishes retained "offline", flushes, disconnects
 
-Control commands (``{"command": "pause"|"resume"|"cancel"|"ack", "job": N, "by": "..."}``; "ack"
-is the operator's acknowledgement that lets an interrupted job resume) are handed to the
-registered handler, and a ``control_accepted`` event confirms each one it took. A handler may
-raise SchedulerError to refuse a command; that sentence is published as a ``control_rejected``
-event (any other exception becomes ``control_failed``). Malformed and retained control messages
-are answered with ``control_rejected`` and never reach the handler (a retained one is also
-cleared). Enable control only on a broker whose ACL restricts who may publish to that topic.
+Control commands (`scheduler.telemetry_control`) are handed to the registered handler, and a
+``control_accepted`` event confirms each one it took. A handler may raise SchedulerError to
+refuse a command; that sentence is published as a ``control_rejected`` event (any other
+exception becomes ``control_failed``). Malformed and retained control messages are answered
+with ``control_rejected`` and never reach the handler (a retained one is also cleared). Enable
+control only on a broker whose ACL restricts who may publish to that topic.
 
 ``TelemetryConfig`` may also be nested in a larger pydantic model (the bench file): its checks
 raise ValueError, so the outer model reports the key path.
@@ -52,89 +40,50 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import logging
-import math
 import os
-import random
 import re
 import ssl
-import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from tenacity import AttemptManager
 
+from drivers.retry import backoff, start_over
 from scheduler.errors import SchedulerError
-from scheduler.telemetry_config import TelemetryConfig, _explain
+from scheduler.telemetry_buffer import Message, OutageBuffer
+from scheduler.telemetry_config import TelemetryConfig
+from scheduler.telemetry_control import ControlCommand, ControlHandler, parse_control
+from scheduler.telemetry_topics import OFFLINE_WILL, Topics, encode, timestamp
+
+__all__ = ["ControlCommand", "ControlHandler", "Telemetry", "TelemetryConfig"]
 
 log = logging.getLogger(__name__)
 
-TOPIC_ROOT = "cellbench/v1"
-PAYLOAD_VERSION = 1
-OFFLINE_WILL = json.dumps({"v": PAYLOAD_VERSION, "state": "offline"}).encode()
 _BATCH = 64  # messages published concurrently; bounds what is in flight
-_MAX_CONTROL_BYTES = 4096
-_DROP_REPORT_INTERVAL_S = 1.0
-
-
-class ControlCommand(BaseModel):
-    """One operator command received on the control topic."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    command: Literal["pause", "resume", "cancel", "ack"]
-    job: int = Field(ge=1)
-    by: str = Field(min_length=1, max_length=200)
-
-
-ControlHandler = Callable[[ControlCommand], Awaitable[None] | None]
-
-
-@dataclass(slots=True)
-class _Message:
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-    kind: Literal["state", "event", "sample"]
+RECONNECT_JITTER = 0.2  # each wait is 80-100 % of the backoff delay
 
 
 class Telemetry:
     """Publishes a bench's status, slot state, samples and events to MQTT; see module docs."""
 
     def __init__(self, config: TelemetryConfig, bench_name: str) -> None:
-        _check_segment(bench_name, "bench name")
+        self.topics = Topics(bench_name)
         self.config = config
         self.bench_name = bench_name
-        self.prefix = f"{TOPIC_ROOT}/{bench_name}"
+        self.prefix = self.topics.prefix
         self._password = config.password()
         self._tls_context = _tls_context(config) if config.tls else None
         self._client_id = config.client_id or f"cellbench-{bench_name}-{os.getpid()}"
-        self._max = config.buffer
-
-        self._states: dict[str, _Message] = {}
-        self._dirty: dict[str, None] = {}  # topics whose latest state is not yet published
-        self._events: deque[_Message] = deque()
-        self._samples: deque[_Message] = deque()
-        self._inflight = 0
+        self.buffer = OutageBuffer(config.buffer)
         self._wake = asyncio.Event()
         self._seq = 0
 
         self.connected = False
         self.error: str | None = None
-        self.dropped: dict[str, int] = {"samples": 0, "events": 0}
-        self._unreported = {"samples": 0, "events": 0}
-        self._last_drop_report = 0.0
         self.published = 0
-        self.peak_buffered = 0
         self.connects = 0
         self.attempts = 0
         self._lost_at: str | None = None  # when an established connection went away
@@ -153,38 +102,47 @@ class Telemetry:
     def status(self, state: str, **fields: Any) -> None:
         """Set the bench's retained status (``online``, ``running``, ``idle``, ``offline``...)."""
         self._status_state = state
-        self._set_state(f"{self.prefix}/status", {**fields, "state": state})
+        self._put(Message(self.topics.status, encode({**fields, "state": state}), 1, True, "state"))
 
     def slot_state(self, slot: str, **fields: Any) -> None:
         """Set a slot's retained state (job, step, cycle, alarms...)."""
-        _check_segment(slot, "slot name")
-        self._set_state(f"{self.prefix}/slot/{slot}/state", {**fields, "slot": slot})
+        topic = self.topics.slot_state(slot)
+        self._put(Message(topic, encode({**fields, "slot": slot}), 1, True, "state"))
 
     def sample(self, slot: str, **fields: Any) -> None:
         """Queue one live data point of a slot (QoS 0; the first thing dropped under pressure)."""
-        _check_segment(slot, "slot name")
-        payload = _encode({**fields, "slot": slot})
-        topic = f"{self.prefix}/slot/{slot}/data"
-        self._samples.append(_Message(topic, payload, 0, False, "sample"))
-        self._added()
+        topic = self.topics.slot_data(slot)
+        self._put(Message(topic, encode({**fields, "slot": slot}), 0, False, "sample"))
 
     def event(self, kind: str, message: str, **fields: Any) -> None:
         """Queue an event (QoS 1, at least once): safety trips, reconnects, operator actions."""
         self._seq += 1
-        payload = _encode({**fields, "seq": self._seq, "kind": kind, "message": message})
-        self._events.append(_Message(f"{self.prefix}/events", payload, 1, False, "event"))
-        self._added()
+        payload = encode({**fields, "seq": self._seq, "kind": kind, "message": message})
+        self._put(Message(self.topics.events, payload, 1, False, "event"))
 
     def on_control(self, handler: ControlHandler) -> None:
         """Register the daemon's handler for control commands (used only with control on)."""
         self._handler = handler
+
+    def _put(self, message: Message) -> None:
+        self.buffer.put(message)
+        self._wake.set()
 
     # ------------------------------------------------------------------ health
 
     @property
     def buffered(self) -> int:
         """Messages waiting or in flight; never more than ``config.buffer`` plus state topics."""
-        return len(self._samples) + len(self._events) + len(self._dirty) + self._inflight
+        return self.buffer.buffered
+
+    @property
+    def peak_buffered(self) -> int:
+        return self.buffer.peak
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Samples and events dropped from a full buffer since start."""
+        return self.buffer.dropped
 
     @property
     def control_enabled(self) -> bool:
@@ -197,7 +155,7 @@ class Telemetry:
             "connected": self.connected,
             "error": self.error,
             "buffered": self.buffered,
-            "buffer": self._max,
+            "buffer": self.buffer.limit,
             "peak_buffered": self.peak_buffered,
             "dropped": dict(self.dropped),
             "published": self.published,
@@ -245,85 +203,10 @@ class Telemetry:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    # ------------------------------------------------------------------ buffer
-
-    def _set_state(self, topic: str, fields: dict[str, Any]) -> None:
-        self._states[topic] = _Message(topic, _encode(fields), 1, True, "state")
-        self._dirty[topic] = None
-        self._added()
-
-    def _added(self) -> None:
-        self._enforce_bound()
-        self.peak_buffered = max(self.peak_buffered, self.buffered)
-        self._wake.set()
-
-    def _enforce_bound(self) -> None:
-        while self.buffered > self._max:
-            if self._samples:
-                self._samples.popleft()
-                self._count_drop("samples")
-            elif self._events:
-                self._events.popleft()
-                self._count_drop("events")
-            else:
-                return
-
-    def _count_drop(self, kind: str) -> None:
-        self.dropped[kind] += 1
-        self._unreported[kind] += 1
-
-    def _take_batch(self) -> list[_Message]:
-        batch = [self._states[topic] for topic in self._dirty]
-        self._dirty.clear()
-        while self._events and len(batch) < _BATCH:
-            batch.append(self._events.popleft())
-        while self._samples and len(batch) < _BATCH:
-            batch.append(self._samples.popleft())
-        return batch
-
-    def _restore(self, unsent: list[_Message]) -> None:
-        """Put messages whose publish did not complete back at the front of the buffer."""
-        for msg in reversed(unsent):
-            if msg.kind == "state":
-                self._dirty[msg.topic] = None
-            elif msg.kind == "event":
-                self._events.appendleft(msg)
-            else:
-                self._samples.appendleft(msg)
-        self._enforce_bound()
-
-    def _report_drops(self, force: bool = False) -> None:
-        samples, events = self._unreported["samples"], self._unreported["events"]
-        if not (samples or events):
-            return
-        now = time.monotonic()
-        if not force and now - self._last_drop_report < _DROP_REPORT_INTERVAL_S:
-            return
-        self._unreported = {"samples": 0, "events": 0}
-        self._last_drop_report = now
-        self._seq += 1
-        text = (
-            f"Telemetry dropped {samples} samples and {events} events because its buffer of "
-            f"{self._max} messages was full."
-        )
-        payload = _encode(
-            {
-                "samples": samples,
-                "events": events,
-                "total_samples": self.dropped["samples"],
-                "total_events": self.dropped["events"],
-                "seq": self._seq,
-                "kind": "telemetry_dropped",
-                "message": text,
-            }
-        )
-        self._events.appendleft(_Message(f"{self.prefix}/events", payload, 1, False, "event"))
-        log.warning(text)
-
     # ------------------------------------------------------------------ connection
 
     def _client(self) -> aiomqtt.Client:
-        will = aiomqtt.Will(f"{self.prefix}/status", OFFLINE_WILL, qos=1, retain=True)
+        will = aiomqtt.Will(self.topics.status, OFFLINE_WILL, qos=1, retain=True)
         client = aiomqtt.Client(
             self.config.host,
             self.config.port,
@@ -340,30 +223,52 @@ class Telemetry:
         return client
 
     async def _run(self) -> None:
-        delay = self.config.reconnect_min_s
-        while not self._stopping:
-            self.attempts += 1
-            try:
-                async with self._client() as client:
-                    if self.control_enabled:
-                        await client.subscribe(f"{self.prefix}/control", qos=1)
-                    self._on_connected()
-                    delay = self.config.reconnect_min_s
-                    await self._serve(client)
-                if self._stopping:
-                    return
-            except aiomqtt.MqttError as exc:
-                self._on_error(exc, delay)
-            except Exception as exc:  # keep publishing whatever a library surprise was
-                log.exception("Telemetry connection to %s failed", self.config.broker)
-                self._on_error(aiomqtt.MqttError(f"{type(exc).__name__}: {exc}"), delay)
-            finally:
-                self.connected = False
-            if self._stopping:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop_requested.wait(), delay * random.uniform(0.8, 1))
-            delay = min(delay * 2, self.config.reconnect_max_s)
+        """Stay connected until stopped: one session per connection, redialled on backoff."""
+        retrying = backoff(
+            f"telemetry to {self.config.broker}",
+            retry_on=aiomqtt.MqttError,
+            first_delay_s=self.config.reconnect_min_s,
+            max_delay_s=self.config.reconnect_max_s,
+            jitter=RECONNECT_JITTER,
+            until=lambda: self._stopping,
+            sleep=self._pause,
+            on_retry=self._on_error,
+            level=logging.DEBUG,  # _on_error warns once per new reason
+        )
+        with contextlib.suppress(aiomqtt.MqttError):  # the last error, once a stop ends retries
+            async for attempt in retrying:
+                with attempt:
+                    await self._session(attempt)
+
+    async def _session(self, attempt: AttemptManager) -> None:
+        """Connect, publish until the connection breaks (MqttError) or a stop has flushed."""
+        if self._stopping:
+            return
+        self.attempts += 1
+        try:
+            async with self._client() as client:
+                if self.control_enabled:
+                    await client.subscribe(self.topics.control, qos=1)
+                self._on_connected()
+                start_over(attempt)  # the next wait after this connection is the shortest
+                await self._serve(client)
+        except Exception as exc:
+            if self.connected:
+                self._lost_at = timestamp()
+            if isinstance(exc, aiomqtt.MqttError):
+                raise
+            # keep publishing whatever a library surprise was
+            log.exception("Telemetry connection to %s failed", self.config.broker)
+            raise aiomqtt.MqttError(f"{type(exc).__name__}: {exc}") from None
+        finally:
+            self.connected = False
+        if not self._stopping:
+            raise aiomqtt.MqttError("the broker ended the connection")
+
+    async def _pause(self, seconds: float) -> None:
+        """The wait before the next dial; stop() cuts it short."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_requested.wait(), seconds)
 
     def _on_connected(self) -> None:
         self.connected = True
@@ -373,14 +278,11 @@ class Telemetry:
         self.error = None
         self._lost_at = None
         self._last_reason = None
-        for topic in self._states:  # the broker may have lost its retained copies
-            self._dirty[topic] = None
+        self.buffer.resend_states()  # the broker may have lost its retained copies
         self._report_drops(force=True)
         self._wake.set()
 
-    def _on_error(self, exc: aiomqtt.MqttError, delay: float) -> None:
-        if self.connected:
-            self._lost_at = _timestamp()
+    def _on_error(self, exc: BaseException, wait_s: float) -> None:
         reason = _describe(exc, self.config)
         if reason != self._last_reason:
             log.warning("Telemetry: %s.", reason)
@@ -389,7 +291,31 @@ class Telemetry:
             reason = f"Lost the connection at {self._lost_at}; {reason}"
         else:
             reason = reason[0].upper() + reason[1:]
-        self.error = f"{reason}; retrying in {delay:.3g} s."
+        self.error = f"{reason}; retrying in {wait_s:.3g} s."
+
+    def _report_drops(self, force: bool = False) -> None:
+        counts = self.buffer.drops_to_report(force)
+        if counts is None:
+            return
+        samples, events = counts
+        self._seq += 1
+        text = (
+            f"Telemetry dropped {samples} samples and {events} events because its buffer of "
+            f"{self.buffer.limit} messages was full."
+        )
+        payload = encode(
+            {
+                "samples": samples,
+                "events": events,
+                "total_samples": self.dropped["samples"],
+                "total_events": self.dropped["events"],
+                "seq": self._seq,
+                "kind": "telemetry_dropped",
+                "message": text,
+            }
+        )
+        self.buffer.put_first(Message(self.topics.events, payload, 1, False, "event"))
+        log.warning(text)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         """Publish until the connection breaks (MqttError) or a stop has flushed everything."""
@@ -402,25 +328,26 @@ class Telemetry:
                 task.cancel()
             await asyncio.gather(listener, pump, return_exceptions=True)
         for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                raise error
 
     async def _pump(self, client: aiomqtt.Client) -> None:
         while True:
             self._report_drops()
-            batch = self._take_batch()
+            batch = self.buffer.take_batch(_BATCH)
             if not batch:
                 if self._stopping:
                     return
                 self._wake.clear()
-                if self._dirty or self._events or self._samples:
+                if self.buffer.waiting:
                     continue
                 await self._wake.wait()
                 continue
             await self._publish(client, batch)
 
-    async def _publish(self, client: aiomqtt.Client, batch: list[_Message]) -> None:
-        self._inflight = len(batch)
+    async def _publish(self, client: aiomqtt.Client, batch: list[Message]) -> None:
+        self.buffer.inflight = len(batch)
         timeout = self.config.publish_timeout_s
         tasks = [
             asyncio.create_task(
@@ -438,10 +365,10 @@ class Telemetry:
                 task.add_done_callback(_retrieve)
             unsent = [m for m, t in zip(batch, tasks, strict=True) if not _succeeded(t)]
             self.published += len(batch) - len(unsent)
-            self._inflight = 0
-            self._restore(unsent)
+            self.buffer.inflight = 0
+            self.buffer.restore(unsent)
             raise
-        self._inflight = 0
+        self.buffer.inflight = 0
         self.published += len(batch)
 
     # ------------------------------------------------------------------ control
@@ -456,14 +383,12 @@ class Telemetry:
         if not message.payload:
             return  # an empty message clears a retained command; nothing to do
         try:
-            command = _parse_control(message)
+            command = parse_control(message)
         except SchedulerError as exc:
             self.event("control_rejected", str(exc))
             if message.retain and message.payload:
                 # Clear the retained command so it is not replayed on every reconnect.
-                clear = _Message(str(message.topic), b"", 1, True, "event")
-                self._events.append(clear)
-                self._added()
+                self._put(Message(str(message.topic), b"", 1, True, "event"))
             return
         if self._handler is None:
             self.event(
@@ -505,27 +430,6 @@ class Telemetry:
 # ---------------------------------------------------------------------- helpers
 
 
-def _parse_control(message: aiomqtt.Message) -> ControlCommand:
-    where = f"Control message on {message.topic}"
-    if message.retain:
-        raise SchedulerError(f"{where} was retained; retained commands are ignored.")
-    raw = message.payload
-    if not isinstance(raw, bytes | bytearray | str):
-        raise SchedulerError(f"{where} must be a JSON object with command, job and by.")
-    if len(raw) > _MAX_CONTROL_BYTES:
-        raise SchedulerError(f"{where} is larger than {_MAX_CONTROL_BYTES} bytes.")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise SchedulerError(f"{where} is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise SchedulerError(f"{where} must be a JSON object with command, job and by.")
-    try:
-        return ControlCommand.model_validate(data)
-    except ValidationError as exc:
-        raise SchedulerError(f"{where} rejected: {_explain(exc)}.") from None
-
-
 def _retrieve(task: asyncio.Task[None]) -> None:
     """Mark a cancelled publish's outcome as seen (its error is the connection's, reported)."""
     if not task.cancelled():
@@ -534,14 +438,6 @@ def _retrieve(task: asyncio.Task[None]) -> None:
 
 def _succeeded(task: asyncio.Task[None]) -> bool:
     return task.done() and not task.cancelled() and task.exception() is None
-
-
-def _check_segment(name: str, what: str) -> None:
-    if not isinstance(name, str) or not name or any(c in name for c in "/+#\0"):
-        raise SchedulerError(
-            f"The {what} {name!r} cannot be an MQTT topic segment (it must be non-empty and "
-            "contain no '/', '+' or '#')."
-        )
 
 
 def _tls_context(config: TelemetryConfig) -> ssl.SSLContext:
@@ -555,7 +451,7 @@ def _tls_context(config: TelemetryConfig) -> ssl.SSLContext:
         raise SchedulerError(message) from None
 
 
-def _describe(exc: aiomqtt.MqttError, config: TelemetryConfig) -> str:
+def _describe(exc: BaseException, config: TelemetryConfig) -> str:
     """What went wrong with which broker, as a clause for the health sentence."""
     broker = config.broker
     if isinstance(exc, MqttConnectError):
@@ -577,34 +473,3 @@ def _describe(exc: aiomqtt.MqttError, config: TelemetryConfig) -> str:
     cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
     text = re.sub(r"^\[code:\d+\]\s*", "", str(cause).strip()).rstrip(".")
     return f"cannot reach MQTT broker {broker}: {text or type(cause).__name__}"
-
-
-def _timestamp() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _encode(fields: Mapping[str, Any]) -> bytes:
-    body = {"v": PAYLOAD_VERSION, "ts": _timestamp()}
-    body.update({k: _jsonable(v) for k, v in fields.items() if k not in body})
-    return json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON values; NaN and infinities become None, numpy and pint values are unwrapped."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return _jsonable(value.value)
-    if hasattr(value, "magnitude") and hasattr(value, "units"):  # pint Quantity
-        return {"value": _jsonable(value.magnitude), "unit": str(value.units)}
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return _jsonable(value.tolist())
-    return str(value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from drivers.potentiostat import StepCommand, StepLimit
-from protocols import plan as p
+from protocols import steps as p
 from scheduler.errors import SchedulerError
 
 # How long a step may run when the protocol gives no time bound (a safety net, not a limit

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 from simulators.clock import SimClock
-from simulators.lineserver import LineServer
+from simulators.lineserver import LineInstrument
 from simulators.press import PressPlant
 
 PA_PER_PSI = 6894.757293168
@@ -23,35 +24,21 @@ NUMBER = r"[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?"
 
 
 @dataclass
-class AlicatSimulator:
+class AlicatSimulator(LineInstrument):
     """One simulated Alicat PC on the press's gas line."""
+
+    terminator: ClassVar[str] = "\r"
+    label: ClassVar[str] = "Alicat"
 
     plant: PressPlant
     clock: SimClock
     sync: Callable[[], None] | None = None
     unit_id: str = "A"
     full_scale_psig: float = 150.0
-    server: LineServer = field(init=False)
 
     def __post_init__(self) -> None:
-        self.server = LineServer(self.handle, terminator="\r", name="Alicat")
-        self.commands: list[str] = []
+        super().__post_init__()
         self._tare_Pa = 0.0
-
-    async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
-        return await self.server.start_tcp(host, port)
-
-    async def start_pty(self) -> str:
-        return await self.server.start_pty()
-
-    async def stop(self) -> None:
-        await self.server.stop()
-
-    def _now(self) -> None:
-        if self.sync is not None:
-            self.sync()
-        else:
-            self.plant.advance_to(self.clock.now())
 
     def frame(self) -> str:
         plant = self.plant

@@ -12,44 +12,46 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from simulators.clock import SimClock
-from simulators.lineserver import LineServer
-from simulators.thermal import ChamberPlant
+from simulators.faults import LINK_FAULTS, check_fault
+from simulators.lineserver import LineInstrument
+from simulators.thermal import CHAMBER_FAULTS, ChamberPlant
 
 NUMBER = r"[-+]?\d+(?:\.\d*)?"
 
 
 @dataclass
-class EspecSimulator:
+class EspecSimulator(LineInstrument):
     """One simulated ESPEC chamber controller in front of a thermal plant."""
+
+    terminator: ClassVar[str] = "\r\n"
+    label: ClassVar[str] = "ESPEC"
+    FAULTS: ClassVar[tuple[str, ...]] = (*CHAMBER_FAULTS, *LINK_FAULTS)
 
     plant: ChamberPlant
     clock: SimClock
     sync: Callable[[], None] | None = None  # brings the plant (or a whole bench) up to now
     high_limit_degC: float = 100.0
     low_limit_degC: float = -40.0
-    server: LineServer = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.server = LineServer(self.handle, terminator="\r\n", name="ESPEC")
-        self.commands: list[str] = []
-
-    async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
-        return await self.server.start_tcp(host, port)
-
-    async def start_pty(self) -> str:
-        return await self.server.start_pty()
-
-    async def stop(self) -> None:
-        await self.server.stop()
-
-    def _now(self) -> None:
-        if self.sync is not None:
-            self.sync()
+    # -- faults and state ------------------------------------------------------------------
+    def inject(self, fault: str, *, value: Any = None, **_: Any) -> None:
+        """A chamber fault (`ChamberPlant.inject`) or a link fault (drop, stall)."""
+        check_fault(fault, self.FAULTS, "ESPEC")
+        if fault in LINK_FAULTS:
+            self.link_fault(fault)
         else:
-            self.plant.advance_to(self.clock.now())
+            self.plant.inject(fault, value)
+
+    def clear(self) -> None:
+        self.plant.clear_faults()
+        self.clear_link()
+
+    def state(self) -> dict[str, Any]:
+        return {**self.plant.state(), "connections": self.server.connections}
 
     async def handle(self, line: str) -> list[str]:
         self._now()

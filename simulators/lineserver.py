@@ -1,9 +1,11 @@
 """Serve a line-oriented instrument on a TCP port and on a pty, like a serial-to-TCP forwarder.
 
 The chamber, pressure-controller and force-gauge simulators answer one command line with zero
-or more reply lines. This helper owns the endpoints; the simulator only supplies `handle`.
+or more reply lines. `LineServer` owns the endpoints; the simulator only supplies `handle`.
 Incoming bytes are split at CR or LF (either ends a command on these instruments; empty lines
 are ignored), and every reply line is sent with the instrument's own terminator.
+`LineInstrument` is what those simulators share besides: endpoints, bringing their plant up to
+the clock's now, and the link faults.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import logging
 import os
 import tty
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from simulators.clock import SimClock
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +50,10 @@ class LineServer:
 
     async def start_pty(self) -> str:
         """Open a pty pair, serve on the master, and return the slave's device path."""
-        master, slave = os.openpty()
-        tty.setraw(slave)  # no echo, no CR/LF translation
-        os.set_blocking(master, False)
-        self._fds += [master, slave]  # the slave stays open so the master never reads EIO
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(os.dup(master), "rb", 0)
-        )
-        transport, protocol = await loop.connect_write_pipe(
-            lambda: asyncio.streams.FlowControlMixin(), os.fdopen(os.dup(master), "wb", 0)
-        )
-        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-        self._spawn(self._serve(reader, writer))
-        return os.ttyname(slave)
+        pty = await open_pty()
+        self._fds += pty.fds
+        self._spawn(self._serve(pty.reader, pty.writer))
+        return pty.device
 
     def drop_connections(self) -> None:
         """Fault: cut every open TCP connection now (the pty stays, as a cable would)."""
@@ -141,3 +136,81 @@ class LineServer:
         finally:
             with contextlib.suppress(Exception):
                 writer.close()
+
+
+@dataclass
+class Pty:
+    """An open pty: streams on the master, the slave's device path, and the descriptors to
+    close when the simulator stops."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    device: str
+    fds: list[int]
+
+
+async def open_pty() -> Pty:
+    """A raw pty pair (no echo, no CR/LF translation) with asyncio streams on its master."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    os.set_blocking(master, False)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(os.dup(master), "rb", 0)
+    )
+    transport, protocol = await loop.connect_write_pipe(
+        lambda: asyncio.streams.FlowControlMixin(), os.fdopen(os.dup(master), "wb", 0)
+    )
+    writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+    # The slave stays open (in `fds`) so that the master never reads EIO between clients.
+    return Pty(reader, writer, os.ttyname(slave), [master, slave])
+
+
+class LineInstrument:
+    """Base of the line-based simulators: a `LineServer` around `handle`, the plant brought up
+    to the clock's now before each answer, and the link faults (drop, stall).
+
+    Subclasses are dataclasses with `plant`, `clock` and `sync` fields, and set `terminator`
+    and `label`.
+    """
+
+    terminator: ClassVar[str]
+    label: ClassVar[str]
+    plant: Any
+    clock: SimClock
+    sync: Callable[[], None] | None
+    server: LineServer
+    commands: list[str]
+
+    def __post_init__(self) -> None:
+        self.server = LineServer(self.handle, terminator=self.terminator, name=self.label)
+        self.commands = []
+
+    async def handle(self, line: str) -> list[str]:
+        raise NotImplementedError
+
+    async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+        return await self.server.start_tcp(host, port)
+
+    async def start_pty(self) -> str:
+        return await self.server.start_pty()
+
+    async def stop(self) -> None:
+        await self.server.stop()
+
+    def _now(self) -> None:
+        if self.sync is not None:
+            self.sync()
+        else:
+            self.plant.advance_to(self.clock.now())
+
+    def link_fault(self, fault: str) -> None:
+        """drop: cut the TCP connections now; stall: read commands, answer nothing."""
+        if fault == "drop":
+            self.server.drop_connections()
+        elif fault == "stall":
+            self.server.stalled = True
+
+    def clear_link(self) -> None:
+        self.server.stalled = False

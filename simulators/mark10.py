@@ -9,42 +9,29 @@ temperature error and any injected drift.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 from simulators.clock import SimClock
-from simulators.lineserver import LineServer
+from simulators.lineserver import LineInstrument
 from simulators.press import PressPlant
 
 
 @dataclass
-class Mark10Simulator:
+class Mark10Simulator(LineInstrument):
     """One simulated Mark-10 gauge reading the press's load cell."""
+
+    terminator: ClassVar[str] = "\r\n"
+    label: ClassVar[str] = "Mark-10"
 
     plant: PressPlant
     clock: SimClock
     sync: Callable[[], None] | None = None
     capacity_N: float = 2500.0
-    server: LineServer = field(init=False)
 
     def __post_init__(self) -> None:
-        self.server = LineServer(self.handle, terminator="\r\n", name="Mark-10")
+        super().__post_init__()
         self.peak_N = 0.0
-        self.commands: list[str] = []
-
-    async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
-        return await self.server.start_tcp(host, port)
-
-    async def start_pty(self) -> str:
-        return await self.server.start_pty()
-
-    async def stop(self) -> None:
-        await self.server.stop()
-
-    def _now(self) -> None:
-        if self.sync is not None:
-            self.sync()
-        else:
-            self.plant.advance_to(self.clock.now())
 
     async def handle(self, line: str) -> list[str]:
         text = line.strip().upper()

@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from simulators.errors import SimulatorError
+from simulators.faults import check_fault, number
 
+PRESS_FAULTS = ("leak", "load-cell-drift", "valve-stuck-open")
 LOADED_N = 1.0  # cylinder force above which the fixture counts as loaded
 
 
@@ -98,6 +101,32 @@ class PressPlant:
         if hold not in ("", "closed", "position"):
             raise SimulatorError(f"valve hold {hold!r} is not '', 'closed' or 'position'.")
         self.hold = hold
+
+    # -- faults ------------------------------------------------------------------------------
+    def inject(self, fault: str, value: Any = None) -> None:
+        """leak (`value`: the fraction of the supply lost, 0-1, default 0.5), load-cell-drift
+        (`value` N/h, default 500) or valve-stuck-open."""
+        check_fault(fault, PRESS_FAULTS, "press")
+        if fault == "leak":
+            fraction = number(value, 0.5)
+            if not 0 <= fraction <= 1:
+                raise SimulatorError(f"a leak is a fraction of the supply, 0-1, not {fraction}")
+            self.faults.leak_fraction = fraction
+        elif fault == "load-cell-drift":
+            self.faults.load_cell_drift_N_per_h = number(value, 500.0)
+        else:
+            self.faults.valve_stuck_open = True
+
+    def clear_faults(self) -> None:
+        self.faults = PressFaults()
+
+    def state(self) -> dict[str, Any]:
+        """The true stack pressure and gas pressure (the instruments only measure them)."""
+        return {
+            "stack_pressure_MPa": self.stack_pressure_MPa,
+            "gas_Pa": self.gas_Pa,
+            "faults": dict(vars(self.faults)),
+        }
 
     # -- state -------------------------------------------------------------------------------
     @property

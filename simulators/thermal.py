@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from simulators.errors import SimulatorError
+from simulators.faults import check_fault, number
 
 MODES = ("OFF", "STANDBY", "CONSTANT", "RUN")
+CHAMBER_FAULTS = ("heater-failure", "overshoot", "sensor-dropout")
 
 
 @dataclass
@@ -148,6 +151,30 @@ class ChamberPlant:
         load = ThermalLoad(tau_s, self.air_degC if degC is None else degC)
         self.loads.append(load)
         return load
+
+    # -- faults ------------------------------------------------------------------------------
+    def inject(self, fault: str, value: Any = None) -> None:
+        """heater-failure, overshoot (`value` K above the setpoint, default 5) or
+        sensor-dropout."""
+        check_fault(fault, CHAMBER_FAULTS, "chamber")
+        if fault == "heater-failure":
+            self.faults.heater_failed = True
+        elif fault == "overshoot":
+            self.faults.overshoot_K = number(value, 5.0)
+        else:
+            self.faults.sensor_dropout = True
+
+    def clear_faults(self) -> None:
+        self.faults = ChamberFaults()
+
+    def state(self) -> dict[str, Any]:
+        """The true air temperature and controller state (the sensor only measures them)."""
+        return {
+            "air_degC": self.air_degC,
+            "setpoint_degC": self.current_setpoint(),
+            "mode": self.mode,
+            "faults": dict(vars(self.faults)),
+        }
 
     # -- readings ----------------------------------------------------------------------------
     def measured_degC(self) -> float:

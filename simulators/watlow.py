@@ -14,18 +14,21 @@ and hands every write to the plant.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from simulators.clock import SimClock
-from simulators.thermal import ChamberPlant
+from simulators.faults import LINK_FAULTS, check_fault
+from simulators.thermal import CHAMBER_FAULTS, ChamberPlant
 
 BASE = 2700
 SIZE = 200
@@ -54,6 +57,8 @@ def registers_to_float(registers: list[int]) -> float:
 @dataclass
 class WatlowSimulator:
     """One simulated F4T (loop 1) served over Modbus TCP."""
+
+    FAULTS: ClassVar[tuple[str, ...]] = (*CHAMBER_FAULTS, *LINK_FAULTS)
 
     plant: ChamberPlant
     clock: SimClock
@@ -84,7 +89,7 @@ class WatlowSimulator:
             return
         for connection in list(self._server.active_connections.values()):
             transport = connection.transport
-            if transport is not None:
+            if isinstance(transport, asyncio.Transport):
                 with contextlib.suppress(Exception):
                     transport.abort()
 
@@ -92,6 +97,28 @@ class WatlowSimulator:
         if self._server is not None:
             await self._server.shutdown()
             self._server = None
+
+    # -- faults and state ------------------------------------------------------------------
+    def inject(self, fault: str, *, value: Any = None, **_: Any) -> None:
+        """A chamber fault (`ChamberPlant.inject`), or drop (abort the connections) or stall
+        (answer every request with DEVICE_BUSY)."""
+        check_fault(fault, self.FAULTS, "Watlow F4T")
+        if fault == "drop":
+            self.drop_connections()
+        elif fault == "stall":
+            self.stalled = True
+        else:
+            self.plant.inject(fault, value)
+
+    def clear(self) -> None:
+        self.plant.clear_faults()
+        self.stalled = False
+
+    def state(self) -> dict[str, Any]:
+        """The plant's true state; `connections` counts the open ones (Modbus keeps no tally)."""
+        server = self._server
+        open_now = len(server.active_connections) if server is not None else 0
+        return {**self.plant.state(), "connections": open_now}
 
     def _now(self) -> None:
         if self.sync is not None:

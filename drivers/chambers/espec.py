@@ -10,14 +10,14 @@ own firmware, so a host crash does not stop it.
 from __future__ import annotations
 
 import math
+from typing import Unpack
 
 from drivers.chamber import ChamberMode, ChamberReading, ChamberSensorError, checked_temperature
 from drivers.errors import (
-    InstrumentConnectionError,
     InstrumentReplyError,
     InstrumentReportedError,
 )
-from drivers.transports.lines import LineTransport
+from drivers.transports.line_instrument import LineInstrument, LinkSettings
 
 # What each NA: reply means, in the lab's words (ESPEC P-300/SCP-220 communication manual).
 NA_MEANINGS = {
@@ -41,58 +41,26 @@ NA_MEANINGS.update(
 READING_COMMANDS = ("TEMP?", "MON?")
 
 
-class EspecChamber:
+class EspecChamber(LineInstrument):
     """An ESPEC chamber with a P-300 or SCP-220 controller (temperature only)."""
 
     supports_ramp = True
+    default_name = "ESPEC chamber"
+    default_baudrate = 9600
+    default_timeout_s = 3.0
 
     def __init__(
-        self,
-        endpoint: str,
-        *,
-        name: str = "ESPEC chamber",
-        address: int | None = None,
-        baudrate: int = 9600,
-        timeout_s: float = 3.0,
-        reconnect_attempts: int = 3,
+        self, endpoint: str, *, address: int | None = None, **link: Unpack[LinkSettings]
     ) -> None:
-        self.name = name
-        self.address = address
-        self.reconnect_attempts = reconnect_attempts
-        self.transport = LineTransport(
-            endpoint, name=name, baudrate=baudrate, timeout_s=timeout_s, newline="\r\n"
-        )
-
-    async def open(self) -> None:
-        await self.transport.open()
-
-    async def close(self) -> None:
-        await self.transport.close()
-
-    async def __aenter__(self) -> EspecChamber:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+        super().__init__(endpoint, **link)
+        self.address = address  # RS-485 address, for controllers on a shared bus
 
     # -- one exchange ----------------------------------------------------------------------
-    async def _exchange(self, command: str) -> str:
-        line = command if self.address is None else f"{self.address},{command}"
-        async with self.transport.lock:
-            await self.transport.write_line(line)
-            return await self.transport.read_line()
-
     async def query(self, command: str) -> str:
-        """Send one command and return its reply; reconnect once if the link was lost.
-
-        Every command in this driver is idempotent, so repeating it after a reconnect is safe.
-        """
-        try:
-            reply = await self._exchange(command)
-        except InstrumentConnectionError:
-            await self.transport.reconnect(attempts=self.reconnect_attempts, first_delay_s=0.05)
-            reply = await self._exchange(command)
+        """Send one command (with the RS-485 address, if any) and return its reply."""
+        reply = await self.exchange(
+            command if self.address is None else f"{self.address},{command}"
+        )
         if reply.startswith("NA:"):
             code = reply[3:].strip()
             meaning = NA_MEANINGS.get(code, "the controller gave no further reason")

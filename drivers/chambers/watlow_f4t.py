@@ -10,10 +10,12 @@ setpoint host-side.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlparse
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
+from pymodbus.pdu import ModbusPDU
 
 from drivers.chamber import ChamberMode, ChamberReading, checked_temperature
 from drivers.errors import (
@@ -21,6 +23,7 @@ from drivers.errors import (
     InstrumentReplyError,
     InstrumentReportedError,
 )
+from drivers.retry import backoff
 
 LOOP_STRIDE = 160
 REG_MODE = 2730
@@ -30,6 +33,7 @@ REG_CURRENT_SETPOINT = 2810
 REG_PROCESS_VALUE = 2820
 MODE_AUTO = 10
 MODE_OFF = 62
+LINK_ERRORS = (ModbusException, OSError, InstrumentConnectionError)
 
 
 def parse_modbus_endpoint(text: str) -> tuple[str, int]:
@@ -84,28 +88,32 @@ class WatlowF4T:
         await self.close()
 
     # -- registers ---------------------------------------------------------------------------
-    async def _call(self, what: str, make):
+    async def _call(self, what: str, make: Callable[[], Awaitable[ModbusPDU]]) -> ModbusPDU:
         """Run one request; after a lost connection reconnect once and repeat it."""
-        for attempt in (1, 2):
+
+        async def attempt() -> ModbusPDU:
             try:
                 if not self.client.connected:
                     await self.open()
-                response = await make()
-            except (ModbusException, OSError, InstrumentConnectionError) as exc:
-                if attempt == 2:
-                    raise InstrumentConnectionError(
-                        f"lost the connection to {self.name} at {self.host}:{self.port} "
-                        f"while {what}: {exc}"
-                    ) from exc
-                self.client.close()
-                continue
-            if response.isError():
-                code = getattr(response, "exception_code", None)
-                raise InstrumentReportedError(
-                    f"{self.name} refused {what} (Modbus exception {code})", code=str(code)
-                )
-            return response
-        raise AssertionError("unreachable")
+                return await make()
+            except LINK_ERRORS:
+                self.client.close()  # the next try (or the next request) dials afresh
+                raise
+
+        try:
+            response: ModbusPDU = await backoff(
+                f"{what} on {self.name}", retry_on=LINK_ERRORS, attempts=2, first_delay_s=0.0
+            )(attempt)
+        except LINK_ERRORS as exc:
+            raise InstrumentConnectionError(
+                f"lost the connection to {self.name} at {self.host}:{self.port} while {what}: {exc}"
+            ) from exc
+        if response.isError():
+            code = getattr(response, "exception_code", None)
+            raise InstrumentReportedError(
+                f"{self.name} refused {what} (Modbus exception {code})", code=str(code)
+            )
+        return response
 
     async def _read_float(self, register: int) -> float:
         address = register + self.offset
@@ -113,11 +121,14 @@ class WatlowF4T:
             f"a read of register {address}",
             lambda: self.client.read_holding_registers(address, count=2, device_id=self.device_id),
         )
-        return float(
-            self.client.convert_from_registers(
-                response.registers, self.client.DATATYPE.FLOAT32, word_order="little"
-            )
+        value = self.client.convert_from_registers(
+            response.registers, self.client.DATATYPE.FLOAT32, word_order="little"
         )
+        if not isinstance(value, float):
+            raise InstrumentReplyError(
+                f"{self.name} answered a read of register {address} with {value!r}, not a float"
+            )
+        return value
 
     async def _write_float(self, register: int, value: float) -> None:
         address = register + self.offset

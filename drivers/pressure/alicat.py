@@ -12,15 +12,12 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Unpack
 
 import pint
 
-from drivers.errors import (
-    InstrumentConnectionError,
-    InstrumentReplyError,
-    InstrumentReportedError,
-)
-from drivers.transports.delimited import DelimitedTransport
+from drivers.errors import InstrumentReplyError, InstrumentReportedError
+from drivers.transports.line_instrument import LineInstrument, LinkSettings
 
 GAUGE_SUFFIXES = {"PSIG": "psi", "PSIA": "psi", "PSI": "psi"}
 
@@ -50,56 +47,35 @@ class AlicatFrame:
         return "HLD" in self.status
 
 
-class AlicatPC:
+class AlicatPC(LineInstrument):
     """One Alicat PC/PCD pressure controller addressed by its unit id."""
+
+    default_name = "Alicat PC"
+    default_baudrate = 19200
+    default_timeout_s = 1.0
+    newline = "\r"
+    separator = "\r"
 
     def __init__(
         self,
         endpoint: str,
         *,
-        name: str = "Alicat PC",
         unit_id: str = "A",
         unit: str = "PSIG",
         full_scale: float = 150.0,
-        baudrate: int = 19200,
-        timeout_s: float = 1.0,
-        reconnect_attempts: int = 3,
+        **link: Unpack[LinkSettings],
     ) -> None:
         if len(unit_id) != 1 or not unit_id.isalpha():
+            name = link.get("name", self.default_name)
             raise InstrumentReplyError(f"{name}: unit id {unit_id!r} must be one letter A-Z")
-        self.name = name
+        super().__init__(endpoint, **link)
         self.unit_id = unit_id.upper()
         self.unit = unit
         self.pa_per_unit = pascal_per_unit(unit)
         self.full_scale_Pa = full_scale * self.pa_per_unit
-        self.reconnect_attempts = reconnect_attempts
-        self.transport = DelimitedTransport(
-            endpoint,
-            name=name,
-            baudrate=baudrate,
-            timeout_s=timeout_s,
-            newline="\r",
-            separator="\r",
-        )
-
-    async def open(self) -> None:
-        await self.transport.open()
-
-    async def close(self) -> None:
-        await self.transport.close()
-
-    async def _exchange(self, command: str) -> str:
-        async with self.transport.lock:
-            await self.transport.write_line(self.unit_id + command)
-            return await self.transport.read_line()
 
     async def _frame(self, command: str) -> AlicatFrame:
-        try:
-            reply = await self._exchange(command)
-        except InstrumentConnectionError:
-            await self.transport.reconnect(attempts=self.reconnect_attempts, first_delay_s=0.05)
-            reply = await self._exchange(command)
-        return self.parse_frame(command, reply)
+        return self.parse_frame(command, await self.exchange(self.unit_id + command))
 
     def parse_frame(self, command: str, reply: str) -> AlicatFrame:
         if reply.strip() == "?" or reply.strip().endswith(" ?"):

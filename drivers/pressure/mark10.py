@@ -9,9 +9,10 @@ ozF are converted to newtons.
 from __future__ import annotations
 
 import math
+from typing import Unpack
 
-from drivers.errors import InstrumentConnectionError, InstrumentReplyError, InstrumentReportedError
-from drivers.transports.lines import LineTransport
+from drivers.errors import InstrumentReplyError, InstrumentReportedError
+from drivers.transports.line_instrument import LineInstrument, LinkSettings
 
 ERRORS = {
     "*10": "illegal command",
@@ -30,43 +31,21 @@ NEWTONS_PER = {
 }
 
 
-class Mark10Gauge:
+class Mark10Gauge(LineInstrument):
     """A Mark-10 force gauge; compression reads positive."""
 
+    default_name = "Mark-10 gauge"
+    default_baudrate = 115200
+    default_timeout_s = 1.0
+
     def __init__(
-        self,
-        endpoint: str,
-        *,
-        name: str = "Mark-10 gauge",
-        baudrate: int = 115200,
-        timeout_s: float = 1.0,
-        reconnect_attempts: int = 3,
-        default_unit: str = "N",
+        self, endpoint: str, *, default_unit: str = "N", **link: Unpack[LinkSettings]
     ) -> None:
-        self.name = name
-        self.default_unit = default_unit
-        self.reconnect_attempts = reconnect_attempts
-        self.transport = LineTransport(
-            endpoint, name=name, baudrate=baudrate, timeout_s=timeout_s, newline="\r\n"
-        )
-
-    async def open(self) -> None:
-        await self.transport.open()
-
-    async def close(self) -> None:
-        await self.transport.close()
+        super().__init__(endpoint, **link)
+        self.default_unit = default_unit  # for readings sent without a unit
 
     async def query(self, command: str) -> str:
-        async def exchange() -> str:
-            async with self.transport.lock:
-                await self.transport.write_line(command)
-                return await self.transport.read_line()
-
-        try:
-            reply = await exchange()
-        except InstrumentConnectionError:
-            await self.transport.reconnect(attempts=self.reconnect_attempts, first_delay_s=0.05)
-            reply = await exchange()
+        reply = await self.exchange(command)
         code = reply.strip()
         if code.startswith("*"):
             meaning = ERRORS.get(code, "unknown error")

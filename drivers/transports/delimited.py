@@ -8,43 +8,34 @@ reconnect, locking, wire logging) and reads up to `separator` instead.
 from __future__ import annotations
 
 import asyncio
+from typing import Unpack
 
-from drivers.errors import InstrumentConnectionError, InstrumentTimeout
-from drivers.transports.lines import LineTransport, wire_log
+from drivers.errors import InstrumentConnectionError
+from drivers.transports.lines import LineTransport, TransportOptions, wire_log
 
 
 class DelimitedTransport(LineTransport):
     """Write lines ending in `newline`; read replies ending in `separator`."""
 
-    def __init__(self, endpoint: str, *, separator: str = "\r", **kwargs: object) -> None:
-        super().__init__(endpoint, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self, endpoint: str, *, separator: str = "\r", **options: Unpack[TransportOptions]
+    ) -> None:
+        super().__init__(endpoint, **options)
         if not separator:
             raise InstrumentConnectionError("a reply separator cannot be empty")
         self.separator = separator.encode("ascii")
 
     async def read_line(self, timeout_s: float | None = None) -> str:
         """Read one reply without its separator (stray CR/LF around it are dropped)."""
-        if self._reader is None:
-            raise InstrumentConnectionError(f"{self.name} at {self.endpoint} is not connected")
+        reader = self._reader_or_raise()
         limit = self.timeout_s if timeout_s is None else timeout_s
         try:
-            raw = await asyncio.wait_for(self._reader.readuntil(self.separator), limit)
-        except TimeoutError as exc:
-            raise InstrumentTimeout(
-                f"{self.name} at {self.endpoint} sent nothing for {limit:g} s"
-            ) from exc
+            with self.link_errors(f"sent nothing for {limit:g} s"):
+                raw = await asyncio.wait_for(reader.readuntil(self.separator), limit)
         except asyncio.IncompleteReadError as exc:
-            raise InstrumentConnectionError(
-                f"{self.name} at {self.endpoint} closed the connection"
-            ) from exc
+            raise InstrumentConnectionError(f"{self} closed the connection") from exc
         except asyncio.LimitOverrunError as exc:
-            raise InstrumentConnectionError(
-                f"{self.name} at {self.endpoint} sent a reply too long to be one line"
-            ) from exc
-        except (ConnectionError, OSError) as exc:
-            raise InstrumentConnectionError(
-                f"lost the connection to {self.name} at {self.endpoint}"
-            ) from exc
+            raise InstrumentConnectionError(f"{self} sent a reply too long to be one line") from exc
         line = raw[: -len(self.separator)].decode("ascii", errors="replace").strip("\r\n")
         wire_log.debug("%s < %r", self.name, line)
         return line

@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypedDict
 from urllib.parse import urlparse
 
 from drivers.errors import InstrumentConnectionError, InstrumentTimeout
+from drivers.retry import reopen
 
 wire_log = logging.getLogger("cellbench.wire")
 
@@ -46,6 +49,16 @@ def parse_endpoint(text: str) -> Endpoint:
     )
 
 
+class TransportOptions(TypedDict, total=False):
+    """The keyword arguments of `LineTransport`, for transports built on it."""
+
+    name: str
+    baudrate: int
+    timeout_s: float
+    connect_timeout_s: float
+    newline: str
+
+
 class LineTransport:
     """Write commands and read `\\n`-terminated reply lines, one exchange at a time.
 
@@ -73,6 +86,9 @@ class LineTransport:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
+    def __str__(self) -> str:
+        return f"{self.name} at {self.endpoint}"
+
     @property
     def connected(self) -> bool:
         return self._writer is not None and not self._writer.is_closing()
@@ -90,32 +106,17 @@ class LineTransport:
             self._reader, self._writer = await asyncio.wait_for(coro, self.connect_timeout_s)
         except TimeoutError as exc:
             raise InstrumentConnectionError(
-                f"{self.name} at {self.endpoint} did not accept a connection within "
-                f"{self.connect_timeout_s:g} s"
+                f"{self} did not accept a connection within {self.connect_timeout_s:g} s"
             ) from exc
         except (OSError, ValueError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
-            raise InstrumentConnectionError(
-                f"cannot connect to {self.name} at {self.endpoint}: {reason}"
-            ) from exc
+            raise InstrumentConnectionError(f"cannot connect to {self}: {reason}") from exc
         wire_log.debug("%s: connected to %s", self.name, self.endpoint)
 
     async def reconnect(self, attempts: int = 5, first_delay_s: float = 0.2) -> None:
-        """Close and reopen with exponential backoff; raise after the last attempt."""
+        """Close and reopen with backoff (`drivers.retry`); raise after the last attempt."""
         await self.close()
-        delay = first_delay_s
-        last: Exception | None = None
-        for _ in range(attempts):
-            try:
-                await self.open()
-                return
-            except InstrumentConnectionError as exc:
-                last = exc
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        raise InstrumentConnectionError(
-            f"{self.name} at {self.endpoint} could not be reconnected after {attempts} attempts"
-        ) from last
+        await reopen(self.open, str(self), attempts=attempts, first_delay_s=first_delay_s)
 
     async def close(self) -> None:
         writer, self._writer, self._reader = self._writer, None, None
@@ -126,20 +127,12 @@ class LineTransport:
 
     async def write_line(self, text: str) -> None:
         if not self.connected:
-            raise InstrumentConnectionError(f"{self.name} at {self.endpoint} is not connected")
+            raise InstrumentConnectionError(f"{self} is not connected")
         wire_log.debug("%s > %r", self.name, text)
         assert self._writer is not None
-        try:
+        with self.link_errors("stopped accepting data", while_="while writing"):
             self._writer.write((text + self.newline).encode("ascii"))
             await asyncio.wait_for(self._writer.drain(), self.timeout_s)
-        except TimeoutError as exc:
-            raise InstrumentTimeout(
-                f"{self.name} at {self.endpoint} stopped accepting data"
-            ) from exc
-        except (ConnectionError, OSError) as exc:
-            raise InstrumentConnectionError(
-                f"lost the connection to {self.name} at {self.endpoint} while writing"
-            ) from exc
 
     async def write_lines(self, lines: list[str]) -> None:
         """Send several lines in one write (a whole script)."""
@@ -147,28 +140,34 @@ class LineTransport:
 
     async def read_line(self, timeout_s: float | None = None) -> str:
         """Read one line without its terminator; raise on timeout or a closed connection."""
-        if self._reader is None:
-            raise InstrumentConnectionError(f"{self.name} at {self.endpoint} is not connected")
+        reader = self._reader_or_raise()
         limit = self.timeout_s if timeout_s is None else timeout_s
-        try:
-            raw = await asyncio.wait_for(self._reader.readline(), limit)
-        except TimeoutError as exc:
-            raise InstrumentTimeout(
-                f"{self.name} at {self.endpoint} sent nothing for {limit:g} s"
-            ) from exc
-        except (ConnectionError, OSError) as exc:
-            raise InstrumentConnectionError(
-                f"lost the connection to {self.name} at {self.endpoint}"
-            ) from exc
+        with self.link_errors(f"sent nothing for {limit:g} s"):
+            raw = await asyncio.wait_for(reader.readline(), limit)
         if not raw:
-            raise InstrumentConnectionError(f"{self.name} at {self.endpoint} closed the connection")
+            raise InstrumentConnectionError(f"{self} closed the connection")
         if not raw.endswith(b"\n"):
-            raise InstrumentConnectionError(
-                f"{self.name} at {self.endpoint} closed the connection mid-line"
-            )
+            raise InstrumentConnectionError(f"{self} closed the connection mid-line")
         line = raw.decode("ascii", errors="replace").rstrip("\r\n")
         wire_log.debug("%s < %r", self.name, line)
         return line
+
+    def _reader_or_raise(self) -> asyncio.StreamReader:
+        if self._reader is None:
+            raise InstrumentConnectionError(f"{self} is not connected")
+        return self._reader
+
+    @contextlib.contextmanager
+    def link_errors(self, silent: str, *, while_: str = "") -> Iterator[None]:
+        """Turn a timeout into InstrumentTimeout ("<who> <silent>") and a socket error into
+        InstrumentConnectionError ("lost the connection to <who> [while_]")."""
+        try:
+            yield
+        except TimeoutError as exc:
+            raise InstrumentTimeout(f"{self} {silent}") from exc
+        except (ConnectionError, OSError) as exc:
+            lost = f"lost the connection to {self}"
+            raise InstrumentConnectionError(f"{lost} {while_}" if while_ else lost) from exc
 
     async def drain_input(self, quiet_s: float = 0.05) -> None:
         """Discard whatever the instrument still has queued (e.g. after an abort)."""

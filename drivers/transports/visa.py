@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from drivers.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
+from drivers.retry import reopen
 
 wire_log = logging.getLogger("cellbench.wire")
 
@@ -192,20 +193,7 @@ class VisaTransport:
 
     async def _reconnect_unlocked(self, attempts: int, first_delay_s: float) -> None:
         await self._drop_session()
-        delay = first_delay_s
-        last: Exception | None = None
-        for attempt in range(attempts):
-            try:
-                await self._open_unlocked()
-                return
-            except InstrumentConnectionError as exc:
-                last = exc
-                if attempt < attempts - 1:
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-        raise InstrumentConnectionError(
-            f"{self} could not be reconnected after {attempts} attempts"
-        ) from last
+        await reopen(self._open_unlocked, str(self), attempts=attempts, first_delay_s=first_delay_s)
 
     async def shutdown(self) -> None:
         """Close the session and stop the worker thread for good."""

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
 from protocols.analysis.errors import AnalysisError
 
 
+@overload
+def float_column(
+    samples: Mapping[str, Any], key: str, technique: str, *, required: Literal[True] = True
+) -> np.ndarray: ...
+@overload
+def float_column(
+    samples: Mapping[str, Any], key: str, technique: str, *, required: bool
+) -> np.ndarray | None: ...
 def float_column(
     samples: Mapping[str, Any], key: str, technique: str, *, required: bool = True
 ) -> np.ndarray | None:

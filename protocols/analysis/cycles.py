@@ -9,7 +9,7 @@ pass `charge_first=False` for an anode-first half cell, where it is Q_ch / Q_dis
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -116,8 +116,5 @@ def cycle_summary(
         (r for r in rows if reference_cycle is None or r.cycle == reference_cycle), None
     )
     if reference is not None and reference.discharge_mAh > 0:
-        rows = [
-            CycleSummary(**{**r.as_dict(), "retention": r.discharge_mAh / reference.discharge_mAh})
-            for r in rows
-        ]
+        rows = [replace(r, retention=r.discharge_mAh / reference.discharge_mAh) for r in rows]
     return rows

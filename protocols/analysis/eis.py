@@ -370,20 +370,7 @@ def fit_spectrum(
     f, z = _spectrum(frequency_Hz, z_real, z_imag, TECHNIQUE)
     circuit = (circuit or DEFAULT_CIRCUIT).replace(" ", "")
     names, units = _circuit_parameters(circuit)
-    if initial_guess is not None:
-        if len(initial_guess) != len(names):
-            raise AnalysisError(
-                TECHNIQUE,
-                "initial_guess",
-                f"has {len(initial_guess)} values but {circuit} has {len(names)} parameters "
-                f"({', '.join(names)}).",
-            )
-        starts = [list(map(float, initial_guess))]
-    else:
-        base = _initial_guess(circuit, f, z, names)
-        starts = [base]
-        for factor in (0.3, 3.0):  # depressed arcs, with the capacitances shifted
-            starts.append([_vary(n, g, factor) for n, g in zip(names, base, strict=True)])
+    starts = _starts(circuit, names, f, z, initial_guess)
     best: tuple[Any, float] | None = None
     for guess in starts:
         outcome = _fit_once(circuit, f, z, guess)
@@ -395,7 +382,39 @@ def fit_spectrum(
         raise AnalysisError(
             TECHNIQUE, "spectrum", f"the circuit {circuit} could not be fitted to this spectrum."
         )
-    model, chi = best
+    return _fit_result(circuit, names, units, f, z, *best)
+
+
+def _starts(
+    circuit: str, names: list[str], f: np.ndarray, z: np.ndarray, initial_guess: list[float] | None
+) -> list[list[float]]:
+    """Starting points: the given guess, or the spectrum's shape and two variations of it."""
+    if initial_guess is not None:
+        if len(initial_guess) != len(names):
+            raise AnalysisError(
+                TECHNIQUE,
+                "initial_guess",
+                f"has {len(initial_guess)} values but {circuit} has {len(names)} parameters "
+                f"({', '.join(names)}).",
+            )
+        return [list(map(float, initial_guess))]
+    base = _initial_guess(circuit, f, z, names)
+    starts = [base]
+    for factor in (0.3, 3.0):  # depressed arcs, with the capacitances shifted
+        starts.append([_vary(n, g, factor) for n, g in zip(names, base, strict=True)])
+    return starts
+
+
+def _fit_result(
+    circuit: str,
+    names: list[str],
+    units: list[str],
+    f: np.ndarray,
+    z: np.ndarray,
+    model: Any,
+    chi: float,
+) -> EisFit:
+    """The fitted model as an EisFit: parameters with 1σ, arcs, Rs and the Rct assignment."""
     values = np.asarray(model.parameters_, dtype=float)
     sigmas = (
         np.asarray(model.conf_, dtype=float)
@@ -464,6 +483,10 @@ def _charge_transfer(arcs: list[Arc]) -> tuple[Arc | None, str]:
 
 
 # --- lin-KK --------------------------------------------------------------------------------------
+# Our own lin-KK rather than impedance.py's `validation.linKK`: on numpy 2 that function fails
+# with "NameError: name 'np' is not defined" (impedance 1.7.1). It builds a circuit string from
+# the fitted values and `eval`s it, and numpy 2 prints scalars as `np.float64(1.0)` (NEP 51),
+# a name the eval namespace does not have. The method is small and linear, so it lives here.
 def _kk_matrix(
     omega: np.ndarray, taus: np.ndarray, inductance: bool, capacitance: bool
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -404,6 +404,7 @@ def _reasons(
         reasons.append("too few points in the √t fit window")
     if reasons:
         return reasons
+    assert before is not None and after is not None  # else a reason was given above
     if not delta_s * level > 0:
         reasons.append("ΔEs does not follow the current (plateau or unrelaxed rest)")
     if not delta_t * level > 0:

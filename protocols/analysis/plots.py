@@ -106,8 +106,8 @@ def capacity_and_ce_figure(
     cycles = [row.cycle for row in summary]
     gravimetric = bool(summary) and summary[0].discharge_mAh_g is not None
     unit = "mAh/g" if gravimetric else "mAh"
-    dis = [row.discharge_mAh_g if gravimetric else row.discharge_mAh for row in summary]
-    ch = [row.charge_mAh_g if gravimetric else row.charge_mAh for row in summary]
+    dis = _values([row.discharge_mAh_g if gravimetric else row.discharge_mAh for row in summary])
+    ch = _values([row.charge_mAh_g if gravimetric else row.charge_mAh for row in summary])
     ce = [
         100.0 * row.coulombic_efficiency if row.coulombic_efficiency is not None else np.nan
         for row in summary
@@ -274,9 +274,7 @@ def arrhenius_figure(
     )
     ax.set_xlabel("1000/T / K⁻¹")
     ax.set_ylabel(ARRHENIUS_Y.get(result.form, "ln y"))
-    top = ax.secondary_xaxis(
-        "top", functions=(lambda v: 1000.0 / v - 273.15, lambda c: 1000.0 / (c + 273.15))
-    )
+    top = ax.secondary_xaxis("top", functions=(_celsius_of_inverse_kK, _inverse_kK_of_celsius))
     top.set_xlabel("Temperature / °C")
     ax.set_title(title or f"Arrhenius ({result.form} form)", pad=28)
     ax.grid(alpha=0.3)
@@ -286,3 +284,16 @@ def arrhenius_figure(
 
 def arrhenius_plot(result: ArrheniusResult, path: Path, **labels: str) -> Path:
     return _save(arrhenius_figure(result, **labels), path)
+
+
+def _values(values: list[float | None]) -> np.ndarray:
+    """Missing values as NaN, which matplotlib leaves as gaps."""
+    return np.asarray([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _celsius_of_inverse_kK(v: Any) -> Any:
+    return 1000.0 / v - 273.15
+
+
+def _inverse_kK_of_celsius(c: Any) -> Any:
+    return 1000.0 / (c + 273.15)

@@ -333,31 +333,16 @@ def _settling(
     return steady, settled, float(plateaus[top]), good[top].start_time_s - t0
 
 
-def symmetric_overpotential(
-    samples: Mapping[str, Any],
-    *,
-    area_cm2: float,
-    short_fraction: float = 0.2,
-    short_floor_V: float = 1e-3,
-    settle_tolerance: float = 0.1,
-    final_fraction: float = 0.2,
-) -> SymmetricCycling:
-    """Per half cycle of plating/stripping: max and plateau |V|, ASR and a short flag.
-
-    A half cycle is shorted when its plateau |V| falls under `short_floor_V` or under
-    `short_fraction` of the median plateau of the half cycles before it. Over the run: the
-    steady plateau (the median of the last `final_fraction` of the unshorted half cycles) and
-    the time after which every plateau stays within `settle_tolerance` of it.
-    """
-    area = _positive(area_cm2, "area_cm2", LILI_TECHNIQUE)
-    tech = LILI_TECHNIQUE
-    time = finite(float_column(samples, "test_time_s", tech), "test_time_s", tech)
-    volts = finite(float_column(samples, "voltage_V", tech), "voltage_V", tech)
-    current = np.nan_to_num(float_column(samples, "current_A", tech))
-    same_length([("test_time_s", time), ("voltage_V", volts), ("current_A", current)], tech)
-    peak = float(np.max(np.abs(current))) if current.size else 0.0
-    if peak == 0:
-        raise AnalysisError(LILI_TECHNIQUE, "current_A", "no current flows in the data.")
+def _half_cycles(
+    time: np.ndarray,
+    volts: np.ndarray,
+    current: np.ndarray,
+    area: float,
+    short_fraction: float,
+    short_floor_V: float,
+) -> tuple[list[HalfCycle], float | None]:
+    """The half cycles between current reversals, and when the first shorted one started."""
+    peak = float(np.max(np.abs(current)))
     sign = np.where(np.abs(current) > 0.05 * peak, np.sign(current), 0.0)
     edges = np.flatnonzero(np.diff(sign) != 0) + 1
     bounds = [0, *edges.tolist(), sign.size]
@@ -391,6 +376,35 @@ def symmetric_overpotential(
                 shorted=bool(shorted),
             )
         )
+    return halves, short_at
+
+
+def symmetric_overpotential(
+    samples: Mapping[str, Any],
+    *,
+    area_cm2: float,
+    short_fraction: float = 0.2,
+    short_floor_V: float = 1e-3,
+    settle_tolerance: float = 0.1,
+    final_fraction: float = 0.2,
+) -> SymmetricCycling:
+    """Per half cycle of plating/stripping: max and plateau |V|, ASR and a short flag.
+
+    A half cycle is shorted when its plateau |V| falls under `short_floor_V` or under
+    `short_fraction` of the median plateau of the half cycles before it. Over the run: the
+    steady plateau (the median of the last `final_fraction` of the unshorted half cycles) and
+    the time after which every plateau stays within `settle_tolerance` of it.
+    """
+    area = _positive(area_cm2, "area_cm2", LILI_TECHNIQUE)
+    tech = LILI_TECHNIQUE
+    time = finite(float_column(samples, "test_time_s", tech), "test_time_s", tech)
+    volts = finite(float_column(samples, "voltage_V", tech), "voltage_V", tech)
+    current = np.nan_to_num(float_column(samples, "current_A", tech))
+    same_length([("test_time_s", time), ("voltage_V", volts), ("current_A", current)], tech)
+    peak = float(np.max(np.abs(current))) if current.size else 0.0
+    if peak == 0:
+        raise AnalysisError(LILI_TECHNIQUE, "current_A", "no current flows in the data.")
+    halves, short_at = _half_cycles(time, volts, current, area, short_fraction, short_floor_V)
     rule = (
         f"shorted when the plateau |V| < {short_floor_V * 1e3:g} mV or < "
         f"{short_fraction:g}× the median plateau before it"
@@ -399,7 +413,7 @@ def symmetric_overpotential(
         return SymmetricCycling((), None, rule)
     t0 = halves[0].start_time_s
     cycled = halves[-1].start_time_s + halves[-1].duration_s - t0
-    steady, settled, peak, peak_at = _settling(halves, settle_tolerance, final_fraction)
+    steady, settled, peak_plateau, peak_at = _settling(halves, settle_tolerance, final_fraction)
     return SymmetricCycling(
         tuple(halves),
         short_at,
@@ -408,7 +422,7 @@ def symmetric_overpotential(
         stable_s=cycled if short_at is None else short_at - t0,
         steady_mean_abs_V=steady,
         settled_after_s=settled,
-        peak_mean_abs_V=peak,
+        peak_mean_abs_V=peak_plateau,
         peak_after_s=peak_at,
         settle_rule=(
             f"settled once every later plateau |V| stays within ±{100 * settle_tolerance:g} % "

@@ -17,42 +17,18 @@ bench_app = typer.Typer(help="Check bench files.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
 
-async def _probe(driver: Any, kind: str) -> tuple[dict[str, str], str]:
-    """Ask one open instrument who it is and what it reads: (identity, reading)."""
-    if kind in ("emstat4", "keithley2450"):
-        identity = await driver.identify()
-        return {
-            "vendor": identity.vendor,
-            "model": identity.model,
-            "serial": identity.serial,
-            "firmware": identity.firmware,
-        }, ""
-    if kind in ("espec", "watlow-f4t"):
-        model = await driver.identify() if kind == "espec" else "Watlow F4T (Modbus TCP)"
-        reading = await driver.read()
-        return {"model": model}, (
-            f"air {reading.process_degC:.1f} °C, setpoint {reading.setpoint_degC:.1f} °C, "
-            f"{reading.mode.value}"
-        )
-    frame = await driver.controller.poll()
-    force = await driver.gauge.read_force_N()
-    return {"model": "Alicat PC + Mark-10"}, (
-        f"gas {frame.pressure_Pa / 1e3:.1f} kPa (setpoint {frame.setpoint_Pa / 1e3:.1f} kPa), "
-        f"force {force:.1f} N"
-    )
-
-
 async def check_instrument(bench: Any, name: str, timeout_s: float) -> dict[str, Any]:
     """Connect to one instrument and identify it; never raises, reports the error instead."""
     from drivers.errors import InstrumentError
-    from scheduler.bench import endpoints_of
     from scheduler.instruments import build_instrument, open_instrument
+    from scheduler.kinds import kind_of
 
     config = bench.instrument(name)
+    kind = kind_of(config)
     row: dict[str, Any] = {
         "name": name,
-        "kind": config.kind,
-        "endpoints": endpoints_of(config),
+        "kind": kind.kind,
+        "endpoints": kind.endpoints_of(config),
         "ok": False,
         "identity": None,
         "reading": "",
@@ -63,7 +39,7 @@ async def check_instrument(bench: Any, name: str, timeout_s: float) -> dict[str,
         async with asyncio.timeout(timeout_s):
             driver = build_instrument(bench, name)
             await open_instrument(driver)
-            row["identity"], row["reading"] = await _probe(driver, config.kind)
+            row["identity"], row["reading"] = await kind.probe(driver)
         row["ok"] = True
     except TimeoutError:
         row["error"] = f"{name} did not answer within {timeout_s:g} s"

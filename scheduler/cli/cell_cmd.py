@@ -68,32 +68,21 @@ def _spec(data: dict[str, Any]) -> Any:
 
 
 def store_fields(spec: Any) -> dict[str, Any]:
-    """CellSpec -> the Store's cell columns (mass in g; areal capacity and counter in extra)."""
-    extra: dict[str, Any] = {}
-    if spec.areal_capacity_mAh_cm2 is not None:
-        extra["areal_capacity_mAh_cm2"] = spec.areal_capacity_mAh_cm2
-    if spec.counter_electrode.strip().lower() != "li" or spec.counter_electrode_V:
-        extra["counter_electrode"] = spec.counter_electrode
-        extra["counter_electrode_V"] = spec.counter_electrode_V
+    """CellSpec -> the Store's cell columns, with the file's notes kept in `extra`."""
+    from scheduler.binding import CellInfo
+
+    fields = CellInfo.from_spec(spec).store_fields()
     if spec.notes:
-        extra["notes"] = spec.notes
-    return {
-        "chemistry": spec.chemistry or None,
-        "active_mass_g": spec.active_mass_mg / 1000.0 if spec.active_mass_mg else None,
-        "area_cm2": spec.area_cm2,
-        "loading_mg_cm2": spec.loading_mg_cm2,
-        "specific_capacity_mAh_g": spec.specific_capacity_mAh_g,
-        "nominal_capacity_mAh": spec.nominal_capacity_mAh,
-        "extra": extra or None,
-    }
+        fields["extra"] = {**(fields["extra"] or {}), "notes": spec.notes}
+    return fields
 
 
 def cell_row(cell: Any) -> dict[str, Any]:
     """A stored cell as plain data, with its 1C when it has a capacity basis."""
-    from scheduler.queue import cell_basis
+    from scheduler.binding import CellInfo
 
     try:
-        basis = cell_basis(cell)
+        basis = CellInfo.from_row(cell).basis()
     except Exception:  # a stored cell with impossible numbers still lists
         basis = None
     return {

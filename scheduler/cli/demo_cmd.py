@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -52,18 +53,15 @@ def demo(
     is stored, and a per-cycle table and a voltage-capacity plot are produced. With --paper,
     the paper's library procedures run on its presets (chamber and press simulated where a
     procedure needs them) and a table compares each reported number with the measured one."""
-    from scheduler.demo import run_demo
-    from scheduler.runner import RunState
-    from storage import open_store
-
     if not time_scale > 0:
         raise SchedulerError("--time-scale must be positive")
     if (procedure or list_procedures) and paper is None:
         raise SchedulerError("--procedure and --list-procedures need --paper")
-    if paper is not None:
-        if list_procedures:
-            list_paper_procedures(paper, as_json=as_json)
-            return
+    if paper is None:
+        plain_demo(output=output, db=db, as_json=as_json, time_scale=time_scale)
+    elif list_procedures:
+        list_paper_procedures(paper, as_json=as_json)
+    else:
         paper_demo(
             paper,
             output=output,
@@ -72,8 +70,12 @@ def demo(
             time_scale=time_scale,
             only=procedure or None,
         )
-        return
-    store = open_store(db)
+
+
+def _progress_bar(hidden: bool) -> tuple[Progress, Any]:
+    """A live line of the run's cycle, step, voltage and simulated time, and its callback."""
+    from scheduler.runner import RunState
+
     progress_bar = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -81,7 +83,7 @@ def demo(
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
-        disable=as_json,
+        disable=hidden,
     )
     task = progress_bar.add_task("starting the simulated bench", total=None)
 
@@ -96,11 +98,20 @@ def demo(
             ),
         )
 
+    return progress_bar, on_progress
+
+
+def plain_demo(*, output: Path, db: str | None, as_json: bool, time_scale: float) -> None:
+    """The gao2025-style demo run, its per-cycle table and its plot."""
+    from scheduler.sim.demo import run_demo
+    from storage import open_store
+
+    store = open_store(db)
+    progress_bar, on_progress = _progress_bar(as_json)
     with progress_bar:
         outcome = asyncio.run(
             run_demo(store, output_dir=output, time_scale=time_scale, progress=on_progress)
         )
-    rows = [c.as_dict() for c in outcome.cycles]
     data = {
         "run_id": outcome.run_id,
         "status": outcome.result.status,
@@ -108,7 +119,7 @@ def demo(
         "cell": outcome.cell.name,
         "protocol": outcome.protocol_name,
         "simulated_hours": outcome.result.state.test_time_s / 3600,
-        "cycles": rows,
+        "cycles": [c.as_dict() for c in outcome.cycles],
         "plot": str(outcome.plot),
     }
 
@@ -135,7 +146,7 @@ def demo(
 
 
 def _check_paper(paper: str) -> None:
-    from scheduler.papers import PAPERS
+    from scheduler.sim.papers import PAPERS
 
     if paper not in PAPERS:
         raise SchedulerError(f"--paper must be one of {', '.join(PAPERS)}, not {paper!r}")
@@ -143,7 +154,7 @@ def _check_paper(paper: str) -> None:
 
 def list_paper_procedures(paper: str, *, as_json: bool) -> None:
     """`cellbench demo --paper P --list-procedures`: keys, titles, presets, numbers."""
-    from scheduler.papers import procedures
+    from scheduler.sim.papers import procedures
 
     _check_paper(paper)
     data = [
@@ -184,7 +195,7 @@ def paper_demo(
     only: list[str] | None = None,
 ) -> None:
     """`cellbench demo --paper P`: the paper's procedures, then reported vs measured."""
-    from scheduler.papers import procedures, run_paper
+    from scheduler.sim.papers import procedures, run_paper
     from storage import open_store
 
     _check_paper(paper)

@@ -42,14 +42,14 @@ def _bind(
     file: Path, cell: Path | None, sets: list[str] | None
 ) -> tuple[Protocol, Plan, CellSpec | None]:
     from protocols import CellSpec, load
+    from scheduler.binding import CellInfo, bind
 
     protocol = load(file)
     overrides = _overrides(sets)
     spec = CellSpec.load(cell) if cell else None
     if spec is not None:
-        plan = protocol.bind(
-            spec.basis(), overrides=overrides, counter_electrode_V=spec.counter_electrode_V or 0.0
-        )
+        spec.basis()  # a cell file must state what 1C is
+        plan = bind(protocol, CellInfo.from_spec(spec), overrides).plan
     else:
         plan = protocol.check(overrides=overrides or None)
     return protocol, plan, spec
@@ -65,9 +65,10 @@ def _loop_marks(plan: Plan) -> dict[int, list[str]]:
 
 def _report(protocol: Protocol, plan: Plan, spec: CellSpec | None) -> dict[str, Any]:
     from protocols.display import describe_limit, describe_step
-    from protocols.program import step_to_dict
+    from protocols.estimate import estimate
+    from protocols.plan import step_to_dict
 
-    est = plan.estimate()
+    est = estimate(plan)
     return {
         "file": protocol.source,
         "name": plan.name,

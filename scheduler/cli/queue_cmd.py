@@ -149,15 +149,14 @@ def list_jobs(
 ) -> None:
     """The queue in run order, with estimated start and completion in the local zone."""
     from scheduler import queue
+    from scheduler.jobs import ACTIVE, FINISHED, WAITING
 
     now = time.time()
     with _open(db) as store:
-        states = None if all_ else [*queue.WAITING, *queue.ACTIVE]
+        states = None if all_ else [*WAITING, *ACTIVE]
         jobs = store.list_jobs(states)
         cells = {c.id: c.name for c in store.list_cells()}
-        forecasts = queue.forecast(
-            store, [j for j in jobs if j.state not in queue.FINISHED], now=now
-        )
+        forecasts = queue.forecast(store, [j for j in jobs if j.state not in FINISHED], now=now)
     rows = []
     for job in _run_order(jobs, queue):
         fc = forecasts.get(job.id)
@@ -195,7 +194,7 @@ def list_jobs(
                 duration(r["remaining_s"] if r["remaining_s"] is not None else r["estimated_s"]),
                 short_time(r["estimated_start_unix"], now)
                 if r["state"] == "queued"
-                else ("now" if r["state"] in queue.ACTIVE else "-"),
+                else ("now" if r["state"] in ACTIVE else "-"),
                 short_time(r["estimated_completion_unix"], now),
             )
         console.print(table)
@@ -205,9 +204,11 @@ def list_jobs(
 
 def _run_order(jobs: list[Any], queue: Any) -> list[Any]:
     """Active jobs first, then waiting ones in claim order, then finished ones newest first."""
-    rank = {s: 0 for s in queue.ACTIVE} | {"queued": 1, "held": 2, "interrupted": 0}
-    live = [j for j in jobs if j.state not in queue.FINISHED]
-    done = [j for j in jobs if j.state in queue.FINISHED]
+    from scheduler.jobs import ACTIVE, FINISHED
+
+    rank = {s: 0 for s in ACTIVE} | {"queued": 1, "held": 2, "interrupted": 0}
+    live = [j for j in jobs if j.state not in FINISHED]
+    done = [j for j in jobs if j.state in FINISHED]
     live.sort(key=lambda j: (rank.get(j.state, 3), -j.priority, j.id))
     done.sort(key=lambda j: -j.updated_at)
     return live + done

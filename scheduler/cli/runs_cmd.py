@@ -88,6 +88,92 @@ def list_runs(
     emit(rows, as_json, render)
 
 
+def _steps(store: Any, run_id: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "step_count": s.step_count,
+            "step_index": s.step_index,
+            "cycle": s.cycle,
+            "kind": s.kind,
+            "label": s.label,
+            "duration_s": None if s.ended_at_s is None else s.ended_at_s - s.started_at_s,
+            "end_reason": s.end_reason,
+            "charge_Ah": s.charge_Ah,
+            "discharge_Ah": s.discharge_Ah,
+        }
+        for s in store.steps(run_id)
+    ]
+
+
+def _run_detail(store: Any, run_id: int) -> dict[str, Any]:
+    """One run as plain data: provenance, steps, events and analyses."""
+    run = store.get_run(run_id)
+    cell = store.get_cell(run.cell_id) if run.cell_id is not None else None
+    protocol = store.get_protocol(run.protocol_id) if run.protocol_id is not None else None
+    data = _summary(store, run, {cell.id: cell.name} if cell else {})
+    data.update(
+        {
+            "message": run.message,
+            "host": run.host,
+            "software_version": run.software_version,
+            "capacity_basis": run.capacity_basis,
+            "cell_detail": cell.model_dump() if cell else None,
+            "protocol": {"id": protocol.id, "name": protocol.name, "sha256": protocol.sha256}
+            if protocol
+            else None,
+            "instruments": run.instruments or [],
+            "metadata": run.meta,
+            "steps": _steps(store, run_id),
+            "spectra": len(store.spectra(run_id)),
+            "events": [
+                {"at": _local(e.at), "kind": e.kind, "severity": e.severity, "message": e.message}
+                for e in store.events(run_id)
+            ],
+            "analyses": [a.kind for a in store.analyses(run_id)],
+        }
+    )
+    return data
+
+
+def _render_run(d: dict[str, Any]) -> None:
+    console.print(f"[bold]Run {d['id']}[/bold]  {d['status']}  {d['message']}".rstrip())
+    proto = d["protocol"]
+    for label, value in [
+        ("cell", d["cell"]),
+        ("slot", f"{d['slot']} on bench {d['bench'] or '-'} ({d['host'] or '-'})"),
+        ("protocol", f"{proto['name']} sha256 {proto['sha256'][:12]}" if proto else None),
+        ("capacity basis", d["capacity_basis"] or None),
+        ("software", d["software_version"] or None),
+        ("started", d["started"]),
+        ("ended", d["ended"]),
+        ("samples", f"{d['samples']:,}"),
+        ("spectra", d["spectra"]),
+    ]:
+        console.print(f"  {label:15} {value if value is not None else '-'}")
+    for inst in d["instruments"]:
+        who = " ".join(str(inst.get(k, "")) for k in ("name", "vendor", "model"))
+        console.print(
+            f"  {'instrument':15} {who} s/n {inst.get('serial', '-')} "
+            f"fw {inst.get('firmware', '-')}"
+        )
+    if d["steps"]:
+        table = Table("#", "step", "cycle", "kind", "label", "duration / s", "ended by")
+        for s in d["steps"]:
+            dur = s["duration_s"]
+            table.add_row(
+                str(s["step_count"]),
+                str(s["step_index"]),
+                str(s["cycle"]),
+                s["kind"],
+                s["label"],
+                "-" if dur is None else f"{dur:.1f}",
+                s["end_reason"] or "running",
+            )
+        console.print(table)
+    for e in d["events"]:
+        console.print(f"  {e['at']} [{e['severity']}] {e['kind']}: {e['message']}")
+
+
 @runs_app.command("show")
 def show_run(
     run_id: int = typer.Argument(..., metavar="RUN", help="Run id."),
@@ -98,91 +184,8 @@ def show_run(
     from storage import open_store
 
     with open_store(db) as store:
-        run = store.get_run(run_id)
-        cell = store.get_cell(run.cell_id) if run.cell_id is not None else None
-        protocol = store.get_protocol(run.protocol_id) if run.protocol_id is not None else None
-        data = _summary(store, run, {cell.id: cell.name} if cell else {})
-        data.update(
-            {
-                "message": run.message,
-                "host": run.host,
-                "software_version": run.software_version,
-                "capacity_basis": run.capacity_basis,
-                "cell_detail": cell.model_dump() if cell else None,
-                "protocol": {"id": protocol.id, "name": protocol.name, "sha256": protocol.sha256}
-                if protocol
-                else None,
-                "instruments": run.instruments or [],
-                "metadata": run.meta,
-                "steps": [
-                    {
-                        "step_count": s.step_count,
-                        "step_index": s.step_index,
-                        "cycle": s.cycle,
-                        "kind": s.kind,
-                        "label": s.label,
-                        "duration_s": None
-                        if s.ended_at_s is None
-                        else s.ended_at_s - s.started_at_s,
-                        "end_reason": s.end_reason,
-                        "charge_Ah": s.charge_Ah,
-                        "discharge_Ah": s.discharge_Ah,
-                    }
-                    for s in store.steps(run_id)
-                ],
-                "spectra": len(store.spectra(run_id)),
-                "events": [
-                    {
-                        "at": _local(e.at),
-                        "kind": e.kind,
-                        "severity": e.severity,
-                        "message": e.message,
-                    }
-                    for e in store.events(run_id)
-                ],
-                "analyses": [a.kind for a in store.analyses(run_id)],
-            }
-        )
-
-    def render(d: dict[str, Any]) -> None:
-        console.print(f"[bold]Run {d['id']}[/bold]  {d['status']}  {d['message']}".rstrip())
-        proto = d["protocol"]
-        for label, value in [
-            ("cell", d["cell"]),
-            ("slot", f"{d['slot']} on bench {d['bench'] or '-'} ({d['host'] or '-'})"),
-            ("protocol", f"{proto['name']} sha256 {proto['sha256'][:12]}" if proto else None),
-            ("capacity basis", d["capacity_basis"] or None),
-            ("software", d["software_version"] or None),
-            ("started", d["started"]),
-            ("ended", d["ended"]),
-            ("samples", f"{d['samples']:,}"),
-            ("spectra", d["spectra"]),
-        ]:
-            console.print(f"  {label:15} {value if value is not None else '-'}")
-        for inst in d["instruments"]:
-            who = " ".join(str(inst.get(k, "")) for k in ("name", "vendor", "model"))
-            console.print(
-                f"  {'instrument':15} {who} s/n {inst.get('serial', '-')} "
-                f"fw {inst.get('firmware', '-')}"
-            )
-        if d["steps"]:
-            table = Table("#", "step", "cycle", "kind", "label", "duration / s", "ended by")
-            for s in d["steps"]:
-                dur = s["duration_s"]
-                table.add_row(
-                    str(s["step_count"]),
-                    str(s["step_index"]),
-                    str(s["cycle"]),
-                    s["kind"],
-                    s["label"],
-                    "-" if dur is None else f"{dur:.1f}",
-                    s["end_reason"] or "running",
-                )
-            console.print(table)
-        for e in d["events"]:
-            console.print(f"  {e['at']} [{e['severity']}] {e['kind']}: {e['message']}")
-
-    emit(data, as_json, render)
+        data = _run_detail(store, run_id)
+    emit(data, as_json, _render_run)
 
 
 @runs_app.command("export")

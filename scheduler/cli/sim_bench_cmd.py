@@ -47,7 +47,7 @@ def sim(
             raise SchedulerError("--write-bench needs --bench FILE")
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
-    from scheduler.simserver import serve_bench
+    from scheduler.sim.server import serve_bench
 
     logging.basicConfig(
         stream=sys.stderr,

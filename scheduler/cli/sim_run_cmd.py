@@ -74,9 +74,6 @@ def run(
     import protocols
     from scheduler.analyze import analyse_stored_run
     from scheduler.cli.analyze_cmd import render_report
-    from scheduler.papers import cell_extra
-    from scheduler.session import CellInfo, run_protocol
-    from scheduler.simbench import simulated_emstat4
     from simulators.emstat4 import parse_fault
     from storage import open_store
 
@@ -90,44 +87,20 @@ def run(
     overrides = parse_settings(set_)
     parameters = protocol_overrides(param, loaded.name)
     store = open_store(db)
-
-    async def _run() -> tuple[int, Any, Any]:
-        async with simulated_emstat4(
-            preset, overrides=overrides, time_scale=time_scale, transport=transport
-        ) as channel:
-            for spec in faults:
-                spec.arm(channel.simulator)
-            params = channel.params
-            cell = CellInfo.from_preset(params, f"sim {params.name}")
-            await asyncio.to_thread(store.add_cell, cell.name, extra=cell_extra(params))
-            run_id, result = await run_protocol(
-                store,
-                loaded,
-                cell,
-                channel.driver,
-                slot="sim-1",
-                overrides=parameters or None,
-                metadata={"preset": preset, "cell_overrides": overrides, "time_scale": time_scale},
-            )
-            return run_id, result, cell
-
-    run_id, result, cell = asyncio.run(_run())
+    run_id, result, cell = asyncio.run(
+        _run_simulated(
+            store,
+            loaded,
+            preset=preset,
+            cell_overrides=overrides,
+            parameters=parameters,
+            time_scale=time_scale,
+            transport=transport,
+            faults=faults,
+        )
+    )
     report = analyse_stored_run(store, run_id, output_dir=output).report
-    cycle_outcome = report.get("cycle_summary")
-    cycles = cycle_outcome.result if cycle_outcome else []
-    data = {
-        "run_id": run_id,
-        "status": result.status,
-        "message": result.message,
-        "simulated_hours": result.state.test_time_s / 3600,
-        "steps": len(result.steps),
-        "cycles": [c.as_dict() for c in cycles],
-        "analyses": report.as_dict()["analyses"],
-        "events": [
-            {"kind": e.kind, "severity": e.severity, "message": e.message}
-            for e in store.events(run_id)
-        ],
-    }
+    data = _results(store, run_id, result, report)
 
     def render(_: object) -> None:
         render_report(report, f"run {run_id}: {loaded.name} on {cell.name}")
@@ -141,3 +114,58 @@ def run(
     emit(data, as_json, render)
     if result.status != "completed":
         raise SchedulerError(f"run {run_id} ended with {result.status}: {result.message}")
+
+
+async def _run_simulated(
+    store: Any,
+    protocol: Any,
+    *,
+    preset: str,
+    cell_overrides: dict[str, Any],
+    parameters: dict[str, Any],
+    time_scale: float,
+    transport: str,
+    faults: list[Any],
+) -> tuple[int, Any, Any]:
+    """Run `protocol` on the preset's cell behind a simulated EmStat4, through the driver."""
+    from scheduler.binding import CellInfo
+    from scheduler.session import run_protocol
+    from scheduler.sim.bench import simulated_emstat4
+    from scheduler.sim.papers import cell_extra
+
+    async with simulated_emstat4(
+        preset, overrides=cell_overrides, time_scale=time_scale, transport=transport
+    ) as channel:
+        for spec in faults:
+            spec.arm(channel.simulator)
+        params = channel.params
+        cell = CellInfo.from_preset(params, f"sim {params.name}")
+        await asyncio.to_thread(store.add_cell, cell.name, extra=cell_extra(params))
+        run_id, result = await run_protocol(
+            store,
+            protocol,
+            cell,
+            channel.driver,
+            slot="sim-1",
+            overrides=parameters or None,
+            metadata={"preset": preset, "cell_overrides": cell_overrides, "time_scale": time_scale},
+        )
+        return run_id, result, cell
+
+
+def _results(store: Any, run_id: int, result: Any, report: Any) -> dict[str, Any]:
+    cycle_outcome = report.get("cycle_summary")
+    cycles = cycle_outcome.result if cycle_outcome else []
+    return {
+        "run_id": run_id,
+        "status": result.status,
+        "message": result.message,
+        "simulated_hours": result.state.test_time_s / 3600,
+        "steps": len(result.steps),
+        "cycles": [c.as_dict() for c in cycles],
+        "analyses": report.as_dict()["analyses"],
+        "events": [
+            {"kind": e.kind, "severity": e.severity, "message": e.message}
+            for e in store.events(run_id)
+        ],
+    }

@@ -41,85 +41,25 @@ def slot_status(
     """Every known slot's live state, merged from the daemon's slot state, the job's run,
     its journaled steps and its newest sample; plus the active alarms."""
     from scheduler import queue
+    from scheduler.jobs import ACTIVE
 
     now = time.time() if now is None else now
     states = {(s.bench, s.slot): s for s in store.slot_states(bench)}
-    jobs = store.list_jobs(list(queue.ACTIVE), bench=bench)
+    jobs = store.list_jobs(list(ACTIVE), bench=bench)
     forecasts = queue.forecast(store, jobs, now=now)
     cells = {c.id: c.name for c in store.list_cells()}
-    by_slot: dict[tuple[str | None, str], Any] = {}
-    for job in jobs:
-        if job.slot is not None:
-            by_slot[(job.bench, job.slot)] = job
-    keys = list(states)
-    for key in by_slot:
-        if key not in keys:
-            keys.append(key)
-    for name in bench_slots or []:
-        if (bench, name) not in keys:
-            keys.append((bench, name))
+    by_slot = {(job.bench, job.slot): job for job in jobs if job.slot is not None}
+    keys = list(dict.fromkeys([*states, *by_slot, *((bench, n) for n in bench_slots or [])]))
     alarms = queue.active_alarms(store, bench)
     rows = []
     for key in sorted(keys, key=lambda k: (k[0] or "", k[1])):
-        live = states.get(key)
-        job = by_slot.get(key)
-        row: dict[str, Any] = {
-            "bench": key[0],
-            "slot": key[1],
-            "state": job.state if job else (live.state if live else "idle"),
-            "job": job.id if job else None,
-            "protocol": (job.params or {}).get("protocol_name") if job else None,
-            "cell": cells.get(job.cell_id) if job else None,
-            "run": None,
-            "step": None,
-            "step_index": None,
-            "cycle": None,
-            "voltage_V": None,
-            "current_A": None,
-            "temperature_degC": None,
-            "pressure_Pa": None,
-            "progress": None,
-            "eta": None,
-            "updated": local_time(live.updated_at) if live else None,
-            "message": live.message if live else "",
-            "alarms": sum(1 for a in alarms if a.slot == key[1] and a.bench in (None, key[0])),
-        }
+        live, job = states.get(key), by_slot.get(key)
+        row = _blank_row(key, live, job, cells)
+        row["alarms"] = sum(1 for a in alarms if a.slot == key[1] and a.bench in (None, key[0]))
         if job is not None:
-            run = store.latest_run_for_job(job.id)
-            if run is not None:
-                row["run"] = run.id
-                steps = store.steps(run.id)
-                if steps:
-                    last = steps[-1]
-                    row["step"], row["step_index"], row["cycle"] = (
-                        last.label or last.kind,
-                        last.step_index,
-                        last.cycle,
-                    )
-                sample = store.last_sample(run.id)
-                if sample:
-                    for field in ("voltage_V", "current_A", "temperature_degC", "pressure_Pa"):
-                        row[field] = _num(sample.get(field))
-                    if row["cycle"] is None:
-                        row["cycle"] = sample.get("cycle")
-            fc = forecasts.get(job.id)
-            est = queue.estimated_s(job)
-            if fc is not None and fc.end is not None:
-                row["eta"] = local_time(fc.end)
-                row["eta_unix"] = fc.end
-                if est and fc.remaining_s is not None:
-                    row["progress"] = min(1.0, max(0.0, 1.0 - fc.remaining_s / est))
+            _add_run_values(store, row, job, forecasts.get(job.id), queue.estimated_s(job))
         if live is not None and (job is None or live.job_id in (None, getattr(job, "id", None))):
-            if live.step_label:
-                row["step"] = live.step_label
-            if live.step_index is not None:
-                row["step_index"] = live.step_index
-            for field in ("cycle", "voltage_V", "current_A", "temperature_degC", "pressure_Pa"):
-                value = getattr(live, field)
-                if value is not None:
-                    row[field] = value
-            if live.progress is not None:
-                row["progress"] = min(1.0, max(0.0, float(live.progress)))
+            _add_live_values(row, live)
         rows.append(row)
     return {
         "slots": rows,
@@ -137,6 +77,75 @@ def slot_status(
         ],
         "at": local_time(now),
     }
+
+
+def _blank_row(
+    key: tuple[str | None, str], live: Any, job: Any, cells: dict[int, str]
+) -> dict[str, Any]:
+    from scheduler.jobs import JobParams
+
+    return {
+        "bench": key[0],
+        "slot": key[1],
+        "state": job.state if job else (live.state if live else "idle"),
+        "job": job.id if job else None,
+        "protocol": JobParams.of(job).protocol_name if job else None,
+        "cell": cells.get(job.cell_id) if job else None,
+        "run": None,
+        "step": None,
+        "step_index": None,
+        "cycle": None,
+        "voltage_V": None,
+        "current_A": None,
+        "temperature_degC": None,
+        "pressure_Pa": None,
+        "progress": None,
+        "eta": None,
+        "updated": local_time(live.updated_at) if live else None,
+        "message": live.message if live else "",
+    }
+
+
+def _add_run_values(
+    store: Any, row: dict[str, Any], job: Any, forecast: Any, estimate_s: float | None
+) -> None:
+    """The job's run, its last journaled step and newest sample, and its ETA."""
+    run = store.latest_run_for_job(job.id)
+    if run is not None:
+        row["run"] = run.id
+        steps = store.steps(run.id)
+        if steps:
+            last = steps[-1]
+            row["step"], row["step_index"], row["cycle"] = (
+                last.label or last.kind,
+                last.step_index,
+                last.cycle,
+            )
+        sample = store.last_sample(run.id)
+        if sample:
+            for field in ("voltage_V", "current_A", "temperature_degC", "pressure_Pa"):
+                row[field] = _num(sample.get(field))
+            if row["cycle"] is None:
+                row["cycle"] = sample.get("cycle")
+    if forecast is not None and forecast.end is not None:
+        row["eta"] = local_time(forecast.end)
+        row["eta_unix"] = forecast.end
+        if estimate_s and forecast.remaining_s is not None:
+            row["progress"] = min(1.0, max(0.0, 1.0 - forecast.remaining_s / estimate_s))
+
+
+def _add_live_values(row: dict[str, Any], live: Any) -> None:
+    """What the daemon last wrote for the slot wins over what was read from the run."""
+    if live.step_label:
+        row["step"] = live.step_label
+    if live.step_index is not None:
+        row["step_index"] = live.step_index
+    for field in ("cycle", "voltage_V", "current_A", "temperature_degC", "pressure_Pa"):
+        value = getattr(live, field)
+        if value is not None:
+            row[field] = value
+    if live.progress is not None:
+        row["progress"] = min(1.0, max(0.0, float(live.progress)))
 
 
 def _fmt(value: float | None, unit: str, digits: int = 4) -> str:

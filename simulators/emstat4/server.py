@@ -14,16 +14,23 @@ import contextlib
 import logging
 import math
 import os
-import tty
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from simulators.clock import SimClock
-from simulators.emstat4.faults import DropMode, Faults
+from simulators.emstat4.faults import (
+    DEFAULT_ERROR_CODE,
+    FAULT_KINDS,
+    DropMode,
+    Faults,
+    FaultSpec,
+)
 from simulators.emstat4.machine import Aborted, Machine
 from simulators.emstat4.script import ERR_NOT_RUNNING, ScriptError, parse
 from simulators.errors import SimulatorError
+from simulators.faults import check_fault
+from simulators.lineserver import open_pty
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +39,19 @@ METHODSCRIPT_VERSION = "v0106"
 PENDING_LIMIT = 200_000  # lines kept for a host that is not connected
 ERR_BUSY = 0x0004
 ERR_UNKNOWN_ONLINE = 0x0001
+
+
+def _error_code(code: Any) -> int:
+    """An instrument error code given as hex text ("4006") or a number."""
+    if code is None:
+        return DEFAULT_ERROR_CODE
+    try:
+        value = int(code, 16) if isinstance(code, str) else int(code)
+    except (TypeError, ValueError):
+        raise SimulatorError(f"error code {code!r} is not a hex number such as 4006") from None
+    if not 0 <= value <= 0xFFFF:
+        raise SimulatorError(f"error code {code!r} is not four hex digits")
+    return value
 
 
 class InjectedError(Exception):
@@ -84,22 +104,11 @@ class EmStat4Simulator:
 
     async def start_pty(self) -> str:
         """Open a pty pair and serve on the master; returns the device path for the driver."""
-        master, slave = os.openpty()
-        tty.setraw(slave)  # no echo, no newline translation
-        os.set_blocking(master, False)
-        self._pty_fds += [master, slave]  # keep the slave open so the master never sees EIO
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(os.dup(master), "rb", 0)
-        )
-        transport, protocol = await loop.connect_write_pipe(
-            lambda: asyncio.streams.FlowControlMixin(), os.fdopen(os.dup(master), "wb", 0)
-        )
-        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-        self._pty_writers.add(writer)
-        self._pty_tasks.append(asyncio.create_task(self._serve(reader, writer)))
-        return os.ttyname(slave)
+        pty = await open_pty()
+        self._pty_fds += pty.fds
+        self._pty_writers.add(pty.writer)
+        self._pty_tasks.append(asyncio.create_task(self._serve(pty.reader, pty.writer)))
+        return pty.device
 
     @property
     def running(self) -> bool:
@@ -111,12 +120,13 @@ class EmStat4Simulator:
         if self._reopen is not None:
             self._reopen.cancel()
         self._unstalled.set()
-        if self.running:
+        task = self._task
+        if task is not None and not task.done():
             self.machine.abort_requested = True
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(self._task), 2.0)
-            if self._task and not self._task.done():
-                self._task.cancel()
+                await asyncio.wait_for(asyncio.shield(task), 2.0)
+            if not task.done():
+                task.cancel()
         for server in self._servers:
             server.close()
         for task in self._pty_tasks:
@@ -132,6 +142,35 @@ class EmStat4Simulator:
                 os.close(fd)
         self._servers.clear()
         self._pty_fds.clear()
+
+    # -- faults and state ------------------------------------------------------------------
+    def inject(self, fault: str, *, after: Any = None, code: Any = None, **_: Any) -> None:
+        """One of FAULT_KINDS, after `after` more data packages (drop and stall without
+        `after` happen now); `error` fails with instrument error `code` (hex text or a
+        number, default 4010)."""
+        check_fault(fault, tuple(FAULT_KINDS), "EmStat4")
+        if after is not None and (isinstance(after, bool) or not isinstance(after, int)):
+            raise SimulatorError(f"'after' must be a whole number of data packages, not {after!r}")
+        if after is None and fault == "drop":
+            self.drop_connection()
+        elif after is None and fault == "stall":
+            self.stall(True)
+        else:
+            FaultSpec(fault, after or 0, _error_code(code)).arm(self)
+
+    def clear(self) -> None:
+        """Undo every fault on the instrument (not on its cell)."""
+        self.faults = Faults()
+        self.stall(False)
+
+    def state(self) -> dict[str, Any]:
+        """Whether it drives its cell and runs a script, and its link (for safety tests)."""
+        return {
+            "cell_on": bool(self.machine.cell_on),
+            "script_running": self.running,
+            "connections": self.connections,
+            "drops": self.drops,
+        }
 
     def stall(self, stalled: bool = True) -> None:
         """Fault: stop answering and streaming (True) or carry on (False)."""

@@ -17,11 +17,13 @@ from typing import Any
 
 from simulators.clock import SimClock
 from simulators.errors import SimulatorError
+from simulators.faults import check_fault, number
 from simulators.keithley2450.instrument import Instrument
 
 log = logging.getLogger(__name__)
 
 MAX_LINE = 64 * 1024
+FAULTS = ("drop", "stall", "error", "corrupt")
 
 
 @dataclass
@@ -83,6 +85,7 @@ class Keithley2450Simulator:
         self._stall_until = 0.0
         self._corrupt_next = False
         self.connections = 0
+        self.drops = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
@@ -121,8 +124,49 @@ class Keithley2450Simulator:
         return self.instrument.smu.current_A
 
     # --- faults ------------------------------------------------------------------------------
+    def inject(
+        self,
+        fault: str,
+        *,
+        value: Any = None,
+        after: Any = None,
+        code: Any = None,
+        message: Any = None,
+        **_: Any,
+    ) -> None:
+        """drop now; stall for `value` wall seconds (default 5); error `code` (default -113)
+        with `message` on the error queue; corrupt the reply to the `after`-th next :READ?."""
+        check_fault(fault, FAULTS, "Keithley 2450")
+        if fault == "drop":
+            self.drop_connection()
+        elif fault == "stall":
+            self.stall(number(value, 5.0))
+        elif fault == "error":
+            self.inject_error(
+                int(-113 if code is None else code),
+                "Undefined header" if message is None else str(message),
+            )
+        else:
+            self.faults.corrupt_after_reads = int(after or 0)
+
+    def clear(self) -> None:
+        """Undo every fault: nothing scheduled, no stall."""
+        self.faults = Faults()
+        self._stall_until = 0.0
+
+    def state(self) -> dict[str, Any]:
+        """Whether the output drives the cell, and the link (for safety tests)."""
+        return {
+            "cell_on": self.output_on,
+            "script_running": False,
+            "connections": self.connections,
+            "drops": self.drops,
+        }
+
     def drop_connection(self) -> None:
         """Cut every host connection now (the instrument keeps its state)."""
+        if self._writers:
+            self.drops += 1
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()

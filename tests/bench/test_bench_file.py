@@ -6,13 +6,15 @@ from __future__ import annotations
 import tomllib
 
 import pytest
+import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from simbench_process import EXAMPLES, cellbench
 
-from scheduler.bench import Bench, BenchError, to_toml, with_free_ports
+from scheduler import kinds
+from scheduler.bench import Bench, BenchError, with_free_ports
 from scheduler.errors import SchedulerError
-from scheduler.instruments import STATIC_CAPABILITIES, slot_capabilities
+from scheduler.instruments import slot_capabilities
 
 GOOD = """
 [bench]
@@ -86,7 +88,7 @@ def test_a_good_bench_gives_each_slot_what_it_can_do() -> None:
     # The values are the drivers' own, not retyped.
     from drivers.potentiostats.emstat4.scripts import MAX_CURRENT_A
 
-    assert STATIC_CAPABILITIES["emstat4"].max_abs_current_A == MAX_CURRENT_A
+    assert kinds.get("emstat4").capabilities.current_range_A == MAX_CURRENT_A
     with pytest.raises(SchedulerError, match="no slot 'Z9'; its slots are A1, B1"):
         bench.slot("Z9")
 
@@ -257,7 +259,7 @@ def test_free_ports_keep_everything_else_and_round_trip() -> None:
         and after["simulation"]["cells"] == (before["simulation"]["cells"])
     )
     assert after["simulation"]["control"] != before["simulation"]["control"]
-    assert tomllib.loads(to_toml(before)) == before
+    assert tomllib.loads(tomli_w.dumps(before)) == before
     Bench.from_text(moved)
 
 
@@ -296,7 +298,7 @@ VALUES = st.recursive(SCALARS, lambda inner: st.dictionaries(KEYS, inner, max_si
 def test_any_malformed_bench_is_a_bench_error_never_a_crash(instruments, slots) -> None:
     raw = {"bench": {"name": "fuzz"}, "instruments": instruments, "slots": slots}
     try:
-        bench = Bench.from_text(to_toml(raw), source="fuzz.toml")
+        bench = Bench.from_text(tomli_w.dumps(raw), source="fuzz.toml")
     except BenchError as exc:
         assert exc.problems and all(line.strip() for line in str(exc).splitlines())
     else:

@@ -15,7 +15,7 @@ from scheduler.bench import Bench
 from scheduler.cli.bench_cmd import check_bench
 from scheduler.errors import SchedulerError
 from scheduler.instruments import InstrumentPool, open_slot
-from scheduler.simserver import FAULTS, BenchSimulation
+from scheduler.sim.server import FAULTS, BenchSimulation
 
 TEXT = """
 [bench]

@@ -24,8 +24,9 @@ from simbench_process import (
 
 import protocols
 from scheduler.bench import Bench
+from scheduler.binding import CellInfo
 from scheduler.instruments import InstrumentPool, open_slot
-from scheduler.session import CellInfo, run_protocol
+from scheduler.session import run_protocol
 from storage import open_store
 
 SHORT_PROTOCOL = """

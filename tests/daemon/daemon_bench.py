@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from scheduler.bench import to_toml
+import tomli_w
 
 SLOT_LIMITS = {
     "voltage_min_V": 2.5,
@@ -70,7 +70,7 @@ def six_slot_bench(
         "piston_area_mm2": 1963.5,
         "friction_N": 15.0,
     }
-    return to_toml(data)
+    return tomli_w.dumps(data)
 
 
 def many_slot_bench(
@@ -92,7 +92,7 @@ def many_slot_bench(
             {"name": slot, "potentiostat": f"pstat{index}", "limits": dict(SLOT_LIMITS)}
         )
         data["simulation"]["cells"][slot] = {"preset": "gao2025-dfncm-llzo", "soc": 0.0}
-    return to_toml(data)
+    return tomli_w.dumps(data)
 
 
 def part_of(resolved: Path, slots: list[str], target: Path) -> Path:
@@ -107,7 +107,7 @@ def part_of(resolved: Path, slots: list[str], target: Path) -> Path:
     raw["instruments"] = {k: v for k, v in raw["instruments"].items() if k in used}
     cells = raw["simulation"].get("cells", {})
     raw["simulation"]["cells"] = {k: v for k, v in cells.items() if k in slots}
-    target.write_text(to_toml(raw))
+    target.write_text(tomli_w.dumps(raw))
     return target
 
 

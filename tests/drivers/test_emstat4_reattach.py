@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.potentiostat import Gap, Reattached, Sample, StepCommand, StepEnd, StepLimit
+from drivers.potentiostat import (
+    Gap,
+    Potentiostat,
+    Reattached,
+    Sample,
+    StepCommand,
+    StepEnd,
+    StepLimit,
+)
 from drivers.potentiostats.emstat4 import EmStat4, parse_package
 from simulators.cell import Cell, load_preset
 from simulators.emstat4 import EmStat4Simulator
@@ -158,8 +166,9 @@ async def test_without_reattach_a_drop_is_a_clear_connection_error() -> None:
 @pytest.mark.parametrize("mode", ["clean", "abrupt"])
 async def test_runner_stores_what_arrived_and_records_the_reattach(tmp_path, mode) -> None:
     import protocols
-    from scheduler.session import CellInfo, run_protocol
-    from scheduler.simbench import simulated_emstat4
+    from scheduler.binding import CellInfo
+    from scheduler.session import run_protocol
+    from scheduler.sim.bench import simulated_emstat4
     from storage import open_store
 
     protocol_file = tmp_path / "charge.yaml"
@@ -210,6 +219,7 @@ async def test_a_new_host_adopts_the_running_step_after_a_restart() -> None:
             seen.append(item.index)
     first.transport._writer.transport.abort()  # the process dies without a goodbye
     second = EmStat4(str(first.transport.endpoint), name="ES4 restarted")
+    assert isinstance(second, Potentiostat)  # attach is part of the interface
     try:
         await second.connect()
         items = [i async for i in second.attach(command, after_index=seen[-1])]

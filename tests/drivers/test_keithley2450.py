@@ -110,6 +110,12 @@ async def test_capabilities_are_a_host_side_galvanostat(bench) -> None:
     assert "re-attach" in caps.notes
 
 
+def test_it_refuses_to_re_attach_with_a_clear_error() -> None:
+    driver = Keithley2450("TCPIP0::127.0.0.1::1::SOCKET")
+    with pytest.raises(InstrumentError, match=r"cannot re-attach to a cc step.*from its start"):
+        driver.attach(StepCommand("cc", duration_s=10, current_A=1e-3), after_index=5)
+
+
 @pytest.mark.parametrize("language", ["SCPI2400", "TSP"])
 async def test_other_command_sets_are_refused_with_a_way_out(clock, language) -> None:
     sim, driver = await start(charged_cell(), clock, language=language)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from drivers.chambers.espec import EspecChamber
-from protocols import plan as p
+from protocols import steps as p
 from scheduler.environment import (
     ChamberStalled,
     Environment,

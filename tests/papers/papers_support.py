@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scheduler.papers import PaperResult, procedures, run_paper
+from scheduler.sim.papers import PaperResult, procedures, run_paper
 from storage import open_store
 
 

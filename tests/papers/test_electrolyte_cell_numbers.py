@@ -16,7 +16,7 @@ import dataclasses
 import pytest
 from papers_support import check, reproduce
 
-from scheduler.papers import procedures, run_procedure
+from scheduler.sim.papers import procedures, run_procedure
 from simulators.cell import load_preset, make_cell
 from storage import open_store
 

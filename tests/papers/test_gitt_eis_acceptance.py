@@ -16,9 +16,10 @@ import pytest
 import protocols
 from protocols.analysis.dispatch import analyze_run
 from scheduler.analyze import load_run_data
-from scheduler.papers import Procedure, gitt_at_mid_soc, run_procedure
-from scheduler.session import CellInfo, run_protocol
-from scheduler.simbench import simulated_emstat4
+from scheduler.binding import CellInfo
+from scheduler.session import run_protocol
+from scheduler.sim.bench import simulated_emstat4
+from scheduler.sim.papers import Procedure, gitt_at_mid_soc, run_procedure
 from simulators.cell import load_preset
 from storage import open_store
 

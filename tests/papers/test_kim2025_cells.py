@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from papers_support import check, reproduce
 
-from scheduler.papers.kim2025 import MODEL4_85, PRACTICAL_STACK
+from scheduler.sim.papers.kim2025 import MODEL4_85, PRACTICAL_STACK
 from simulators.cell import load_preset
 
 PROCEDURES = ["formation", "cycling-75wt", "first-0.2C-model2", "liquid-reference"]

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 import protocols
 from protocols.analysis.dispatch import analyze_run
 from scheduler.analyze import load_run_data
-from scheduler.session import CellInfo, run_protocol
-from scheduler.simbench import simulated_emstat4, simulated_slot
+from scheduler.binding import CellInfo
+from scheduler.session import run_protocol
+from scheduler.sim.bench import simulated_emstat4, simulated_slot
 from simulators.cell import load_preset
 from storage import open_store
 

@@ -4,7 +4,7 @@ with the paper's 52.5 µm), and ~100 mAh/g at 2C for NCM@PVDF.
 
 The electrolyte cells' numbers (t+, the 4.62 V window, Li‖Li cycling) are checked in
 test_electrolyte_cell_numbers.py, and the cathodes' numbers (CV peaks, bare NCM) in
-test_ye2025_cathodes.py. Not reproduced (see scheduler.papers.ye2025.NOT_REPRODUCED): the
+test_ye2025_cathodes.py. Not reproduced (see protocols/library/ye2025/reported.toml): the
 GITT comparison."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from papers_support import check, reproduce
 
-from scheduler.papers import not_reproduced
+from scheduler.sim.papers import not_reproduced
 
 
 @pytest.mark.slow

@@ -8,7 +8,8 @@ import math
 import pytest
 
 import protocols as P
-from protocols.plan import (
+from protocols.estimate import estimate
+from protocols.steps import (
     AdvanceCycle,
     ConstantCurrent,
     ConstantVoltage,
@@ -40,7 +41,7 @@ def ended_by(step, quantity: str) -> StepOutcome:
 
 def walk(plan, pick=None, max_steps=100_000):
     """Run the sequencer to the end; `pick(step)` chooses the outcome (default: first limit)."""
-    seq = plan.sequencer()
+    seq = P.Sequencer(plan)
     out = []
     step = seq.next(None)
     while step is not None:
@@ -198,7 +199,7 @@ steps:
   - rest: {duration: 3 h}
 """
     plan = P.loads(text).bind()
-    seq = plan.sequencer()
+    seq = P.Sequencer(plan)
     first = seq.next(None)
     jump = seq.next(ended_by(first, "step_time"))
     assert jump.index == 2 and jump.tag == "skip"
@@ -207,7 +208,7 @@ steps:
 
 def test_state_restore_resumes_at_interrupted_step():
     plan = P.load(RATE).bind(P.CapacityBasis.from_specific(0.012, 200.0))
-    seq = plan.sequencer()
+    seq = P.Sequencer(plan)
     step = seq.next(None)
     for _ in range(40):
         step = seq.next(StepOutcome(fired=step.limits[0] if step.limits else None))
@@ -225,7 +226,7 @@ def test_state_restore_resumes_at_interrupted_step():
 
 def test_estimate_bounds_and_resources():
     plan = P.load(RATE).bind(P.CapacityBasis.from_specific(0.012, 200.0))
-    est = plan.estimate()
+    est = estimate(plan)
     # typical: 1 h rest + 5 cycles per rate × (2/C h + 20 min)
     rates = [0.1, 0.2, 0.5, 1, 2, 3, 0.1]
     expected = 3600 + sum(5 * (2 * 3600 / r + 1200) for r in rates)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import protocols as P
-from protocols.plan import Impedance
+from protocols.steps import Impedance
 
 pybamm = pytest.importorskip("pybamm")
 

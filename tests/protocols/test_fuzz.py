@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import protocols as P
-from protocols.compiler import LIMIT_NAMES
+from protocols.compile.limits import LIMIT_NAMES
+from protocols.estimate import estimate
 from protocols.schema import STEP_TYPES
 
 WORDS = st.sampled_from(
@@ -110,14 +111,14 @@ def load_or_protocol_error(data: str | bytes) -> None:
         plan = proto.bind(P.CapacityBasis.from_specific(0.01, 200.0, area_cm2=1.0))
     except P.ProtocolError:
         return
-    plan.estimate()
+    estimate(plan)
     P.to_pybamm(plan)
-    seq = plan.sequencer()
+    seq = P.Sequencer(plan)
     step = seq.next(None)
     for _ in range(50):
         if step is None:
             break
-        from protocols.plan import StepOutcome
+        from protocols.steps import StepOutcome
 
         step = seq.next(StepOutcome(fired=step.limits[0] if step.limits else None))
 

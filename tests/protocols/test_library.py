@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import protocols as P
-from protocols.plan import (
+from protocols.estimate import estimate
+from protocols.steps import (
     AdvanceCycle,
     ConstantCurrent,
     ConstantVoltage,
@@ -180,7 +181,7 @@ def test_gao2025_vt_eis():
         assert s.mode == "potentiostatic"
     soaks = [s for s in plan.steps if isinstance(s, SetTemperature)]
     assert all(s.soak_s == 7200 and s.stable_for_s == 1800 and s.tolerance_K == 0.5 for s in soaks)
-    res = plan.estimate().resources
+    res = estimate(plan).resources
     assert res.eis and res.chamber and not res.pressure_rig
 
 
@@ -213,7 +214,7 @@ def test_kim2025_formation():
     assert [abs(s.c_rate) for s in ccs(plan, 1) + ccs(plan, -1)] == [0.05, 0.05]
     assert window(plan) == (pytest.approx(2.5), pytest.approx(4.25))
     assert plan.basis.one_c_A == pytest.approx(ONE_C)  # 1C = 200 mA/g × 10 mg
-    res = plan.estimate().resources
+    res = estimate(plan).resources
     assert res.chamber and res.pressure_rig and res.pressures_Pa == [15e6]
 
 
@@ -244,7 +245,7 @@ def test_kim2025_eis_7MHz_to_10mHz_20mV_after_first_charge_and_50th_cycle():
     after = plan_of("kim2025", "eis-after-cycling")
     (span,) = after.loops
     assert span.count == 50 and eis_steps(after)[-1].index > span.end
-    assert after.estimate().resources.eis_f_max_Hz == 7e6
+    assert estimate(after).resources.eis_f_max_Hz == 7e6
 
 
 def test_kim2025_dc_polarisation_and_reference_cells():
@@ -310,7 +311,7 @@ def test_ye2025_window_li_li_cycling_rate():
 
 
 def test_duration_estimates_are_finite_where_bounded():
-    est = plan_of("gao2025", "vt-eis").estimate()
+    est = estimate(plan_of("gao2025", "vt-eis"))
     assert math.isfinite(est.typical_s) and est.max_s is not None
     # six spectra of 1 MHz → 0.1 Hz, each at least Σ 1/f over 71 points
     assert est.typical_s > 6 * (2 * 3600)  # six soaks of 2 h at least

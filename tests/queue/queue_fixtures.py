@@ -83,3 +83,13 @@ def protocol_text(key: str) -> str:
 
 
 CELLBENCH = [sys.executable, "-c", "from scheduler.cli import main; main()"]
+
+
+def claim_next(store, *slots: str, bench_name: str = "test-bench", daemon: str = "pc-1"):
+    """Claim one job for `slots` as a daemon's tick does (policy, then atomic claim), or None."""
+    from scheduler import queue
+    from scheduler.claim_policy import BenchView
+
+    view = BenchView(free=list(slots), chamber_of={slot: None for slot in slots})
+    claimed, _groups = queue.claim_jobs(store, view, bench_name=bench_name, daemon_id=daemon)
+    return claimed[0][0] if claimed else None

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from queue_fixtures import protocol_text
+from queue_fixtures import claim_next, protocol_text
 
 from scheduler import queue
 from storage import Store
@@ -78,7 +78,7 @@ def test_status_merges_run_steps_samples_and_slot_state(cli, store: Store, bench
         slot="A2",
         by="kim",
     )
-    queue.claim_next(store, bench_name="test-bench", slots=["A2"], daemon_id="pc-1")
+    claim_next(store, "A2", bench_name="test-bench", daemon="pc-1")
     run = store.start_run(
         cell_id=store.get_cell("C1").id, protocol_id=None, slot="A2", bench="test-bench", job_id=job
     )

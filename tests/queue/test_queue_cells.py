@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from scheduler import queue
+from scheduler.binding import CellInfo
 from storage import Store
 
 
@@ -31,9 +31,8 @@ def test_cell_add_with_units_and_list(cli, store: Store) -> None:
     cell = store.get_cell("NCM-7")
     assert cell.active_mass_g == pytest.approx(0.0123) and cell.area_cm2 == pytest.approx(0.785)
     assert cell.chemistry == "NCM811|LPSCl|Li"
-    assert queue.cell_basis(cell).one_c_A == pytest.approx(2.46e-3)
-    info = queue.cell_info(cell)
-    assert info.basis().one_c_A == pytest.approx(2.46e-3)  # the runner's view agrees
+    info = CellInfo.from_row(cell)
+    assert info.basis().one_c_A == pytest.approx(2.46e-3)  # what binding uses agrees
     code, out, err = cli("cell", "list", "--json")
     assert [c["name"] for c in json.loads(out)] == ["C1", "NCM-7"]
 
@@ -48,8 +47,9 @@ def test_cell_from_file_with_areal_capacity_and_counter_electrode(cli, store, tm
     code, _out, err = cli("cell", "add", "--from-file", path, "--json")
     assert code == 0, err
     cell = store.get_cell("LiIn-3")
-    assert queue.cell_basis(cell).one_c_A == pytest.approx(0.785 * 2 / 1000)
-    assert queue.counter_electrode_V(cell) == pytest.approx(0.62)
+    info = CellInfo.from_row(cell)
+    assert info.basis().one_c_A == pytest.approx(0.785 * 2 / 1000)
+    assert info.counter_electrode_V == pytest.approx(0.62)
 
 
 @pytest.mark.parametrize(

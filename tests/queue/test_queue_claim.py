@@ -6,9 +6,11 @@ import threading
 import time
 
 import pytest
-from queue_fixtures import protocol_text
+from queue_fixtures import claim_next, protocol_text
 
+from protocols.estimate import estimate
 from scheduler import queue
+from scheduler.binding import bind_job
 from storage import Store, open_store
 
 
@@ -19,7 +21,7 @@ def _job(store: Store, bench, key: str = "rest", **kw) -> int:
 
 
 def _claim(store: Store, *slots: str, daemon: str = "pc-1"):
-    return queue.claim_next(store, bench_name="test-bench", slots=list(slots), daemon_id=daemon)
+    return claim_next(store, *slots, daemon=daemon)
 
 
 def test_priority_first_then_first_in_first_out(store: Store, bench) -> None:
@@ -48,7 +50,7 @@ def test_claims_only_for_offered_slots_and_this_bench(store: Store, bench) -> No
     assert _claim(store) is None  # no free slot, nothing claimed
     assert store.get_job(on_a1).state == "queued"
     assert store.get_job(other).state == "queued"
-    got = queue.claim_next(store, bench_name="bench-2", slots=["A2"], daemon_id="pc-2")
+    got = claim_next(store, "A2", bench_name="bench-2", daemon="pc-2")
     assert got.id == other
 
 
@@ -132,8 +134,9 @@ def test_claimed_job_binds_from_the_stored_text(store: Store, bench, protocol_fi
     path.write_text("name: edited-later\n", encoding="utf-8")  # the file changes on disk
     job = _claim(store, "A2")
     assert job.id == job_id
-    protocol, plan, cell = queue.bind_job(store, job)
+    binding = bind_job(store, job)
+    protocol, plan, cell = binding.protocol, binding.plan, binding.cell
     assert protocol.name == "short-cycle" and cell.name == "C1"
     assert plan.loops[0].count == 3
     assert abs(plan.steps[0].current_A) == pytest.approx(2.4e-3)  # 1C of 12 mg × 200 mAh/g
-    assert plan.estimate().typical_s == pytest.approx(job.params["estimate"]["typical_s"])
+    assert estimate(plan).typical_s == pytest.approx(job.params["estimate"]["typical_s"])

@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from queue_fixtures import protocol_text
+from queue_fixtures import claim_next, protocol_text
 
 from scheduler import queue
 from storage import Store
@@ -28,7 +28,7 @@ def _rest_job(store: Store, bench, hours: float, **kw) -> int:
 
 def test_completion_adds_the_jobs_ahead_on_the_same_slot(store: Store, bench) -> None:
     running = _rest_job(store, bench, 4, slot="A2")
-    job = queue.claim_next(store, bench_name="test-bench", slots=["A2"], daemon_id="pc-1")
+    job = claim_next(store, "A2", bench_name="test-bench", daemon="pc-1")
     assert job.id == running
     # The daemon reports 1 h left on A2.
     store.upsert_slot_state("test-bench", "A2", state="running", job_id=running, remaining_s=HOUR)
@@ -52,7 +52,7 @@ def test_completion_adds_the_jobs_ahead_on_the_same_slot(store: Store, bench) ->
 
 def test_running_job_without_a_report_uses_elapsed_time(store: Store, bench) -> None:
     job = _rest_job(store, bench, 2, slot="A2")
-    queue.claim_next(store, bench_name="test-bench", slots=["A2"], daemon_id="pc-1")
+    claim_next(store, "A2", bench_name="test-bench", daemon="pc-1")
     start = store.job_history(job)[-1].at
     fc = queue.forecast(store, now=start + 0.5 * HOUR)
     assert fc[job].remaining_s == pytest.approx(1.5 * HOUR, abs=1)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from queue_fixtures import protocol_text
+from queue_fixtures import claim_next, protocol_text
 
 from scheduler import queue
 from scheduler.errors import SchedulerError
+from scheduler.jobs import STATES
 from storage import Store
 
 # action -> {from state: to state}; states absent here must be refused (or be a no-op when
@@ -53,7 +54,7 @@ def _job(store: Store, bench, **kw) -> int:
 @pytest.mark.parametrize("action", list(EXPECTED))
 def test_every_state_under_every_action(store: Store, bench, action: str) -> None:
     job = _job(store, bench, slot="A2")
-    for state in queue.STATES:
+    for state in STATES:
         store.set_job_state(job, state, by="setup")
         before = len(store.job_history(job))
         if state in EXPECTED[action]:
@@ -86,7 +87,7 @@ def test_history_says_who_and_when(store: Store, bench) -> None:
     t0 = time.time()
     job = _job(store, bench, slot="A2", hold=True)
     queue.release(store, job, by="lee", note="cells are in")
-    claimed = queue.claim_next(store, bench_name="test-bench", slots=["A2"], daemon_id="pc-7")
+    claimed = claim_next(store, "A2", bench_name="test-bench", daemon="pc-7")
     assert claimed.id == job and claimed.claimed_by == "pc-7"
     queue.pause(store, job, by="kim")
     queue.confirm(store, job, by="pc-7")
@@ -117,7 +118,7 @@ def test_daemon_side_transitions(store: Store, bench) -> None:
     job = _job(store, bench, slot="A2")
     with pytest.raises(SchedulerError, match="only running jobs can finish"):
         queue.finish(store, job, "completed", by="pc-7")
-    queue.claim_next(store, bench_name="test-bench", slots=["A2"], daemon_id="pc-7")
+    claim_next(store, "A2", bench_name="test-bench", daemon="pc-7")
     queue.interrupt(store, job, by="pc-7", note="daemon restarted")
     assert store.get_job(job).state == "interrupted"
     with pytest.raises(SchedulerError, match="recovers to running or queued"):

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import protocols
+from scheduler.binding import CellInfo, bind
 from scheduler.recovery import resume_point
 from scheduler.runner import Runner
-from scheduler.session import CellInfo
-from scheduler.simbench import simulated_emstat4
+from scheduler.sim.bench import simulated_emstat4
 from storage import open_store
 
 PROTOCOL = """
@@ -33,9 +33,10 @@ async def test_pause_then_resume_continues_with_continuous_counters(tmp_path) ->
     async with simulated_emstat4("gao2025-dfncm-llzo", time_scale=3e4) as channel:
         params = channel.params
         cell = CellInfo("c", active_mass_g=params.active_mass_g, specific_capacity_mAh_g=200.0)
-        plan = protocol.bind(cell.basis())
+        binding = bind(protocol, cell)
+        plan = binding.plan
         run_id = store.start_run(cell_id=None, protocol_id=None, slot="s")
-        runner = Runner(plan, channel.driver, store, run_id, one_c_A=cell.basis().one_c_A)
+        runner = Runner(plan, channel.driver, store, run_id, one_c_A=binding.one_c_A)
         half_hour = asyncio.Event()
 
         def watch(event: str, state) -> None:
@@ -54,7 +55,7 @@ async def test_pause_then_resume_continues_with_continuous_counters(tmp_path) ->
 
         point = resume_point(store, run_id, can_attach=False)
         assert point.interrupted_step_count == 1 and not point.attach
-        resumed = Runner(plan, channel.driver, store, run_id, one_c_A=cell.basis().one_c_A)
+        resumed = Runner(plan, channel.driver, store, run_id, one_c_A=binding.one_c_A)
         final = await resumed.run(point)
     assert final.status == "completed"
     after = store.read_samples(run_id)

@@ -10,8 +10,9 @@ import pytest
 
 import protocols
 from protocols.analysis import cycle_summary
-from scheduler.session import CellInfo, run_protocol
-from scheduler.simbench import simulated_slot
+from scheduler.binding import CellInfo
+from scheduler.session import run_protocol
+from scheduler.sim.bench import simulated_slot
 from storage import open_store
 
 PRESET = "kim2025-model4-85wt"

@@ -12,8 +12,9 @@ import pytest
 import protocols
 from protocols.analysis.arrhenius import arrhenius
 from protocols.analysis.eis import fit_spectrum
-from scheduler.session import CellInfo, run_protocol
-from scheduler.simbench import simulated_slot
+from scheduler.binding import CellInfo
+from scheduler.session import run_protocol
+from scheduler.sim.bench import simulated_slot
 from simulators.cell import load_preset
 from storage import open_store
 

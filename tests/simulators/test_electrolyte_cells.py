@@ -17,7 +17,7 @@ import yaml
 
 from drivers.potentiostat import Sample, StepCommand, StepEnd, StepLimit
 from protocols.analysis.techniques import bruce_vincent, lsv_onset
-from scheduler.simbench import simulated_emstat4
+from scheduler.sim.bench import simulated_emstat4
 from simulators.cell import (
     PRESET_DIR,
     BlockingCell,

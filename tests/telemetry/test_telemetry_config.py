@@ -111,7 +111,7 @@ def test_bench_and_slot_names_must_be_topic_segments(name: str) -> None:
 
 
 def _payloads(telemetry: Telemetry, kind: str) -> list[dict[str, object]]:
-    source = telemetry._samples if kind == "sample" else telemetry._events
+    source = telemetry.buffer.samples if kind == "sample" else telemetry.buffer.events
     return [json.loads(m.payload) for m in source]
 
 
@@ -167,7 +167,7 @@ def test_full_buffer_drops_oldest_samples_first_and_keeps_latest_state() -> None
     assert samples == list(range(132, 200))
     assert [p["step"] for p in _payloads(telemetry, "event")] == list(range(30))
     assert telemetry.dropped == {"samples": 132, "events": 0}
-    state = telemetry._states["cellbench/v1/b1/slot/A1/state"]
+    state = telemetry.buffer.states["cellbench/v1/b1/slot/A1/state"]
     assert json.loads(state.payload)["step"] == 49
 
 

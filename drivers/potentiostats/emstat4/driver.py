@@ -21,7 +21,8 @@ import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from typing import NoReturn
 
 from drivers.errors import (
     InstrumentConnectionError,
@@ -32,28 +33,34 @@ from drivers.errors import (
 )
 from drivers.potentiostat import (
     Capabilities,
-    Gap,
     Identity,
     ImpedancePoint,
+    Phase,
     Reattached,
     Sample,
     StepCommand,
     StepEnd,
     StepItem,
-    StepLimit,
 )
 from drivers.potentiostats.emstat4 import codes
 from drivers.potentiostats.emstat4.health import SHORT_VOLTAGE_V, CellFault, is_short
-from drivers.potentiostats.emstat4.packages import STATUS_OVERLOAD, PackageError, parse_package
+from drivers.potentiostats.emstat4.packages import (
+    STATUS_OVERLOAD,
+    PackageError,
+    PackageValue,
+    parse_package,
+)
 from drivers.potentiostats.emstat4.scripts import (
     END_TYPE,
     INDEX_TYPE,
     MAX_CURRENT_A,
+    VOLTAGE_RANGE_V,
     build_script,
 )
+from drivers.potentiostats.emstat4.tally import Tally, step_end
 from drivers.transports import LineTransport
 
-TECHNIQUE_PHASE = {0x000C: "pulse", 0x000D: "relax"}
+TECHNIQUE_PHASE: dict[int, Phase] = {0x000C: "pulse", 0x000D: "relax"}
 DEVICE_TYPES = {
     "es4_hr": "EmStat4 HR",
     "es4_lr": "EmStat4 LR",
@@ -73,49 +80,24 @@ REATTACH_NOTES = (
     "whether it is still running or has ended meanwhile (the buffered tail, with the end "
     "package, arrives on reconnection). Samples lost in flight are reported by index as a "
     "Gap, never skipped silently; duplicates are dropped. It cannot recover lost samples "
-    "(MethodSCRIPT streams, it does not store points for replay), re-attach once the "
-    "buffer has overflowed without reporting the overflow as a gap, or adopt a step after "
-    "the host process itself restarts (the new driver does not know the step)."
+    "(MethodSCRIPT streams, it does not store points for replay), or re-attach once the "
+    "buffer has overflowed without reporting the overflow as a gap. After the host process "
+    "itself restarts, attach() adopts the running step from the instrument's buffer, given "
+    "the step and the last sample index the host stored."
 )
 
 
 @dataclass
-class _Tally:
-    """What one step's stream has delivered so far, by the instrument's sample numbers."""
+class _Step:
+    """What the driver keeps track of while one step's output comes in."""
 
-    last_index: int = 0
-    received: int = 0
-    missing: list[int] = field(default_factory=list)
-    duplicates: int = 0
-    reattached: int = 0
-    peak_V: float | None = None
-
-    def note(self) -> str:
-        parts: list[str] = []
-        if self.reattached:
-            parts.append(f"re-attached {self.reattached}x after a lost connection")
-        if self.missing:
-            parts.append(
-                f"{len(self.missing)} sample(s) lost with the connection "
-                f"(indices {_ranges(self.missing)})"
-            )
-        if self.duplicates:
-            parts.append(f"{self.duplicates} duplicate sample(s) dropped")
-        return "; ".join(parts)
-
-
-def _ranges(indices: list[int]) -> str:
-    """[3, 4, 5, 9] -> '3-5, 9'."""
-    spans: list[str] = []
-    start = prev = indices[0]
-    for k in [*indices[1:], None]:
-        if k is not None and k == prev + 1:
-            prev = k
-            continue
-        spans.append(str(start) if start == prev else f"{start}-{prev}")
-        if k is not None:
-            start = prev = k
-    return ", ".join(spans)
+    command: StepCommand
+    timeout: float
+    tally: Tally
+    phase: Phase = ""
+    end_code: int | None = None  # r from the closing package
+    total: int | None = None  # k from the closing package
+    last: Sample | None = None
 
 
 class EmStat4:
@@ -196,7 +178,7 @@ class EmStat4:
         return Capabilities(
             techniques=frozenset({"rest", "cc", "cv", "eis", "geis", "pulse_train", "sweep"}),
             max_abs_current_A=MAX_CURRENT_A,
-            voltage_range_V=(-10.0, 10.0),
+            voltage_range_V=VOLTAGE_RANGE_V,
             on_device_limits=True,
             can_reattach=self.reattach,
             notes=REATTACH_NOTES if self.reattach else REATTACH_NOTES + " (turned off here)",
@@ -216,44 +198,15 @@ class EmStat4:
             slowest = max(slowest, 3.0 / min(command.f_start_Hz, command.f_end_Hz))
         return self.transport.timeout_s + 2.0 * slowest
 
-    async def run(self, command: StepCommand) -> AsyncIterator[StepItem]:
-        """Run one step; yield samples (or impedance points) and finally a StepEnd."""
-        if command.technique in ("cc", "pulse_train") and abs(command.current_A) > MAX_CURRENT_A:
-            raise InstrumentError(
-                f"{self.name} cannot source {abs(command.current_A) * 1e3:.4g} mA "
-                f"(its limit is {MAX_CURRENT_A * 1e3:g} mA)"
-            )
-        sign = -1.0 if self.invert_current else 1.0
-        lines = build_script(replace(command, current_A=sign * command.current_A), self.channel)
-        async with self.transport.lock:
-            self._running, self._abort_sent = True, False
-            self._stash.clear()  # output of a step nobody adopted
-            ended = False
-            try:
-                await self.transport.write_lines(["e", *lines, ""])
-                first = await self.transport.read_line()
-                while first.startswith("Z"):  # a late answer to an earlier abort
-                    first = await self.transport.read_line()
-                error = codes.match_error(first)
-                if error:
-                    await self.transport.drain_input()
-                    raise InstrumentReportedError(codes.describe(*error), code=f"{error[0]:04X}")
-                if first != "e":
-                    raise InstrumentReplyError(
-                        f"{self.name} answered a script with {first!r} instead of 'e'"
-                    )
-                async for item in self._stream(command, sign):
-                    if isinstance(item, StepEnd):
-                        ended, self._running = True, False
-                    yield item
-            except GeneratorExit:
-                if not ended:  # abandoned mid-step: stop it rather than leave it unwatched
-                    await self._abandon(1.0)
-                raise
-            finally:
-                self._running = False
+    @property
+    def _sign(self) -> float:
+        return -1.0 if self.invert_current else 1.0
 
-    async def attach(
+    def run(self, command: StepCommand) -> AsyncIterator[StepItem]:
+        """Run one step; yield samples (or impedance points) and finally a StepEnd."""
+        return self._own(command, start=True)
+
+    def attach(
         self, command: StepCommand, *, after_index: int | None = None
     ) -> AsyncIterator[StepItem]:
         """Adopt a step a previous host process started: stream it on from the buffer.
@@ -262,12 +215,22 @@ class EmStat4:
         host already holds: later gaps are then reported from there, and earlier samples are
         dropped as duplicates; without it the first sample that arrives sets the baseline.
         """
-        sign = -1.0 if self.invert_current else 1.0
+        return self._own(command, after=after_index)
+
+    async def _own(
+        self, command: StepCommand, *, start: bool = False, after: int | None = None
+    ) -> AsyncIterator[StepItem]:
+        """Hold the link for one step and stream it; a consumer that walks away mid-step
+        stops it rather than leave it unwatched."""
+        script = self._script(command) if start else None
         async with self.transport.lock:
             self._running, self._abort_sent = True, False
             ended = False
             try:
-                async for item in self._stream(command, sign, adopted=True, after=after_index):
+                if script is not None:
+                    self._stash.clear()  # output of a step nobody adopted
+                    await self._start(script)
+                async for item in self._stream(command, adopted=not start, after=after):
                     if isinstance(item, StepEnd):
                         ended, self._running = True, False
                     yield item
@@ -278,109 +241,140 @@ class EmStat4:
             finally:
                 self._running = False
 
+    def _script(self, command: StepCommand) -> list[str]:
+        if command.technique in ("cc", "pulse_train") and abs(command.current_A) > MAX_CURRENT_A:
+            raise InstrumentError(
+                f"{self.name} cannot source {abs(command.current_A) * 1e3:.4g} mA "
+                f"(its limit is {MAX_CURRENT_A * 1e3:g} mA)"
+            )
+        return build_script(
+            replace(command, current_A=self._sign * command.current_A), self.channel
+        )
+
+    async def _start(self, script: list[str]) -> None:
+        """Send the script; the instrument confirms it with `e` or refuses it with `!XXXX`."""
+        await self.transport.write_lines(["e", *script, ""])
+        first = await self.transport.read_line()
+        while first.startswith("Z"):  # a late answer to an earlier abort
+            first = await self.transport.read_line()
+        error = codes.match_error(first)
+        if error:
+            await self.transport.drain_input()
+            raise InstrumentReportedError(codes.describe(*error), code=f"{error[0]:04X}")
+        if first != "e":
+            raise InstrumentReplyError(
+                f"{self.name} answered a script with {first!r} instead of 'e'"
+            )
+
     async def _stream(
-        self, command: StepCommand, sign: float, *, adopted: bool = False, after: int | None = None
+        self, command: StepCommand, *, adopted: bool, after: int | None
     ) -> AsyncIterator[StepItem]:
-        timeout = self._read_timeout(command)
-        tally = _Tally(last_index=after or 0)
-        baseline = adopted and after is None
-        phase = ""
-        end_code: int | None = None
-        total: int | None = None
-        last: Sample | None = None
+        step = _Step(
+            command, self._read_timeout(command), Tally(after or 0, adopted and after is None)
+        )
         tail_lost = False
         while True:
             try:
-                line = await self._read(timeout)
+                line = await self._read(step.timeout)
             except InstrumentConnectionError as exc:
                 yield await self._reattach(exc, command)
-                tally.reattached += 1
+                step.tally.reattached += 1
                 continue
             except InstrumentTimeout as exc:
                 # raises unless the step ended while the link was down and its tail was lost
-                await self._silent(exc, command, adopted or tally.reattached > 0)
+                await self._silent(exc, command, adopted or step.tally.reattached > 0)
                 tail_lost = True
                 break
             if line == "":
                 break
-            kind = line[0]
-            if kind == "P":
-                try:
-                    values = parse_package(line)
-                except PackageError as exc:
-                    confirmed = await self._abandon(timeout)
-                    raise InstrumentReplyError(
-                        f"{self.name} sent a corrupted data package {line!r} ({exc.reason}) "
-                        f"during a {command.technique} step; {_outcome(confirmed)}"
-                    ) from exc
-                by_id = {v.type_id: v for v in values}
-                index = by_id.get(INDEX_TYPE)
-                if not MEASURED_TYPES & by_id.keys():  # the closing package: r and k
-                    if END_TYPE in by_id:
-                        end_code = int(by_id[END_TYPE].value)
-                    if index is not None:
-                        total = int(index.value)
-                    continue
-                if index is not None:
-                    k = int(index.value)
-                    if baseline:
-                        tally.last_index, baseline = k - 1, False
-                    if k <= tally.last_index:
-                        tally.duplicates += 1
-                        continue
-                    if k > tally.last_index + 1:
-                        missing = tuple(range(tally.last_index + 1, k))
-                        tally.missing.extend(missing)
-                        yield Gap(missing, f"{self.name}: {_gap_text(missing)}")
-                    tally.last_index = k
-                tally.received += 1
-                if "dc" in by_id:
-                    yield ImpedancePoint(by_id["dc"].value, by_id["cc"].value, by_id["cd"].value)
-                    continue
-                sample = self._sample(by_id, sign, phase, index)
-                await self._check_cell(command, sample, by_id, tally, timeout)
-                last = sample
-                yield sample
-            elif kind == "M":
-                try:
-                    technique_id = int(line[1:5], 16)
-                except ValueError as exc:
-                    confirmed = await self._abandon(timeout)
-                    raise InstrumentReplyError(
-                        f"{self.name} sent a bad loop line {line!r}; {_outcome(confirmed)}"
-                    ) from exc
-                phase = (
-                    TECHNIQUE_PHASE.get(technique_id, "")
-                    if command.technique == "pulse_train"
-                    else ""
-                )
-            elif kind in "*+L-CT" or line == "Z":
-                continue  # loop markers, send_string text, the echo of our own abort
-            else:
-                error = codes.match_error(line)
-                if error:
-                    confirmed = await self._finish_script(timeout)
-                    raise InstrumentReportedError(
-                        f"{codes.describe(*error)} during a {command.technique} step; "
-                        + (
-                            "the script stopped and the cell is off"
-                            if confirmed
-                            else _outcome(await self._abandon(timeout))
-                        ),
-                        code=f"{error[0]:04X}",
-                    )
-                confirmed = await self._abandon(timeout)
-                raise InstrumentReplyError(
-                    f"{self.name} sent an unexpected line {line!r}; {_outcome(confirmed)}"
-                )
-        if total is not None and total > tally.last_index and not baseline:
-            missing = tuple(range(tally.last_index + 1, total + 1))
-            tally.missing.extend(missing)
-            yield Gap(missing, f"{self.name}: {_gap_text(missing)}")
-        tail_lost = tail_lost or (end_code is None and (adopted or tally.reattached > 0))
-        yield self._end(command, end_code, tally, last, tail_lost)
+            async for item in self._take(line, step):
+                yield item
+        gap = step.tally.close(step.total, self.name)
+        if gap is not None:
+            yield gap
+        tail_lost = tail_lost or (step.end_code is None and (adopted or step.tally.reattached > 0))
+        yield step_end(
+            command,
+            step.end_code,
+            step.tally,
+            step.last,
+            tail_lost=tail_lost,
+            aborted=self._abort_sent,
+        )
 
-    def _sample(self, by_id: dict, sign: float, phase: str, index: object) -> Sample:
+    async def _take(self, line: str, step: _Step) -> AsyncIterator[StepItem]:
+        """What one line of the script's output means for the step."""
+        kind = line[0]
+        if kind == "P":
+            async for item in self._take_package(line, step):
+                yield item
+        elif kind == "M":
+            try:
+                technique_id = int(line[1:5], 16)
+            except ValueError as exc:
+                confirmed = await self._abandon(step.timeout)
+                raise InstrumentReplyError(
+                    f"{self.name} sent a bad loop line {line!r}; {_outcome(confirmed)}"
+                ) from exc
+            if step.command.technique == "pulse_train":
+                step.phase = TECHNIQUE_PHASE.get(technique_id, "")
+        elif kind not in "*+L-CT" and line != "Z":  # loop markers, text, our own abort's echo
+            await self._refuse(line, step)
+
+    async def _take_package(self, line: str, step: _Step) -> AsyncIterator[StepItem]:
+        try:
+            values = parse_package(line)
+        except PackageError as exc:
+            confirmed = await self._abandon(step.timeout)
+            raise InstrumentReplyError(
+                f"{self.name} sent a corrupted data package {line!r} ({exc.reason}) "
+                f"during a {step.command.technique} step; {_outcome(confirmed)}"
+            ) from exc
+        by_id = {v.type_id: v for v in values}
+        index = by_id.get(INDEX_TYPE)
+        if not MEASURED_TYPES & by_id.keys():  # the closing package: r and k
+            if END_TYPE in by_id:
+                step.end_code = int(by_id[END_TYPE].value)
+            if index is not None:
+                step.total = int(index.value)
+            return
+        if index is not None:
+            fresh, gap = step.tally.admit(int(index.value), self.name)
+            if not fresh:
+                return
+            if gap is not None:
+                yield gap
+        step.tally.received += 1
+        if "dc" in by_id:
+            yield ImpedancePoint(by_id["dc"].value, by_id["cc"].value, by_id["cd"].value)
+            return
+        sample = self._sample(by_id, step.phase, index)
+        await self._check_cell(step.command, sample, by_id, step.tally, step.timeout)
+        step.last = sample
+        yield sample
+
+    async def _refuse(self, line: str, step: _Step) -> NoReturn:
+        """A line no step output should contain: the firmware's `!XXXX`, or garbage."""
+        error = codes.match_error(line)
+        if error:
+            confirmed = await self._finish_script(step.timeout)
+            raise InstrumentReportedError(
+                f"{codes.describe(*error)} during a {step.command.technique} step; "
+                + (
+                    "the script stopped and the cell is off"
+                    if confirmed
+                    else _outcome(await self._abandon(step.timeout))
+                ),
+                code=f"{error[0]:04X}",
+            )
+        confirmed = await self._abandon(step.timeout)
+        raise InstrumentReplyError(
+            f"{self.name} sent an unexpected line {line!r}; {_outcome(confirmed)}"
+        )
+
+    def _sample(
+        self, by_id: dict[str, PackageValue], phase: Phase, index: PackageValue | None
+    ) -> Sample:
         potential = by_id.get("ab") or by_id.get("da")
         current = by_id.get("ba")
         pulse = by_id.get("ja")
@@ -388,15 +382,20 @@ class EmStat4:
         return Sample(
             t_s=by_id["eb"].value if "eb" in by_id else math.nan,
             voltage_V=potential.value if potential else math.nan,
-            current_A=sign * current.value if current else 0.0,
-            phase=phase,  # type: ignore[arg-type]
+            current_A=self._sign * current.value if current else 0.0,
+            phase=phase,
             pulse_index=int(pulse.value) if pulse else None,
             status=status,
-            index=int(index.value) if index is not None else None,  # type: ignore[attr-defined]
+            index=int(index.value) if index is not None else None,
         )
 
     async def _check_cell(
-        self, command: StepCommand, sample: Sample, by_id: dict, tally: _Tally, wait_s: float
+        self,
+        command: StepCommand,
+        sample: Sample,
+        by_id: dict[str, PackageValue],
+        tally: Tally,
+        wait_s: float,
     ) -> None:
         """Open (compliance overload) and short (collapse, see health.py) under forced current."""
         potential = by_id.get("ab")
@@ -422,43 +421,6 @@ class EmStat4:
             )
         if math.isfinite(sample.voltage_V):
             tally.peak_V = max(tally.peak_V or 0.0, abs(sample.voltage_V))
-
-    def _end(
-        self,
-        command: StepCommand,
-        end_code: int | None,
-        tally: _Tally,
-        last: Sample | None,
-        tail_lost: bool,
-    ) -> StepEnd:
-        note = tally.note()
-        count = tally.received
-        if self._abort_sent:
-            return StepEnd("aborted", message=_join("aborted by the host", note), samples=count)
-        if end_code:
-            limit = command.limits[end_code - 1] if end_code <= len(command.limits) else None
-            message = _join(limit.name if limit else "", note)
-            return StepEnd("limit", limit=limit, message=message, samples=count)
-        if tail_lost:
-            fired = _limit_held(command.limits, last)
-            message = _join(
-                note,
-                "the step's closing package was lost with the connection; "
-                + (
-                    f"its end is inferred from the last sample ({fired.name or fired.quantity})"
-                    if fired
-                    else "its end reason is unknown"
-                ),
-            )
-            if fired is not None:
-                return StepEnd("limit", limit=fired, message=message, samples=count)
-            return StepEnd("error", message=message, samples=count)
-        if command.technique in ("eis", "geis", "pulse_train", "sweep"):
-            return StepEnd("completed", message=note, samples=count)
-        fired = next((lim for lim in command.limits if lim.quantity in ("time", "capacity")), None)
-        return StepEnd(
-            "time" if fired is None else "limit", limit=fired, message=note, samples=count
-        )
 
     # -- link faults ------------------------------------------------------------------------
     async def _reattach(self, cause: InstrumentConnectionError, command: StepCommand) -> Reattached:
@@ -570,35 +532,3 @@ def _outcome(confirmed: bool) -> str:
     if confirmed:
         return "the step was aborted and the cell switched off"
     return "an abort was sent but the instrument has not confirmed it; the cell state is unknown"
-
-
-def _gap_text(missing: tuple[int, ...]) -> str:
-    return f"{len(missing)} sample(s) lost with the connection (indices {_ranges(list(missing))})"
-
-
-def _join(*parts: str) -> str:
-    return "; ".join(part for part in parts if part)
-
-
-def _limit_held(limits: tuple[StepLimit, ...], sample: Sample | None) -> StepLimit | None:
-    """The voltage/current limit the last sample already meets, if any."""
-    if sample is None:
-        return None
-    for limit in limits:
-        if limit.quantity == "voltage":
-            value = sample.voltage_V
-        elif limit.quantity == "current":
-            value = sample.current_A
-        elif limit.quantity == "abs_current":
-            value = abs(sample.current_A)
-        else:
-            continue
-        held = {
-            "<": value < limit.value,
-            "<=": value <= limit.value,
-            ">": value > limit.value,
-            ">=": value >= limit.value,
-        }[limit.op]
-        if held:
-            return limit
-    return None

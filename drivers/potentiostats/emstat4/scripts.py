@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 
 from drivers.errors import InstrumentError
 from drivers.potentiostat import StepCommand, StepLimit
@@ -19,6 +20,7 @@ from drivers.potentiostat import StepCommand, StepLimit
 # Current ranges of the EmStat4 HR, 1 nA to 100 mA (reference/instruments.md 1.1).
 CURRENT_RANGES_A = [1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 MAX_CURRENT_A = CURRENT_RANGES_A[-1]
+VOLTAGE_RANGE_V = (-10.0, 10.0)  # the potentials a step may apply
 MODE_POTENTIOSTATIC = 2
 MODE_GALVANOSTATIC = 6
 END_TYPE = "ja"  # the end-code variable r in the closing package
@@ -141,127 +143,154 @@ _TAIL = ["pck_start", "  pck_add r", "  pck_add k", "pck_end", "on_finished:", "
 
 def build_script(command: StepCommand, channel: int = 0) -> list[str]:
     """The MethodSCRIPT lines (without `e` and the closing empty line) for one step."""
-    interval = si(command.sample_interval_s)
-    technique = command.technique
     if command.sample_interval_s <= 0:
         raise InstrumentError("the sample interval must be positive")
-    if technique == "cc":
-        run = _run_time(command)
-        lines = _header(MODE_GALVANOSTATIC, current_range(command.current_A), channel)
-        lines += [
-            "cell_on",
-            "timer_start",
-            f"meas_loop_cp p c {si(command.current_A)} {interval} {si(run)}",
-            "  timer_get t",
-            *_package("t", "p", "c"),
-            *_limit_lines(command.limits, "  ", {"p", "c"}),
-            "endloop",
-        ]
-        return lines + _TAIL
-    if technique == "rest":
-        lines = _header(MODE_POTENTIOSTATIC, 1e-3, channel)
-        lines += [
-            "timer_start",
-            f"meas_loop_ocp p {interval} {si(_run_time(command))}",
-            "  timer_get t",
-            *_package("t", "p"),
-            *_limit_lines(command.limits, "  ", {"p"}),
-            "endloop",
-        ]
-        return lines + _TAIL
-    if technique == "cv":
-        expected = max(
-            (abs(lim.value) for lim in command.limits if "current" in lim.quantity), default=1e-3
-        )
-        lines = _header(MODE_POTENTIOSTATIC, current_range(min(expected * 50, 0.1)), channel)
-        lines += [
-            "cell_on",
-            "timer_start",
-            f"meas_loop_ca p c {si(command.voltage_V)} {interval} {si(_run_time(command))}",
-            "  timer_get t",
-            *_package("t", "p", "c"),
-            *_limit_lines(command.limits, "  ", {"c"}),
-            "endloop",
-        ]
-        return lines + _TAIL
-    if technique == "pulse_train":
-        if command.n_pulses < 1 or command.pulse_s <= 0 or command.relax_s < 0:
-            raise InstrumentError("a pulse train needs at least one pulse of positive length")
-        lines = _header(MODE_GALVANOSTATIC, current_range(command.current_A), channel, ("n",))
-        lines += [
-            "store_var n 0i ja",
-            "timer_start",
-            f"loop n < {command.n_pulses}i",
-            "  cell_on",
-            f"  meas_loop_cp p c {si(command.current_A)} {interval} {si(command.pulse_s)}",
-            "    timer_get t",
-            *_package("t", "p", "c", "n", indent="    "),
-            *_limit_lines(command.limits, "    ", {"p", "c"}),
-            "  endloop",
-            "  if r > 0i",
-            "    breakloop",
-            "  endif",
-            "  cell_off",
-            f"  meas_loop_ocp p {interval} {si(command.relax_s)}",
-            "    timer_get t",
-            *_package("t", "p", "n", indent="    "),
-            "  endloop",
-            "  add_var n 1i",
-            "endloop",
-        ]
-        return lines + _TAIL
-    if technique in ("eis", "geis"):
-        decades = abs(math.log10(command.f_start_Hz / command.f_end_Hz))
-        n_points = max(2, round(decades * command.points_per_decade) + 1)
-        galvanostatic = technique == "geis"
-        amplitude = command.amplitude
-        lines = _header(
-            MODE_GALVANOSTATIC if galvanostatic else MODE_POTENTIOSTATIC,
-            current_range(abs(amplitude)) if galvanostatic else 1e-2,
-            channel,
-            ("f", "zr", "zi", "e"),
-        )
-        if command.dc_bias is None and not galvanostatic:
-            lines += ["meas_loop_ocp e 100m 1", "endloop"]  # measure OCV for the DC level
-        else:
-            lines += [f"store_var e {si(command.dc_bias or 0.0)} ja"]
-        loop = "meas_loop_geis" if galvanostatic else "meas_loop_eis"
-        lines += [
-            "cell_on",
-            f"{loop} f zr zi {si(amplitude)} {si(command.f_start_Hz)} "
-            f"{si(command.f_end_Hz)} {n_points}i e",
-            *_package("f", "zr", "zi"),
-            "endloop",
-        ]
-        return lines + _TAIL
-    if technique == "sweep":
-        if len(command.sweep_vertices_V) < 2 or command.scan_rate_V_s <= 0:
-            raise InstrumentError("a sweep needs a start, at least one vertex, and a scan rate")
-        vertices = [si(v) for v in command.sweep_vertices_V]
-        from_ocv = command.sweep_from_ocv
-        if from_ocv:  # the OCV measured just before the sweep is its start (and its end)
-            vertices[0] = "e"
-            if len(vertices) > 2:
-                vertices[-1] = "e"
-        step = max(abs(command.scan_rate_V_s) * command.sample_interval_s, 1e-4)
-        lines = _header(MODE_POTENTIOSTATIC, 1e-2, channel, ("e",) if from_ocv else ())
-        if from_ocv:
-            lines += ["meas_loop_ocp e 100m 1", "endloop"]
-        lines += ["cell_on", "timer_start"]
-        limits = _limit_lines(command.limits, "  ", {"p", "c"})
-        segments = 0
-        for _ in range(max(1, command.n_scans)):
-            for begin, end in itertools.pairwise(vertices):
-                loop = [
-                    f"meas_loop_lsv p c {begin} {end} {si(step)} {si(command.scan_rate_V_s)}",
-                    "  timer_get t",
-                    *_package("t", "p", "c"),
-                    *limits,
-                    "endloop",
-                ]
-                if segments and limits:  # a fired limit ends the whole sweep
-                    loop = ["if r == 0i", *(f"  {line}" for line in loop), "endif"]
-                lines += loop
-                segments += 1
-        return lines + _TAIL
-    raise InstrumentError(f"the EmStat4 driver cannot run a {technique!r} step")
+    body = _BODIES.get(command.technique)
+    if body is None:
+        raise InstrumentError(f"the EmStat4 driver cannot run a {command.technique!r} step")
+    return body(command, channel) + _TAIL
+
+
+def _timed_loop(
+    command: StepCommand,
+    channel: int,
+    mode: int,
+    range_A: float,
+    loop: str,
+    recorded: tuple[str, ...],
+    *,
+    watched: set[str] | None = None,
+    cell_on: bool = True,
+) -> list[str]:
+    """A step that is one measurement loop, ended by its time or by a limit on one of the
+    `watched` variables (by default, all it records)."""
+    lines = _header(mode, range_A, channel)
+    lines += [
+        *(["cell_on"] if cell_on else []),
+        "timer_start",
+        f"{loop} {si(command.sample_interval_s)} {si(_run_time(command))}",
+        "  timer_get t",
+        *_package("t", *recorded),
+        *_limit_lines(command.limits, "  ", set(recorded) if watched is None else watched),
+        "endloop",
+    ]
+    return lines
+
+
+def _cc(command: StepCommand, channel: int) -> list[str]:
+    range_A = current_range(command.current_A)
+    loop = f"meas_loop_cp p c {si(command.current_A)}"
+    return _timed_loop(command, channel, MODE_GALVANOSTATIC, range_A, loop, ("p", "c"))
+
+
+def _cv(command: StepCommand, channel: int) -> list[str]:
+    currents = (abs(lim.value) for lim in command.limits if "current" in lim.quantity)
+    range_A = current_range(min(max(currents, default=1e-3) * 50, 0.1))
+    loop = f"meas_loop_ca p c {si(command.voltage_V)}"
+    # the potential is what it holds: only current limits end it
+    return _timed_loop(
+        command, channel, MODE_POTENTIOSTATIC, range_A, loop, ("p", "c"), watched={"c"}
+    )
+
+
+def _rest(command: StepCommand, channel: int) -> list[str]:
+    loop = "meas_loop_ocp p"
+    return _timed_loop(command, channel, MODE_POTENTIOSTATIC, 1e-3, loop, ("p",), cell_on=False)
+
+
+def _pulse_train(command: StepCommand, channel: int) -> list[str]:
+    if command.n_pulses < 1 or command.pulse_s <= 0 or command.relax_s < 0:
+        raise InstrumentError("a pulse train needs at least one pulse of positive length")
+    interval = si(command.sample_interval_s)
+    lines = _header(MODE_GALVANOSTATIC, current_range(command.current_A), channel, ("n",))
+    lines += [
+        "store_var n 0i ja",
+        "timer_start",
+        f"loop n < {command.n_pulses}i",
+        "  cell_on",
+        f"  meas_loop_cp p c {si(command.current_A)} {interval} {si(command.pulse_s)}",
+        "    timer_get t",
+        *_package("t", "p", "c", "n", indent="    "),
+        *_limit_lines(command.limits, "    ", {"p", "c"}),
+        "  endloop",
+        "  if r > 0i",
+        "    breakloop",
+        "  endif",
+        "  cell_off",
+        f"  meas_loop_ocp p {interval} {si(command.relax_s)}",
+        "    timer_get t",
+        *_package("t", "p", "n", indent="    "),
+        "  endloop",
+        "  add_var n 1i",
+        "endloop",
+    ]
+    return lines
+
+
+def _impedance(command: StepCommand, channel: int) -> list[str]:
+    decades = abs(math.log10(command.f_start_Hz / command.f_end_Hz))
+    n_points = max(2, round(decades * command.points_per_decade) + 1)
+    galvanostatic = command.technique == "geis"
+    amplitude = command.amplitude
+    lines = _header(
+        MODE_GALVANOSTATIC if galvanostatic else MODE_POTENTIOSTATIC,
+        current_range(abs(amplitude)) if galvanostatic else 1e-2,
+        channel,
+        ("f", "zr", "zi", "e"),
+    )
+    if command.dc_bias is None and not galvanostatic:
+        lines += ["meas_loop_ocp e 100m 1", "endloop"]  # measure OCV for the DC level
+    else:
+        lines += [f"store_var e {si(command.dc_bias or 0.0)} ja"]
+    loop = "meas_loop_geis" if galvanostatic else "meas_loop_eis"
+    lines += [
+        "cell_on",
+        f"{loop} f zr zi {si(amplitude)} {si(command.f_start_Hz)} "
+        f"{si(command.f_end_Hz)} {n_points}i e",
+        *_package("f", "zr", "zi"),
+        "endloop",
+    ]
+    return lines
+
+
+def _sweep(command: StepCommand, channel: int) -> list[str]:
+    if len(command.sweep_vertices_V) < 2 or command.scan_rate_V_s <= 0:
+        raise InstrumentError("a sweep needs a start, at least one vertex, and a scan rate")
+    vertices = [si(v) for v in command.sweep_vertices_V]
+    from_ocv = command.sweep_from_ocv
+    if from_ocv:  # the OCV measured just before the sweep is its start (and its end)
+        vertices[0] = "e"
+        if len(vertices) > 2:
+            vertices[-1] = "e"
+    step = max(abs(command.scan_rate_V_s) * command.sample_interval_s, 1e-4)
+    lines = _header(MODE_POTENTIOSTATIC, 1e-2, channel, ("e",) if from_ocv else ())
+    if from_ocv:
+        lines += ["meas_loop_ocp e 100m 1", "endloop"]
+    lines += ["cell_on", "timer_start"]
+    limits = _limit_lines(command.limits, "  ", {"p", "c"})
+    segments = 0
+    for _ in range(max(1, command.n_scans)):
+        for begin, end in itertools.pairwise(vertices):
+            segment = [
+                f"meas_loop_lsv p c {begin} {end} {si(step)} {si(command.scan_rate_V_s)}",
+                "  timer_get t",
+                *_package("t", "p", "c"),
+                *limits,
+                "endloop",
+            ]
+            if segments and limits:  # a fired limit ends the whole sweep
+                segment = ["if r == 0i", *(f"  {line}" for line in segment), "endif"]
+            lines += segment
+            segments += 1
+    return lines
+
+
+_BODIES: dict[str, Callable[[StepCommand, int], list[str]]] = {
+    "cc": _cc,
+    "rest": _rest,
+    "cv": _cv,
+    "pulse_train": _pulse_train,
+    "eis": _impedance,
+    "geis": _impedance,
+    "sweep": _sweep,
+}

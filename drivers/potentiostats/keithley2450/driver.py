@@ -47,12 +47,15 @@ from drivers.potentiostat import (
     Capabilities,
     Identity,
     ImpedancePoint,
+    Phase,
     Sample,
     StepCommand,
     StepEnd,
+    StepItem,
     StepLimit,
 )
 from drivers.potentiostats.keithley2450.limits import compliance_voltage, first_fired, is_upper
+from drivers.retry import backoff
 from drivers.transports.visa import VisaTransport
 
 log = logging.getLogger(__name__)
@@ -76,7 +79,7 @@ class _Reading:
 
 @dataclass(frozen=True)
 class _Phase:
-    name: str  # "", "pulse" or "relax"
+    name: Phase
     index: int | None
     current_A: float
     length_s: float
@@ -194,6 +197,16 @@ class Keithley2450:
             },
         )
 
+    def attach(
+        self, command: StepCommand, *, after_index: int | None = None
+    ) -> AsyncIterator[StepItem]:
+        """Refused: a host-side step dies with its host, so there is nothing to re-attach to."""
+        raise InstrumentError(
+            f"{self} cannot re-attach to a {command.technique} step (can_reattach is False): "
+            "its steps run as a host-side loop, and the SMU takes no readings without the "
+            "host; run the step again from its start"
+        )
+
     # --- safety ------------------------------------------------------------------------------
     async def abort(self) -> None:
         """Stop a running step at its next sample (the scheduler's host-side limits)."""
@@ -203,28 +216,29 @@ class Keithley2450:
         """Output off (the relay opens: HIMP), reconnecting if needed; confirm with :OUTP?."""
         if self._running is not None:
             self._abort.set()
-        delay = 0.1
-        last: InstrumentError | None = None
-        for attempt in range(attempts):
-            try:
-                await self.transport.open()  # no-op when connected; a fresh driver may be cold
-                await self.transport.write(":OUTP:CURR:SMOD HIMP")  # off = relay open
-                await self.transport.write(":OUTP OFF")
-                state = await self.transport.query(":OUTP?")
-                if state.strip() in ("0", "OFF"):
-                    return
-                last = InstrumentReplyError(
-                    f"{self} still reports output {state!r} after :OUTP OFF"
-                )
-            except InstrumentError as exc:
-                last = exc
+        try:
+            await backoff(
+                f"switching the output of {self} off",
+                retry_on=InstrumentError,
+                attempts=attempts,
+                first_delay_s=0.1,
+            )(self._output_off)
+        except InstrumentError as exc:
+            raise InstrumentConnectionError(
+                f"could not switch the output of {self} off after {attempts} attempts: {exc}"
+            ) from exc
+
+    async def _output_off(self) -> None:
+        try:
+            await self.transport.open()  # no-op when connected; a fresh driver may be cold
+            await self.transport.write(":OUTP:CURR:SMOD HIMP")  # off = relay open
+            await self.transport.write(":OUTP OFF")
+            state = await self.transport.query(":OUTP?")
+            if state.strip() not in ("0", "OFF"):
+                raise InstrumentReplyError(f"{self} still reports output {state!r} after :OUTP OFF")
+        except InstrumentError:
             await self.transport.drop()  # start the next attempt on a fresh connection
-            if attempt < attempts - 1:
-                await asyncio.sleep(delay)
-                delay *= 2
-        raise InstrumentConnectionError(
-            f"could not switch the output of {self} off after {attempts} attempts: {last}"
-        ) from last
+            raise
 
     async def _safe_quietly(self) -> None:
         with contextlib.suppress(InstrumentError):
@@ -404,7 +418,7 @@ class Keithley2450:
                     t_s=t,
                     voltage_V=reading.voltage_V,
                     current_A=reading.current_A,
-                    phase=phase.name,  # type: ignore[arg-type]
+                    phase=phase.name,
                     pulse_index=phase.index,
                 )
                 count += 1

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import math
-import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from drivers.potentiostat import StepCommand, StepLimit
 
 MIN_VLIM_V = 0.02  # the 2450's smallest voltage limit
-
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
 
 
 def value_of(
@@ -39,7 +31,7 @@ def first_fired(
     """The first limit (in the step's order) that the sample satisfies, if any."""
     for limit in limits:
         value = value_of(limit, t_s=t_s, voltage_V=voltage_V, current_A=current_A, q_Ah=q_Ah)
-        if _OPS[limit.op](value, limit.value):
+        if limit.met_by(value):
             return limit
     return None
 

@@ -12,10 +12,11 @@ from typing import Any
 
 import protocols
 from scheduler.analyze import analyse_stored_run
+from scheduler.binding import CellInfo
 from scheduler.errors import SchedulerError
-from scheduler.papers.core import PaperResult, Procedure, ProcedureRun
 from scheduler.runner import Progress
-from scheduler.session import CellInfo, run_protocol
+from scheduler.session import run_protocol
+from scheduler.sim.papers.core import PaperResult, Procedure, ProcedureRun, not_reproduced
 
 PAPERS = ("gao2025", "kim2025", "ye2025")
 
@@ -25,15 +26,10 @@ def procedures(paper: str) -> list[Procedure]:
     return _module(paper).procedures()
 
 
-def not_reproduced(paper: str) -> list[dict[str, str]]:
-    """Reported numbers no preset or procedure produces yet, each with the reason."""
-    return list(_module(paper).NOT_REPRODUCED)
-
-
 def _module(paper: str) -> ModuleType:
     if paper not in PAPERS:
         raise SchedulerError(f"unknown paper {paper!r}; choose one of {', '.join(PAPERS)}.")
-    return import_module(f"scheduler.papers.{paper}")
+    return import_module(f"scheduler.sim.papers.{paper}")
 
 
 def load_procedure_protocol(procedure: Procedure) -> Any:
@@ -69,7 +65,7 @@ async def run_procedure(
     progress: Progress | None = None,
 ) -> ProcedureRun:
     """Run one procedure on its preset through the whole stack, then analyse the stored run."""
-    from scheduler.simbench import simulated_emstat4, simulated_slot
+    from scheduler.sim.bench import simulated_emstat4, simulated_slot
 
     protocol = load_procedure_protocol(procedure)
 

@@ -1,6 +1,11 @@
 """What a paper reproduction is made of: reported numbers, procedures, and how to read a
 measured number out of an analysis report.
 
+The reported numbers are data beside the paper's protocols, in
+`protocols/library/<paper>/reported.toml`: per procedure, each number with its unit, tolerance
+and the measure that reads its counterpart from the report (`MEASURES`), and the numbers no
+preset or procedure produces yet, with the reason.
+
 A paper is a list of procedures. Each runs a library protocol (or a short derivative of one,
 built from the library file's own parameters) on a preset cell: the real EmStat4 driver talks
 MethodSCRIPT over TCP to the simulator, a chamber and press join over their own wire
@@ -10,20 +15,23 @@ the analysis report and compares it with the paper's.
 
 Run lengths are chosen for a demo: one cycle per rate in a rate ladder, a GITT train of a
 dozen pulses at mid SOC, but 100-cycle retention over 100 cycles (with a coarser logging
-interval instead). Numbers the paper reports that no preset or procedure can produce yet are
-listed in `NOT_REPRODUCED` with the reason.
+interval instead).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import protocols
 from protocols.analysis.dispatch import Report
 from scheduler.analyze import Analysed
+from scheduler.errors import SchedulerError
 
 Measure = Callable[[Report], float | None]
 
@@ -141,11 +149,84 @@ def conductivity_at(temperature_degC: float) -> Measure:
     return measure
 
 
-def capacity(quantity: str, reported: float, measure: Measure) -> Expectation:
-    """A capacity in mAh/g, within ±3 %."""
-    return Expectation(quantity, reported, "mAh/g", 0.03, "rel", measure)
+def reference_areal_discharge() -> Measure:
+    """Discharge mAh/cm² of the cycle retention is referenced to, from the cycle table (the
+    analysis divides by the stored cell's area)."""
+
+    def measure(report: Report) -> float | None:
+        outcome = report.get("cycle_summary")
+        if outcome is None:
+            return None
+        reference = outcome.summary.get("reference_cycle")
+        row = next((r for r in outcome.result or [] if r.cycle == reference), None)
+        return None if row is None else row.discharge_mAh_cm2
+
+    return measure
 
 
-def points(quantity: str, reported: float, measure: Measure) -> Expectation:
-    """A percentage (CE, retention), within ±2 percentage points."""
-    return Expectation(quantity, reported, "%", 2.0, "abs", measure)
+def _dotted(make: Callable[[str, str], Measure]) -> Callable[[str], Measure]:
+    """A measure named `analysis.key` in the data file."""
+
+    def build(path: str) -> Measure:
+        kind, _, key = path.partition(".")
+        return make(kind, key)
+
+    return build
+
+
+# What reported.toml's `measure` may name: `{ name = argument }`, or a name alone.
+MEASURES: dict[str, Callable[..., Measure]] = {
+    "rate_at": rate_at,
+    "percent": _dotted(percent),
+    "summary": _dotted(summary_value),
+    "conductivity_at": conductivity_at,
+    "reference_areal_discharge": reference_areal_discharge,
+}
+
+
+# --- the reported numbers, from protocols/library/<paper>/reported.toml -------------------------
+@functools.cache
+def reported(paper: str) -> dict[str, Any]:
+    """A paper's reported.toml, parsed."""
+    path = protocols.LIBRARY / paper / "reported.toml"
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SchedulerError(
+            f"cannot read the numbers {paper} reports from {path}: {exc}"
+        ) from None
+
+
+def _measure(spec: Any, where: str) -> Measure:
+    name: Any = spec
+    args: tuple[Any, ...] = ()
+    if isinstance(spec, dict) and len(spec) == 1:
+        name, arg = next(iter(spec.items()))
+        args = (arg,)
+    if not isinstance(name, str) or name not in MEASURES:
+        raise SchedulerError(f"{where}: measure {spec!r} is not one of {', '.join(MEASURES)}")
+    return MEASURES[name](*args)
+
+
+def expectations(paper: str, key: str) -> tuple[Expectation, ...]:
+    """The numbers a paper reports for one procedure, each with how to measure it."""
+    table = reported(paper).get("expectations", {})
+    if key not in table:
+        raise SchedulerError(f"{paper}'s reported.toml has no [[expectations.{key}]]")
+    return tuple(
+        Expectation(
+            row["quantity"],
+            float(row["reported"]),
+            row["unit"],
+            float(row["tolerance"]),
+            row["kind"],
+            _measure(row["measure"], f"{paper} {key}"),
+            row.get("note", ""),
+        )
+        for row in table[key]
+    )
+
+
+def not_reproduced(paper: str) -> list[dict[str, str]]:
+    """Reported numbers no preset or procedure produces yet, each with the reason."""
+    return [dict(item) for item in reported(paper).get("not_reproduced", [])]

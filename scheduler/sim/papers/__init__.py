@@ -9,21 +9,21 @@ out of the analysis report and compares it with the paper's.
 
 Run lengths are chosen for a demo: one cycle per rate in a rate ladder, a GITT train of a
 dozen pulses at mid SOC, but 100-cycle retention over 100 cycles (with a coarser logging
-interval instead). Numbers a paper reports that no preset or procedure can produce yet are
-listed in its module's `NOT_REPRODUCED` with the reason.
+interval instead). The numbers each paper reports, and those no preset or procedure can
+produce yet with the reason, are data: protocols/library/<paper>/reported.toml.
 """
 
-from scheduler.papers.core import (
+from scheduler.sim.papers.core import (
     Expectation,
     PaperResult,
     Procedure,
     ProcedureRun,
+    not_reproduced,
 )
-from scheduler.papers.derive import gitt_at_mid_soc
-from scheduler.papers.run import (
+from scheduler.sim.papers.derive import gitt_at_mid_soc
+from scheduler.sim.papers.run import (
     PAPERS,
     cell_extra,
-    not_reproduced,
     procedures,
     run_paper,
     run_procedure,

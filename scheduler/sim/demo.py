@@ -15,9 +15,10 @@ from typing import Any
 import protocols
 from protocols.analysis import cycle_summary
 from protocols.analysis.plots import voltage_vs_capacity
+from scheduler.binding import CellInfo
 from scheduler.runner import Progress, RunResult
-from scheduler.session import CellInfo, run_protocol
-from scheduler.simbench import simulated_emstat4
+from scheduler.session import run_protocol
+from scheduler.sim.bench import simulated_emstat4
 
 DEMO_PRESET = "gao2025-dfncm-llzo"
 

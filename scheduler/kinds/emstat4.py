@@ -1,0 +1,87 @@
+"""PalmSens EmStat4 (MethodSCRIPT over serial or TCP): each step runs as one script on the
+instrument, which evaluates the step's limits itself and keeps running without the host."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from drivers.potentiostats.emstat4 import EmStat4
+from drivers.potentiostats.emstat4.scripts import MAX_CURRENT_A, VOLTAGE_RANGE_V
+from scheduler.endpoints import check_line_endpoint, free_ports_allowed
+from scheduler.kinds.base import (
+    Capabilities,
+    InstrumentKind,
+    InstrumentSettings,
+    SimContext,
+    SimulatedInstrument,
+    identify_potentiostat,
+)
+
+# PalmSens EmStat4 LR/HR datasheet: EIS from 10 µHz to 200 kHz (reference/instruments.md gives
+# the current ranges, 1 nA to 100 mA on the HR, but no frequency range).
+EIS_FREQUENCY_HZ = (1e-5, 2e5)
+
+
+class EmStat4Config(InstrumentSettings):
+    kind: Literal["emstat4"]
+    endpoint: str
+    invert_current: bool = False
+    timeout_s: float = Field(5.0, gt=0)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str, info: ValidationInfo) -> str:
+        return check_line_endpoint(value, free_ports_allowed(info))
+
+
+def _driver(config: EmStat4Config, name: str, clock: Any, channel: int) -> EmStat4:
+    return EmStat4(
+        config.endpoint,
+        name=name,
+        channel=channel,
+        timeout_s=config.timeout_s,
+        invert_current=config.invert_current,
+    )
+
+
+def _simulator(config: EmStat4Config, context: SimContext) -> SimulatedInstrument:
+    from simulators.emstat4 import EmStat4Simulator
+
+    simulator = EmStat4Simulator(
+        context.cell, clock=context.clock, serial=f"ES4HR-SIM-{context.index:04d}"
+    )
+    return SimulatedInstrument(simulator, {"endpoint": simulator})
+
+
+KIND = InstrumentKind(
+    label="PalmSens EmStat4",
+    role="potentiostat",
+    config=EmStat4Config,
+    capabilities=Capabilities(
+        techniques=frozenset({"rest", "cc", "cv", "eis", "geis", "pulse_train", "sweep"}),
+        on_device_limits=True,
+        can_reattach=True,
+        runs="step",
+        channels=None,  # `set_pgstat_chan`: a MultiEmStat4 has several
+        current_range_A=MAX_CURRENT_A,
+        voltage_range_V=VOLTAGE_RANGE_V,
+        eis_frequency_Hz=EIS_FREQUENCY_HZ,
+        notes="Each step runs as one MethodSCRIPT on the instrument; after a lost "
+        "connection the driver re-attaches and fetches the samples it missed.",
+    ),
+    faults={
+        "drop": "clean connection drop now, or after `after` data packages",
+        "drop-abrupt": "drop losing the lines in flight, after `after` packages (default 0)",
+        "unplug": "clean drop with the port gone for 2 s, after `after` packages",
+        "stall": "stop answering now (or after `after` packages) until 'clear'",
+        "corrupt": "the data package after `after` more arrives corrupted",
+        "error": "the running script fails with instrument error `code` (hex, default 4010)",
+        "short": "the cell shorts after `after` packages",
+        "open": "the cell circuit opens after `after` packages",
+    },
+    driver=_driver,
+    simulator=_simulator,
+    probe=identify_potentiostat,
+)

@@ -1,0 +1,97 @@
+"""What a run is and where it stands: its counters, its steps' results, where an interrupted
+run continues, and the safety check every sample passes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocols import steps as p
+
+
+@dataclass
+class RunState:
+    """What the run is doing now; shown by progress displays and telemetry."""
+
+    cycle: int = 1
+    step_count: int = 0
+    step: p.Step | None = None
+    test_time_s: float = 0.0
+    step_time_s: float = 0.0
+    voltage_V: float = math.nan
+    current_A: float = 0.0
+    charge_Ah: float = 0.0
+    discharge_Ah: float = 0.0
+    charge_Wh: float = 0.0
+    discharge_Wh: float = 0.0
+    record_index: int = 0
+
+
+@dataclass
+class StepResult:
+    step: p.Step
+    step_count: int
+    cycle: int
+    started_s: float
+    ended_s: float
+    end_reason: str
+    fired: p.Limit | None
+    charge_Ah: float
+    discharge_Ah: float
+
+
+@dataclass
+class ResumePoint:
+    """Where an interrupted run continues: its sequencer, its counters, and how.
+
+    `attach` means the interrupted step may still be running on the instrument (an
+    on-device script), so the runner re-attaches to it instead of starting it again.
+    """
+
+    sequencer_state: dict[str, Any]
+    counters: RunState
+    interrupted_step_count: int
+    attach: bool = False
+    step_samples: int | None = None  # samples of the interrupted step already committed
+    unix_anchor_s: float | None = None  # Unix time at test time 0, as the first process stored it
+
+
+@dataclass
+class RunResult:
+    status: str  # completed | safety | aborted | failed
+    message: str
+    steps: list[StepResult] = field(default_factory=list)
+    state: RunState = field(default_factory=RunState)
+
+
+Progress = Callable[[str, RunState], None]
+
+
+class SafetyTrip(Exception):
+    """A whole-protocol safety limit was breached."""
+
+
+class Interrupted(Exception):
+    """Someone outside the run (supervisor, operator) stopped it; carries the run status."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def safety_breach(safety: p.Safety, voltage: float, current: float, charge: float) -> str | None:
+    """Which whole-protocol safety limit a sample breaks, in words, or None."""
+    if safety.voltage_max_V is not None and voltage > safety.voltage_max_V:
+        return f"voltage {voltage:.4f} V above the safety limit {safety.voltage_max_V:g} V"
+    if safety.voltage_min_V is not None and voltage < safety.voltage_min_V:
+        return f"voltage {voltage:.4f} V below the safety limit {safety.voltage_min_V:g} V"
+    if safety.abs_current_max_A is not None and abs(current) > safety.abs_current_max_A * 1.0001:
+        return (
+            f"current {current * 1e3:.4g} mA beyond the safety limit "
+            f"{safety.abs_current_max_A * 1e3:g} mA"
+        )
+    if safety.capacity_max_Ah is not None and charge > safety.capacity_max_Ah:
+        return f"step capacity {charge * 1e3:.4g} mAh beyond {safety.capacity_max_Ah * 1e3:g} mAh"
+    return None
