@@ -94,8 +94,8 @@ class AsyncStore:
         """Run `fn(*args, **kwargs)` in the store's thread and return (or raise) its outcome."""
         if self._closed:
             raise StorageError(f"The async store for database {self.name} is closed.")
-        run = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, run)
+        bound = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, bound)
 
     async def with_store(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
         """Run `fn(store, *args, **kwargs)` in the store's thread, with the synchronous store:
