@@ -119,6 +119,7 @@ class Runner:
         self.progress_every_s: float | None = None
         self._progressed_at = -math.inf
         self.detached = False
+        self._host_fired: p.Limit | None = None  # a host-side limit that ended the step
 
     # -- storage ----------------------------------------------------------------------------
     def _row(self, **values: float) -> None:

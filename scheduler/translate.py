@@ -8,6 +8,7 @@ evaluate (voltage, current, step time, step capacity) go into the command; the r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from drivers.potentiostat import StepCommand, StepLimit
 from protocols import steps as p
@@ -111,7 +112,7 @@ def translate(step: p.Step, *, one_c_A: float | None = None) -> Translation:
     """Driver command for an electrochemical step; SchedulerError for anything else."""
     device, device_src, host = _split_limits(step.limits, one_c_A)
     interval = max(step.record.dt_s, 1e-3)
-    common = {
+    common: dict[str, Any] = {
         "duration_s": _duration(step.limits),
         "limits": tuple(device),
         "sample_interval_s": interval,

@@ -41,7 +41,11 @@ def make_cell(
             f"cell preset {params.name!r} is a {cell_kind(params)} cell, which has no state of "
             "charge to start from; remove its soc."
         )
-    options = {"temperature_degC": temperature_degC, "pressure_MPa": pressure_MPa, "seed": seed}
+    options: dict[str, Any] = {
+        "temperature_degC": temperature_degC,
+        "pressure_MPa": pressure_MPa,
+        "seed": seed,
+    }
     if isinstance(params, BlockingCellParameters):
         return BlockingCell(params, **options)
     if isinstance(params, LiBlockingCellParameters):

@@ -32,7 +32,7 @@ class DescribedParameters(BaseModel):
     def units(cls) -> dict[str, str]:
         """Unit of every field ("" for text and dimensionless names)."""
         return {
-            name: (field.json_schema_extra or {}).get("unit", "")  # type: ignore[union-attr]
+            name: str((field.json_schema_extra or {}).get("unit", ""))  # type: ignore[union-attr]
             for name, field in cls.model_fields.items()
         }
 
