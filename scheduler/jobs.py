@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from scheduler.run_state import RunStatus
+
 
 class JobState(StrEnum):
     HELD = "held"
@@ -39,6 +41,12 @@ ACTIVE: tuple[JobState, ...] = (
 WAITING: tuple[JobState, ...] = (JobState.HELD, JobState.QUEUED, JobState.INTERRUPTED)
 FINISHED: tuple[JobState, ...] = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
 STATES: tuple[JobState, ...] = (*WAITING, *ACTIVE, *FINISHED)
+
+
+def job_state_after(run_status: str) -> JobState:
+    """The state a job finishes in when its run ended with `run_status`: completed only
+    when the run completed; a safety trip, an abort or a failure fail the job."""
+    return JobState.COMPLETED if run_status == RunStatus.COMPLETED else JobState.FAILED
 
 
 class SlotState(StrEnum):

@@ -6,9 +6,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from protocols import steps as p
+
+
+class RunStatus(StrEnum):
+    """How a run stands or ended (the runs table's `status`)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SAFETY = "safety"  # a safety limit tripped (the protocol's or the slot's hard limits)
+    ABORTED = "aborted"  # a step's limit said so, or the operator stopped it
+    INTERRUPTED = "interrupted"  # its host went away; it may resume
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
 
 
 @dataclass
@@ -60,7 +74,7 @@ class ResumePoint:
 
 @dataclass
 class RunResult:
-    status: str  # completed | safety | aborted | failed
+    status: str  # a RunStatus
     message: str
     steps: list[StepResult] = field(default_factory=list)
     state: RunState = field(default_factory=RunState)

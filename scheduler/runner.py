@@ -27,6 +27,7 @@ from scheduler.run_state import (
     ResumePoint,
     RunResult,
     RunState,
+    RunStatus,
     SafetyTrip,
     StepResult,
     safety_breach,
@@ -40,6 +41,7 @@ __all__ = [
     "ResumePoint",
     "RunResult",
     "RunState",
+    "RunStatus",
     "Runner",
     "SafetyTrip",
     "StepResult",
@@ -140,7 +142,7 @@ class Runner:
     # -- main loop --------------------------------------------------------------------------
     async def run(self, resume: ResumePoint | None = None) -> RunResult:
         """Run the plan to its end, or continue it from `resume` after an interruption."""
-        result = RunResult("completed", "")
+        result = RunResult(RunStatus.COMPLETED, "")
         self._writer = await self.db.open_writer(self.run_id)
         if resume is None:
             sequencer = Sequencer(self.plan)
@@ -166,26 +168,26 @@ class Runner:
                 result.steps.append(step_result)
                 outcome = p.StepOutcome(step_result.fired, step_result.end_reason)
                 if step_result.fired is not None and step_result.fired.action == "abort":
-                    result.status, result.message = "aborted", step_result.end_reason
+                    result.status, result.message = RunStatus.ABORTED, step_result.end_reason
                     break
         except Interrupted as stop:
             result.status, result.message = stop.status, str(stop)
             await self._make_safe()
         except SafetyTrip as trip:
-            result.status, result.message = "safety", str(trip)
+            result.status, result.message = RunStatus.SAFETY, str(trip)
             await self._make_safe()
             await self.db.add_event("safety", str(trip), run_id=self.run_id, severity="alarm")
         except (InstrumentError, SchedulerError) as exc:
             kind = "instrument" if isinstance(exc, InstrumentError) else "run"
-            result.status, result.message = "failed", str(exc)
+            result.status, result.message = RunStatus.FAILED, str(exc)
             await self._make_safe()
             await self.db.add_event(kind, str(exc), run_id=self.run_id, severity="error")
         except (asyncio.CancelledError, KeyboardInterrupt):
             if self.detached:
                 # The host goes away but the step runs on: it is re-attached on restart.
-                result.status, result.message = "interrupted", "the host stopped"
+                result.status, result.message = RunStatus.INTERRUPTED, "the host stopped"
             else:
-                result.status, result.message = "aborted", "stopped by the operator"
+                result.status, result.message = RunStatus.ABORTED, "stopped by the operator"
                 await self._make_safe()
             raise
         finally:

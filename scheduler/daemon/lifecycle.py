@@ -26,20 +26,12 @@ from scheduler.daemon.recovery import recover, resume_acknowledged
 from scheduler.daemon.supervisor import SafetySupervisor, hard_limits
 from scheduler.errors import SchedulerError
 from scheduler.instruments import InstrumentPool, SlotHardware, bench_clock, open_slot
-from scheduler.jobs import JobParams, JobState, SlotState
-from scheduler.runner import ResumePoint, Runner
+from scheduler.jobs import JobParams, JobState, SlotState, job_state_after
+from scheduler.runner import ResumePoint, Runner, RunStatus
 from scheduler.session import prepare_run
 from storage import AsyncStore
 
 log = logging.getLogger("cellbench.daemon")
-
-# How a run's status maps to the job's final state.
-RUN_TO_JOB = {
-    "completed": JobState.COMPLETED,
-    "failed": JobState.FAILED,
-    "safety": JobState.FAILED,
-    "aborted": JobState.FAILED,
-}
 
 
 class Daemon:
@@ -150,7 +142,7 @@ class Daemon:
         if in_device_step:
             runner.detach()
         else:
-            await runner.interrupt("interrupted", "the daemon stopped")
+            await runner.interrupt(RunStatus.INTERRUPTED, "the daemon stopped")
         task.cancel()
         with contextlib.suppress(BaseException):
             await task
@@ -159,7 +151,7 @@ class Daemon:
                 queue.interrupt, job.job_id, by=self.daemon_id, note="daemon stopped"
             )
         if job.run_id is not None:
-            await self.db.set_run_status(job.run_id, "interrupted", "the daemon stopped")
+            await self.db.set_run_status(job.run_id, RunStatus.INTERRUPTED, "the daemon stopped")
         await self.db.add_event(
             "interrupted",
             f"job {job.job_id} on slot {job.slot}: the daemon stopped"
@@ -236,7 +228,8 @@ class Daemon:
         log.info("job started", extra={"job": job.id, "slot": slot, "resume": resume is not None})
 
     async def _run_job(self, active: ActiveJob, job: Any, resume: ResumePoint | None) -> None:
-        status, message = "failed", ""
+        status: str = RunStatus.FAILED
+        message = ""
         try:
             hardware = await open_slot(self.bench, active.slot, pool=self.pool, clock=self.clock)
             active.hardware = hardware
@@ -248,7 +241,7 @@ class Daemon:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every failure ends in the job's state and an event
-            status, message = "failed", str(exc)
+            status, message = RunStatus.FAILED, str(exc)
             log.error("job failed", extra={"job": job.id, "slot": active.slot, "error": str(exc)})
             await self.db.add_event(
                 "job",
@@ -309,7 +302,7 @@ class Daemon:
                 progress=progress,
                 environment=environment,
             )
-            await self.db.set_run_status(run_id, "running", "resumed")
+            await self.db.set_run_status(run_id, RunStatus.RUNNING, "resumed")
         active.run_id, active.runner = run_id, runner
         runner.extra_safety = [hard_limits(self.bench.slot(active.slot).limits)]
         runner.progress_every_s = self.sample_period_s
@@ -340,7 +333,7 @@ class Daemon:
         await self.db.upsert_slot_state(
             self.name,
             active.slot,
-            state=SlotState.PAUSED if status == "paused" else SlotState.IDLE,
+            state=SlotState.PAUSED if status == RunStatus.PAUSED else SlotState.IDLE,
             job_id=active.job_id,
             run_id=active.run_id,
             message=f"{status}: {message}".strip(": "),
@@ -353,13 +346,12 @@ class Daemon:
     def _close_job(self, store: Any, job_id: int, status: str, message: str) -> None:
         """The job's state after its run ended `status` (in the store's thread)."""
         by = self.daemon_id
-        if status in ("paused", "cancelled"):
+        if status in (RunStatus.PAUSED, RunStatus.CANCELLED):
             queue.confirm(store, job_id, by=by, note=message)
-        elif status == "interrupted":
+        elif status == RunStatus.INTERRUPTED:
             queue.interrupt(store, job_id, by=by, note=message)
         else:
-            final = RUN_TO_JOB.get(status, JobState.FAILED)
-            queue.finish(store, job_id, final, by=by, note=message)
+            queue.finish(store, job_id, job_state_after(status), by=by, note=message)
 
     # -- operator requests ------------------------------------------------------------------
     async def _carry_out_requests(self) -> None:
@@ -368,9 +360,9 @@ class Daemon:
                 continue
             state = (await self.db.get_job(active.job_id)).state
             if state == JobState.CANCELLING:
-                await active.runner.interrupt("cancelled", "cancelled by the operator")
+                await active.runner.interrupt(RunStatus.CANCELLED, "cancelled by the operator")
             elif state == JobState.PAUSING:
-                await active.runner.interrupt("paused", "paused by the operator")
+                await active.runner.interrupt(RunStatus.PAUSED, "paused by the operator")
 
     def _on_control(self, command: Any) -> None:
         """MQTT control (only when configured with authentication), carried out off the

@@ -15,6 +15,7 @@ from scheduler.bench import Bench
 from scheduler.errors import SchedulerError
 from scheduler.jobs import ACTIVE, JobState
 from scheduler.recovery import describe, resume_point
+from scheduler.run_state import RunStatus
 
 if TYPE_CHECKING:
     from scheduler.daemon.lifecycle import Daemon
@@ -45,7 +46,7 @@ async def recover(daemon: Daemon) -> None:
                 queue.interrupt, job.id, by=daemon.daemon_id, note="found after a crash"
             )
             if run is not None:
-                await db.set_run_status(run.id, "interrupted", "daemon crash")
+                await db.set_run_status(run.id, RunStatus.INTERRUPTED, "daemon crash")
         where = {"run_id": run.id if run else None, "bench": daemon.name, "slot": job.slot}
         await db.add_event("interrupted", message, severity="warning", **where)
         if job.state == JobState.PAUSED:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from protocols import steps as p
 from scheduler import kinds
 from scheduler.bench import Bench
+from scheduler.run_state import RunStatus
 
 log = logging.getLogger("cellbench.daemon")
 
@@ -99,14 +100,14 @@ class SafetySupervisor:
                     raise
                 except Exception as exc:
                     tripped = await self.trip(
-                        slots, "paused", f"chamber {name} failed: {exc}", kind="chamber"
+                        slots, RunStatus.PAUSED, f"chamber {name} failed: {exc}", kind="chamber"
                     )
                 else:
                     ceiling = self._ceiling_degC(slots)
                     if reading.process_degC > ceiling:
                         tripped = await self.trip(
                             slots,
-                            "safety",
+                            RunStatus.SAFETY,
                             f"chamber {name} reads {reading.process_degC:.1f} °C, above the "
                             f"{ceiling:g} °C limit of its slots",
                             kind="over-temperature",
@@ -129,7 +130,10 @@ class SafetySupervisor:
                     raise
                 except Exception as exc:
                     await self.trip(
-                        slots, "paused", f"stack pressure lost on {name}: {exc}", kind="pressure"
+                        slots,
+                        RunStatus.PAUSED,
+                        f"stack pressure lost on {name}: {exc}",
+                        kind="pressure",
                     )
                 await asyncio.sleep(max(0.0, self.sample_period_s - (time.monotonic() - started)))
         finally:
