@@ -13,6 +13,7 @@ from typing import Any
 
 from protocols import CapacityBasis, Plan, Protocol, capacity_basis
 from scheduler.errors import SchedulerError
+from scheduler.jobs import JobParams
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +153,7 @@ def bind_job(store: Any, job: Any) -> Binding:
     if job.protocol_id is None or job.cell_id is None:
         raise SchedulerError(f"job {job.id} names no protocol or no cell")
     stored = store.get_protocol(job.protocol_id)
-    source = (job.params or {}).get("protocol_source") or stored.name
-    protocol = loads(stored.source_text, source=source)
+    params = JobParams.of(job)
+    protocol = loads(stored.source_text, source=params.protocol_source or stored.name)
     cell = CellInfo.from_row(store.get_cell(job.cell_id))
-    return bind(protocol, cell, (job.params or {}).get("overrides"))
+    return bind(protocol, cell, params.overrides)

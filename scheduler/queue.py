@@ -447,14 +447,13 @@ class _JobView:
 
     @classmethod
     def of(cls, job: Any) -> _JobView:
-        params = job.params or {}
         return cls(
             id=job.id,
             state=job.state,
             priority=job.priority,
             bench=job.bench,
             slot=job.slot,
-            protocol=params.get("protocol_name"),
+            protocol=JobParams.of(job).protocol_name or None,
             protocol_id=job.protocol_id,
             cell_id=job.cell_id,
             submitted_by=job.submitted_by,

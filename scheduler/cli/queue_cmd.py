@@ -101,6 +101,7 @@ def submit(
     """Check a job against the bench and queue it; a job that cannot run is refused."""
     from scheduler import queue
     from scheduler.bench import Bench
+    from scheduler.jobs import JobParams
 
     bench = Bench.load(bench_file)
     overrides = _overrides(set_)
@@ -123,8 +124,8 @@ def submit(
     data = {
         **queue.job_summary(job),
         "cell": cell,
-        "fits": (job.params or {}).get("fits"),
-        "capacity_basis": (job.params or {}).get("capacity_basis"),
+        "fits": JobParams.of(job).fits,
+        "capacity_basis": JobParams.of(job).capacity_basis,
         "estimated_start": local_time(fc.start) if fc else None,
         "estimated_completion": local_time(fc.end) if fc else None,
     }
