@@ -102,8 +102,12 @@ async def test_potentiostatic_eis_fit_returns_the_models_rct(tmp_path) -> None:
     protocol = protocols.loads(EIS_PROTOCOL)
     async with simulated_emstat4(PRESET) as channel:
         params = channel.params
-        cell = CellInfo("eis cell", active_mass_g=params.active_mass_g, area_cm2=params.area_cm2)
-        cell.specific_capacity_mAh_g = 200.0
+        cell = CellInfo(
+            "eis cell",
+            active_mass_g=params.active_mass_g,
+            area_cm2=params.area_cm2,
+            specific_capacity_mAh_g=200.0,
+        )
         run_id, result = await run_protocol(store, protocol, cell, channel.driver)
         truth = channel.cell.truth()
     assert result.status == "completed", result.message
