@@ -42,6 +42,8 @@ SLOT: dict[Role, tuple[str, dict[str, Any]]] = {
 
 @dataclass
 class SimulatedChannel:
+    """One simulated potentiostat with its cell, and the connected driver."""
+
     driver: Potentiostat
     simulator: Any  # inject / clear / state, and the kind's own fault controls
     cell: Any
@@ -91,7 +93,7 @@ def _configure(role: Role) -> tuple[InstrumentKind, Any]:
 
 
 def _quietly(close: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
-    """A closer that cannot hide what ended the simulation behind its own failure."""
+    """A closer whose own failure cannot hide what ended the simulation."""
 
     async def run() -> None:
         with contextlib.suppress(Exception):
