@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import yaml
@@ -13,6 +13,9 @@ import yaml
 from scheduler.cli.output import console, emit
 from scheduler.cli.sim_cmd import sim_app
 from scheduler.errors import SchedulerError
+
+if TYPE_CHECKING:
+    from simulators.emstat4 import FaultSpec
 
 
 def parse_settings(pairs: list[str]) -> dict[str, Any]:
@@ -47,6 +50,16 @@ def protocol_overrides(pairs: list[str], protocol: str) -> dict[str, Any]:
     return overrides
 
 
+def parse_faults(texts: list[str]) -> list[FaultSpec]:
+    """`--fault KIND[@N]` options → the faults to inject, named as the simulated
+    potentiostat's kind declares them (an unknown name: one sentence listing the valid ones)."""
+    from scheduler.sim.bench import kind_for
+    from simulators.emstat4 import parse_fault
+
+    names = tuple(kind_for("potentiostat").faults)
+    return [parse_fault(text, names) for text in texts]
+
+
 @sim_app.command("run")
 def run(
     protocol: Path = typer.Argument(..., help="Protocol file (YAML)."),
@@ -74,12 +87,11 @@ def run(
     import protocols
     from scheduler.analyze import analyse_stored_run
     from scheduler.cli.analyze_cmd import render_report
-    from simulators.emstat4 import parse_fault
     from storage import open_store
 
     if transport not in ("tcp", "pty"):
         raise SchedulerError(f"--transport must be tcp or pty, not {transport!r}")
-    faults = [parse_fault(text) for text in fault]
+    faults = parse_faults(fault)
     link_faults = [f.kind for f in faults if f.kind in ("drop", "drop-abrupt", "unplug")]
     if link_faults and transport != "tcp":
         raise SchedulerError(f"--fault {link_faults[0]} needs --transport tcp (a pty cannot drop)")
@@ -125,7 +137,7 @@ async def _run_simulated(
     parameters: dict[str, Any],
     time_scale: float,
     transport: str,
-    faults: list[Any],
+    faults: list[FaultSpec],
 ) -> tuple[int, Any, Any]:
     """Run `protocol` on the preset's cell behind a simulated EmStat4, through the driver."""
     from scheduler.binding import CellInfo
@@ -139,7 +151,7 @@ async def _run_simulated(
         preset, overrides=cell_overrides, time_scale=time_scale, transport=transport
     ) as channel:
         for spec in faults:
-            spec.arm(channel.simulator)
+            channel.simulator.inject(spec.kind, after=spec.after, code=spec.code)
         params = channel.params
         cell = CellInfo.from_preset(params, f"sim {params.name}")
         await db.add_cell(cell.name, extra=cell_extra(params))

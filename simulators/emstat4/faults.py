@@ -25,6 +25,7 @@ cable is out for a while; pty endpoints ignore it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -100,11 +101,14 @@ FAULT_KINDS = {
 _SPEC = re.compile(r"^(?P<kind>[a-z-]+)(=(?P<code>[0-9A-Fa-f]{1,4}))?(@(?P<after>\d+))?$")
 
 
-def parse_fault(text: str) -> FaultSpec:
-    """`KIND[@N]` (and `error=XXXX[@N]`) → FaultSpec, or one sentence saying what is valid."""
+def parse_fault(text: str, names: Iterable[str] = FAULT_KINDS) -> FaultSpec:
+    """`KIND[@N]` (and `error=XXXX[@N]`) → FaultSpec, or one sentence saying what is valid.
+
+    `names` are the fault names accepted, for a caller that declares them itself."""
+    accepted = tuple(names)
     found = _SPEC.match(text.strip())
-    kinds = ", ".join(FAULT_KINDS)
-    if not found or found["kind"] not in FAULT_KINDS:
+    kinds = ", ".join(accepted)
+    if not found or found["kind"] not in accepted:
         raise SimulatorError(
             f"--fault {text!r} is not KIND[@N] with KIND one of {kinds} "
             "(N = data packages before the fault, e.g. drop@500)"
