@@ -98,17 +98,7 @@ def rate_table(
     """
     if not summary:
         raise AnalysisError(TECHNIQUE, "summary", "the cycle summary is empty.")
-    if isinstance(c_rates, Mapping):
-        rate_of = {int(k): float(v) for k, v in c_rates.items()}
-    else:
-        rates = list(c_rates)
-        if len(rates) != len(summary):
-            raise AnalysisError(
-                TECHNIQUE,
-                "c_rates",
-                f"{len(rates)} rates for {len(summary)} cycles; give one per cycle.",
-            )
-        rate_of = {row.cycle: float(r) for row, r in zip(summary, rates, strict=True)}
+    rate_of = _rate_of(summary, c_rates)
     rows = [r for r in summary if r.cycle in rate_of and math.isfinite(rate_of[r.cycle])]
     if not rows:
         raise AnalysisError(TECHNIQUE, "c_rates", "no cycle of the summary has a C-rate.")
@@ -120,20 +110,7 @@ def rate_table(
         else:
             blocks.append([row])
     unit = _capacity(rows[0])[1]
-    stats = []
-    for block in blocks:
-        used = block[1:] if exclude_first and len(block) > 1 else block
-        values = np.array([_capacity(r)[0] for r in used])
-        volts = [r.mean_discharge_V for r in used if r.mean_discharge_V is not None]
-        stats.append(
-            (
-                block,
-                used,
-                float(values.mean()),
-                float(values.std(ddof=1)) if values.size > 1 else 0.0,
-                float(np.mean(volts)) if volts else None,
-            )
-        )
+    stats = [_block_stats(block, exclude_first) for block in blocks]
     lowest = min(rate_of[b[0].cycle] for b in blocks)
     ref_index = next(
         i
@@ -169,3 +146,35 @@ def rate_table(
         "the first block at the lowest rate"
     )
     return RateTable(table_rows, unit, reference, recovery, exclude_first)
+
+
+def _rate_of(
+    summary: Sequence[CycleSummary], c_rates: Mapping[int, float] | Sequence[float]
+) -> dict[int, float]:
+    """Cycle number → discharge C-rate, from a mapping or from one rate per summary row."""
+    if isinstance(c_rates, Mapping):
+        return {int(k): float(v) for k, v in c_rates.items()}
+    rates = list(c_rates)
+    if len(rates) != len(summary):
+        raise AnalysisError(
+            TECHNIQUE,
+            "c_rates",
+            f"{len(rates)} rates for {len(summary)} cycles; give one per cycle.",
+        )
+    return {row.cycle: float(r) for row, r in zip(summary, rates, strict=True)}
+
+
+def _block_stats(
+    block: list[CycleSummary], exclude_first: bool
+) -> tuple[list[CycleSummary], list[CycleSummary], float, float, float | None]:
+    """(block, cycles used, mean, sd, mean discharge voltage) of one block's capacities."""
+    used = block[1:] if exclude_first and len(block) > 1 else block
+    values = np.array([_capacity(r)[0] for r in used])
+    volts = [r.mean_discharge_V for r in used if r.mean_discharge_V is not None]
+    return (
+        block,
+        used,
+        float(values.mean()),
+        float(values.std(ddof=1)) if values.size > 1 else 0.0,
+        float(np.mean(volts)) if volts else None,
+    )
