@@ -8,20 +8,22 @@ import typer
 from rich.table import Table
 
 from scheduler.cli import app
+from scheduler.cli.options import (
+    BY_OPTION,
+    DB_OPTION,
+    JSON_OPTION,
+    default_user,
+    local_time,
+    open_db,
+)
 from scheduler.cli.output import console, emit
-from scheduler.cli.queue_cmd import BY_OPTION, DB_OPTION, JSON_OPTION, default_user, local_time
+from scheduler.cli.status_cmd import alarm_row
 from scheduler.errors import SchedulerError
 
 
 def _alarm(a: Any) -> dict[str, Any]:
     return {
-        "id": a.id,
-        "at": local_time(a.at),
-        "kind": a.kind,
-        "bench": a.bench,
-        "slot": a.slot,
-        "run": a.run_id,
-        "message": a.message,
+        **alarm_row(a),
         "acked_at": local_time(a.acked_at),
         "acked_by": a.acked_by,
     }
@@ -38,11 +40,10 @@ def ack(
 ) -> None:
     """Acknowledge a latched alarm (or all); without arguments, list the active ones."""
     from scheduler import queue
-    from storage import open_store
 
     if alarm is not None and all_:
         raise SchedulerError("give an alarm number or --all, not both")
-    with open_store(db) as store:
+    with open_db(db) as store:
         if alarm is None and not all_:
             rows = [_alarm(a) for a in queue.active_alarms(store, bench)]
 
@@ -60,7 +61,7 @@ def ack(
             emit(rows, as_json, render_active)
             return
         who = by or default_user()
-        done = queue.ack(store, "all" if all_ else alarm, by=who, bench=bench)
+        done = queue.ack(store, "all" if alarm is None else alarm, by=who, bench=bench)
         earlier = None
         if alarm is not None and not done:
             earlier = _alarm(store.get_event(alarm))
