@@ -7,15 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from scheduler.cli import app
-from scheduler.cli.options import (
-    BY_OPTION,
-    DB_OPTION,
-    JSON_OPTION,
-    default_user,
-    local_time,
-    open_db,
-)
+from scheduler.cli import app, options
 from scheduler.cli.output import console, emit
 from scheduler.cli.status_cmd import alarm_row
 from scheduler.errors import SchedulerError
@@ -24,7 +16,7 @@ from scheduler.errors import SchedulerError
 def _alarm(a: Any) -> dict[str, Any]:
     return {
         **alarm_row(a),
-        "acked_at": local_time(a.acked_at),
+        "acked_at": options.local_time(a.acked_at),
         "acked_by": a.acked_by,
     }
 
@@ -34,16 +26,16 @@ def ack(
     alarm: int | None = typer.Argument(None, metavar="[ALARM]", help="Alarm number."),
     all_: bool = typer.Option(False, "--all", help="Acknowledge every active alarm."),
     bench: str | None = typer.Option(None, "--bench", help="With --all: only this bench's."),
-    by: str | None = BY_OPTION,
-    db: str | None = DB_OPTION,
-    as_json: bool = JSON_OPTION,
+    by: str | None = options.BY_OPTION,
+    db: str | None = options.DB_OPTION,
+    as_json: bool = options.JSON_OPTION,
 ) -> None:
     """Acknowledge a latched alarm (or all); without arguments, list the active ones."""
     from scheduler import queue
 
     if alarm is not None and all_:
         raise SchedulerError("give an alarm number or --all, not both")
-    with open_db(db) as store:
+    with options.open_db(db) as store:
         if alarm is None and not all_:
             rows = [_alarm(a) for a in queue.active_alarms(store, bench)]
 
@@ -60,7 +52,7 @@ def ack(
 
             emit(rows, as_json, render_active)
             return
-        who = by or default_user()
+        who = by or options.default_user()
         done = queue.ack(store, "all" if alarm is None else alarm, by=who, bench=bench)
         earlier = None
         if alarm is not None and not done:

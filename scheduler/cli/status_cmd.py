@@ -17,8 +17,8 @@ from rich.text import Text
 
 from scheduler.cli import app
 from scheduler.cli.options import BENCH_DB_OPTION, JSON_OPTION, local_time, open_db, short_time
-from scheduler.cli.output import _clean as clean
 from scheduler.cli.output import console, emit
+from scheduler.jsonable import jsonable
 
 
 def _num(value: Any) -> float | None:
@@ -248,7 +248,7 @@ def status(
             if as_json:  # one JSON document per line per refresh, for scripts that follow
                 while True:
                     data = slot_status(store, bench=bench_name, bench_slots=slots)
-                    sys.stdout.write(json.dumps(clean(data), default=str) + "\n")
+                    sys.stdout.write(json.dumps(jsonable(data)) + "\n")
                     sys.stdout.flush()
                     time.sleep(interval)
             from rich.live import Live
