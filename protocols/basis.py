@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from protocols import units
 from protocols.errors import Problem, ProtocolError
+from protocols.schema import validation_problems
 from protocols.source import decode, parse_yaml
 
 
@@ -216,16 +217,7 @@ class CellSpec(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            problems = []
-            for err in exc.errors():
-                path = ".".join(str(x) for x in err["loc"])
-                msg = err["msg"].removeprefix("Value error, ")
-                if err["type"] == "extra_forbidden":
-                    msg = f"unknown field; valid fields are: {', '.join(cls.model_fields)}"
-                elif err["type"] == "missing":
-                    msg = "is required"
-                problems.append(Problem(file, path, msg, lines.get(path)))
-            raise ProtocolError(problems) from None
+            raise ProtocolError(validation_problems(exc, cls, file, "", lines.get)) from None
 
     def basis(self) -> CapacityBasis:
         """What 1C is for this cell (see `capacity_basis`); a cell file must state one."""

@@ -11,7 +11,7 @@ from rich.table import Table
 from scheduler.cli import app
 from scheduler.cli.options import DB_OPTION, JSON_OPTION, open_db
 from scheduler.cli.output import console, emit
-from scheduler.errors import SchedulerError
+from scheduler.errors import SchedulerError, field_errors
 
 cell_app = typer.Typer(name="cell", help="Cells under test: add, list.", no_args_is_help=True)
 app.add_typer(cell_app, name="cell")
@@ -49,9 +49,7 @@ def _spec(data: dict[str, Any]) -> Any:
     try:
         return CellSpec.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = str(err["loc"][0]) if err["loc"] else ""
-        msg = str(err["msg"]).removeprefix("Value error, ")
+        field, msg = field_errors(exc)[0]
         where = _OPTION_NAMES.get(field, field)
         raise SchedulerError(
             f"cell {data.get('name')}: {where} {data.get(field)!r} is not valid: {msg}"
