@@ -42,12 +42,8 @@ class CapacityBasis:
         """1C = active mass × specific capacity (e.g. 12 mg × 200 mAh/g = 2.4 mA)."""
         _positive("active mass", active_mass_g)
         _positive("specific capacity", specific_capacity_mAh_g)
-        one_c = active_mass_g * specific_capacity_mAh_g / 1000.0
-        text = (
-            f"1C = {specific_capacity_mAh_g:g} mA/g × {active_mass_g * 1000:g} mg"
-            f" = {units.format_si(one_c, 'A')}"
-        )
-        return cls(one_c, text, active_mass_g=active_mass_g, area_cm2=area_cm2)
+        how = f"{specific_capacity_mAh_g:g} mA/g × {active_mass_g * 1000:g} mg"
+        return cls._per_hour(active_mass_g * specific_capacity_mAh_g, how, active_mass_g, area_cm2)
 
     @classmethod
     def from_areal(
@@ -56,12 +52,8 @@ class CapacityBasis:
         """1C = electrode area × areal capacity."""
         _positive("area", area_cm2)
         _positive("areal capacity", areal_capacity_mAh_cm2)
-        one_c = area_cm2 * areal_capacity_mAh_cm2 / 1000.0
-        text = (
-            f"1C = {areal_capacity_mAh_cm2:g} mA/cm² × {area_cm2:g} cm²"
-            f" = {units.format_si(one_c, 'A')}"
-        )
-        return cls(one_c, text, active_mass_g=active_mass_g, area_cm2=area_cm2)
+        how = f"{areal_capacity_mAh_cm2:g} mA/cm² × {area_cm2:g} cm²"
+        return cls._per_hour(area_cm2 * areal_capacity_mAh_cm2, how, active_mass_g, area_cm2)
 
     @classmethod
     def from_nominal(
@@ -73,8 +65,16 @@ class CapacityBasis:
     ) -> CapacityBasis:
         """1C = the nominal capacity per hour."""
         _positive("nominal capacity", capacity_mAh)
+        how = f"nominal {capacity_mAh:g} mAh / 1 h"
+        return cls._per_hour(capacity_mAh, how, active_mass_g, area_cm2)
+
+    @classmethod
+    def _per_hour(
+        cls, capacity_mAh: float, how: str, active_mass_g: float | None, area_cm2: float | None
+    ) -> CapacityBasis:
+        """1C = `capacity_mAh` in one hour, described as '1C = <how> = <current>'."""
         one_c = capacity_mAh / 1000.0
-        text = f"1C = nominal {capacity_mAh:g} mAh / 1 h = {units.format_si(one_c, 'A')}"
+        text = f"1C = {how} = {units.format_si(one_c, 'A')}"
         return cls(one_c, text, active_mass_g=active_mass_g, area_cm2=area_cm2)
 
     def to_dict(self) -> dict[str, Any]:

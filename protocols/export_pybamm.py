@@ -88,6 +88,15 @@ def _held(step: P.Step, plan: Plan, omitted: set[str]) -> tuple[str | None, list
     return dur, terms
 
 
+def _current(current_A: float, c_rate: float | None, omitted: set[str]) -> tuple[str, str] | None:
+    """(Charge or Discharge, the current as PyBaMM reads it); None, noted, when it needs a cell."""
+    value = _current_text(current_A, c_rate)
+    if value is None:
+        omitted.add(_NEEDS_CELL)
+        return None
+    return ("Charge" if (c_rate or current_A) > 0 else "Discharge"), value
+
+
 def _step_strings(step: P.Step, plan: Plan, omitted: set[str]) -> list[str]:
     period = step.record.dt_s if step.record else None
     if isinstance(step, P.Rest | P.Wait):
@@ -97,22 +106,20 @@ def _step_strings(step: P.Step, plan: Plan, omitted: set[str]) -> list[str]:
             dur = " for 3600 seconds"
         return [_compose("Rest", dur, [], period)]
     if isinstance(step, P.ConstantCurrent):
-        value = _current_text(step.current_A, step.c_rate)
-        if value is None:
-            omitted.add(_NEEDS_CELL)
+        current = _current(step.current_A, step.c_rate, omitted)
+        if current is None:
             return []
-        verb = "Charge" if (step.c_rate or step.current_A) > 0 else "Discharge"
+        verb, value = current
         dur, terms = _held(step, plan, omitted)
         return [_compose(f"{verb} at {value}", dur, terms, period)]
     if isinstance(step, P.ConstantVoltage):
         dur, terms = _held(step, plan, omitted)
         return [_compose(f"Hold at {_num(step.voltage_V)} V", dur, terms, period)]
     if isinstance(step, P.ConstantCurrentConstantVoltage):
-        value = _current_text(step.current_A, step.c_rate)
-        if value is None:
-            omitted.add(_NEEDS_CELL)
+        current = _current(step.current_A, step.c_rate, omitted)
+        if current is None:
             return []
-        verb = "Charge" if (step.c_rate or step.current_A) > 0 else "Discharge"
+        verb, value = current
         op = ">" if verb == "Charge" else "<"
         dur, terms = _terms(step, plan, omitted)
         cc = f"{verb} at {value} until {op}{_num(step.voltage_V)} V"
@@ -123,11 +130,10 @@ def _step_strings(step: P.Step, plan: Plan, omitted: set[str]) -> list[str]:
         dur, terms = _held(step, plan, omitted)
         return [_compose(f"{verb} at {_num(abs(step.power_W) * 1000)} mW", dur, terms, period)]
     if isinstance(step, P.PulseTrain):
-        value = _current_text(step.pulse_current_A, step.c_rate)
-        if value is None:
-            omitted.add(_NEEDS_CELL)
+        current = _current(step.pulse_current_A, step.c_rate, omitted)
+        if current is None:
             return []
-        verb = "Charge" if (step.c_rate or step.pulse_current_A) > 0 else "Discharge"
+        verb, value = current
         _dur, terms = _terms(step, plan, omitted)
         if step.relax_dV_dt_V_s:
             omitted.add("GITT relaxation end on |dV/dt| (exported as the fixed relaxation time)")

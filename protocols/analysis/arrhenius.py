@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from protocols.analysis._data import as_float_array, finite
+from protocols.analysis._data import as_float_array, finite, result_dict
 from protocols.analysis.errors import AnalysisError
 
 TECHNIQUE = "Arrhenius analysis"
@@ -69,12 +69,7 @@ class ArrheniusResult:
         return y
 
     def as_dict(self) -> dict[str, Any]:
-        data = dict(self.__dict__)
-        for key, value in data.items():
-            if isinstance(value, tuple):
-                data[key] = list(value)
-        data["slope_per_1000_over_T"] = self.slope_per_1000_over_T
-        return data
+        return {**result_dict(self), "slope_per_1000_over_T": self.slope_per_1000_over_T}
 
 
 def arrhenius(

@@ -20,12 +20,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
-from protocols.analysis._data import finite, float_column, same_length
+from protocols.analysis._data import finite, float_column, result_dict, same_length
 from protocols.analysis.errors import AnalysisError
 
 TECHNIQUE = "GITT analysis"
@@ -74,9 +74,7 @@ class GittPulse:
     reasons: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["reasons"] = list(self.reasons)
-        return data
+        return result_dict(self)
 
 
 @dataclass(frozen=True)
@@ -94,13 +92,7 @@ class GittResult:
         return tuple(p for p in self.pulses if p.valid)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "pulses": [p.as_dict() for p in self.pulses],
-            "diffusion_length_cm": self.diffusion_length_cm,
-            "geometry": self.geometry,
-            "convention": self.convention,
-            "criteria": self.criteria,
-        }
+        return result_dict(self)
 
 
 @dataclass(frozen=True)

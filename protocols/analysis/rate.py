@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from protocols.analysis._data import finite, float_column
+from protocols.analysis._data import finite, float_column, result_dict
 from protocols.analysis.cycles import CycleSummary
 from protocols.analysis.errors import AnalysisError
 
@@ -34,10 +34,7 @@ class RateRow:
     mean_discharge_V: float | None
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["cycles"] = list(self.cycles)
-        data["used_cycles"] = list(self.used_cycles)
-        return data
+        return result_dict(self)
 
 
 @dataclass(frozen=True)
@@ -49,13 +46,7 @@ class RateTable:
     exclude_first: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "rows": [row.as_dict() for row in self.rows],
-            "unit": self.unit,
-            "reference": self.reference,
-            "recovery": self.recovery,
-            "exclude_first": self.exclude_first,
-        }
+        return result_dict(self)
 
 
 def discharge_c_rates(
