@@ -12,6 +12,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from queue_fixtures import (
@@ -19,11 +20,13 @@ from queue_fixtures import (
     PG_HOST,
     PG_PORT,
     PG_USER,
+    PROTOCOLS,
     TABLES,
     admin_connect,
     protocol_text,
 )
 
+from scheduler import queue
 from scheduler.bench import Bench
 from storage import Store, open_store
 
@@ -106,6 +109,25 @@ def store(db_url: str) -> Iterator[Store]:
     s.add_cell("C1", chemistry="NCM811", active_mass_g=0.012, specific_capacity_mAh_g=200.0)
     yield s
     s.close()
+
+
+@pytest.fixture
+def submit(store: Store, bench: Bench) -> Callable[..., int]:
+    """`queue.submit` on the test bench for cell C1 by kim: submit("rest", slot="A2", ...).
+
+    The protocol is a test protocol's key, or a protocol's path or text; other keywords go to
+    `queue.submit` as they are (cell_name and by too)."""
+
+    def run(protocol: str | Path = "rest", **options: Any) -> int:
+        source = protocol_text(protocol) if protocol in PROTOCOLS else protocol
+        return queue.submit(
+            store,
+            bench,
+            protocol_path_or_text=source,
+            **{"cell_name": "C1", "by": "kim", **options},
+        )
+
+    return run
 
 
 @pytest.fixture
