@@ -300,6 +300,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+def latency_rows(
+    label: str, one: list[float], many: list[float], fmt: str
+) -> list[tuple[str, float, float, str]]:
+    """The median and p99 rows of one latency, for 1 slot and for many."""
+    return [
+        (f"{label}, {name} (ms)", percentile(one, q), percentile(many, q), fmt)
+        for name, q in (("median", 50), ("p99", 99))
+    ]
+
+
 def report(load: list[Result], memory: list[Result]) -> None:
     base, many = load
     print(f"\nDaemon load at time scale {many.time_scale:g}, {many.window_s:.0f} s windows")
@@ -308,30 +318,8 @@ def report(load: list[Result], memory: list[Result]) -> None:
     rows = [
         ("samples stored per wall second", base.samples_per_s, many.samples_per_s, "{:,.0f}"),
         ("daemon CPU share (median of 10 s windows)", base.cpu_share, many.cpu_share, "{:.1%}"),
-        (
-            "sample -> MQTT, median (ms)",
-            percentile(base.mqtt_ms, 50),
-            percentile(many.mqtt_ms, 50),
-            "{:.1f}",
-        ),
-        (
-            "sample -> MQTT, p99 (ms)",
-            percentile(base.mqtt_ms, 99),
-            percentile(many.mqtt_ms, 99),
-            "{:.1f}",
-        ),
-        (
-            "sample -> stored, median (ms)",
-            percentile(base.stored_ms, 50),
-            percentile(many.stored_ms, 50),
-            "{:.0f}",
-        ),
-        (
-            "sample -> stored, p99 (ms)",
-            percentile(base.stored_ms, 99),
-            percentile(many.stored_ms, 99),
-            "{:.0f}",
-        ),
+        *latency_rows("sample -> MQTT", base.mqtt_ms, many.mqtt_ms, "{:.1f}"),
+        *latency_rows("sample -> stored", base.stored_ms, many.stored_ms, "{:.0f}"),
         ("RSS at the end (MiB)", base.rss_end / 2**20, many.rss_end / 2**20, "{:.1f}"),
         ("graceful stop, SIGTERM to exit (s)", base.stop_s, many.stop_s, "{:.2f}"),
     ]

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from protocols import units
 from protocols.errors import Problem, ProtocolError
+from protocols.schema import validation_problems
 from protocols.source import decode, parse_yaml
 
 
@@ -41,12 +42,8 @@ class CapacityBasis:
         """1C = active mass × specific capacity (e.g. 12 mg × 200 mAh/g = 2.4 mA)."""
         _positive("active mass", active_mass_g)
         _positive("specific capacity", specific_capacity_mAh_g)
-        one_c = active_mass_g * specific_capacity_mAh_g / 1000.0
-        text = (
-            f"1C = {specific_capacity_mAh_g:g} mA/g × {active_mass_g * 1000:g} mg"
-            f" = {units.format_si(one_c, 'A')}"
-        )
-        return cls(one_c, text, active_mass_g=active_mass_g, area_cm2=area_cm2)
+        how = f"{specific_capacity_mAh_g:g} mA/g × {active_mass_g * 1000:g} mg"
+        return cls._per_hour(active_mass_g * specific_capacity_mAh_g, how, active_mass_g, area_cm2)
 
     @classmethod
     def from_areal(
@@ -55,12 +52,8 @@ class CapacityBasis:
         """1C = electrode area × areal capacity."""
         _positive("area", area_cm2)
         _positive("areal capacity", areal_capacity_mAh_cm2)
-        one_c = area_cm2 * areal_capacity_mAh_cm2 / 1000.0
-        text = (
-            f"1C = {areal_capacity_mAh_cm2:g} mA/cm² × {area_cm2:g} cm²"
-            f" = {units.format_si(one_c, 'A')}"
-        )
-        return cls(one_c, text, active_mass_g=active_mass_g, area_cm2=area_cm2)
+        how = f"{areal_capacity_mAh_cm2:g} mA/cm² × {area_cm2:g} cm²"
+        return cls._per_hour(area_cm2 * areal_capacity_mAh_cm2, how, active_mass_g, area_cm2)
 
     @classmethod
     def from_nominal(
@@ -72,8 +65,16 @@ class CapacityBasis:
     ) -> CapacityBasis:
         """1C = the nominal capacity per hour."""
         _positive("nominal capacity", capacity_mAh)
+        how = f"nominal {capacity_mAh:g} mAh / 1 h"
+        return cls._per_hour(capacity_mAh, how, active_mass_g, area_cm2)
+
+    @classmethod
+    def _per_hour(
+        cls, capacity_mAh: float, how: str, active_mass_g: float | None, area_cm2: float | None
+    ) -> CapacityBasis:
+        """1C = `capacity_mAh` in one hour, described as '1C = <how> = <current>'."""
         one_c = capacity_mAh / 1000.0
-        text = f"1C = nominal {capacity_mAh:g} mAh / 1 h = {units.format_si(one_c, 'A')}"
+        text = f"1C = {how} = {units.format_si(one_c, 'A')}"
         return cls(one_c, text, active_mass_g=active_mass_g, area_cm2=area_cm2)
 
     def to_dict(self) -> dict[str, Any]:
@@ -216,16 +217,7 @@ class CellSpec(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            problems = []
-            for err in exc.errors():
-                path = ".".join(str(x) for x in err["loc"])
-                msg = err["msg"].removeprefix("Value error, ")
-                if err["type"] == "extra_forbidden":
-                    msg = f"unknown field; valid fields are: {', '.join(cls.model_fields)}"
-                elif err["type"] == "missing":
-                    msg = "is required"
-                problems.append(Problem(file, path, msg, lines.get(path)))
-            raise ProtocolError(problems) from None
+            raise ProtocolError(validation_problems(exc, cls, file, "", lines.get)) from None
 
     def basis(self) -> CapacityBasis:
         """What 1C is for this cell (see `capacity_basis`); a cell file must state one."""

@@ -33,14 +33,6 @@ def _num(x: float) -> str:
     return f"{x:.6g}"
 
 
-def _current_text(amps: float, c_rate: float | None) -> str | None:
-    if c_rate is not None and c_rate != 0:
-        return f"{_num(abs(c_rate))}C"
-    if math.isfinite(amps):
-        return f"{_num(abs(amps) * 1000)} mA"
-    return None
-
-
 def _terms(step: P.Step, plan: Plan, omitted: set[str]) -> tuple[str | None, list[str]]:
     """(' for …' duration text, list of 'until' terms) for the PyBaMM string."""
     duration = None
@@ -88,7 +80,31 @@ def _held(step: P.Step, plan: Plan, omitted: set[str]) -> tuple[str | None, list
     return dur, terms
 
 
+class _NeedsCell(Exception):
+    """A current in C (or per gram, per cm²) with no cell bound to resolve it."""
+
+
+def _current(current_A: float, c_rate: float | None) -> tuple[str, str]:
+    """(Charge or Discharge, the current as PyBaMM reads it); _NeedsCell when it needs a cell."""
+    if c_rate is not None and c_rate != 0:
+        value = f"{_num(abs(c_rate))}C"
+    elif math.isfinite(current_A):
+        value = f"{_num(abs(current_A) * 1000)} mA"
+    else:
+        raise _NeedsCell
+    return ("Charge" if (c_rate or current_A) > 0 else "Discharge"), value
+
+
 def _step_strings(step: P.Step, plan: Plan, omitted: set[str]) -> list[str]:
+    """The PyBaMM strings of one step; a step whose current needs a cell is left out, noted."""
+    try:
+        return _strings(step, plan, omitted)
+    except _NeedsCell:
+        omitted.add(_NEEDS_CELL)
+        return []
+
+
+def _strings(step: P.Step, plan: Plan, omitted: set[str]) -> list[str]:
     period = step.record.dt_s if step.record else None
     if isinstance(step, P.Rest | P.Wait):
         dur, _ = _terms(step, plan, omitted)
@@ -97,22 +113,14 @@ def _step_strings(step: P.Step, plan: Plan, omitted: set[str]) -> list[str]:
             dur = " for 3600 seconds"
         return [_compose("Rest", dur, [], period)]
     if isinstance(step, P.ConstantCurrent):
-        value = _current_text(step.current_A, step.c_rate)
-        if value is None:
-            omitted.add(_NEEDS_CELL)
-            return []
-        verb = "Charge" if (step.c_rate or step.current_A) > 0 else "Discharge"
+        verb, value = _current(step.current_A, step.c_rate)
         dur, terms = _held(step, plan, omitted)
         return [_compose(f"{verb} at {value}", dur, terms, period)]
     if isinstance(step, P.ConstantVoltage):
         dur, terms = _held(step, plan, omitted)
         return [_compose(f"Hold at {_num(step.voltage_V)} V", dur, terms, period)]
     if isinstance(step, P.ConstantCurrentConstantVoltage):
-        value = _current_text(step.current_A, step.c_rate)
-        if value is None:
-            omitted.add(_NEEDS_CELL)
-            return []
-        verb = "Charge" if (step.c_rate or step.current_A) > 0 else "Discharge"
+        verb, value = _current(step.current_A, step.c_rate)
         op = ">" if verb == "Charge" else "<"
         dur, terms = _terms(step, plan, omitted)
         cc = f"{verb} at {value} until {op}{_num(step.voltage_V)} V"
@@ -123,11 +131,7 @@ def _step_strings(step: P.Step, plan: Plan, omitted: set[str]) -> list[str]:
         dur, terms = _held(step, plan, omitted)
         return [_compose(f"{verb} at {_num(abs(step.power_W) * 1000)} mW", dur, terms, period)]
     if isinstance(step, P.PulseTrain):
-        value = _current_text(step.pulse_current_A, step.c_rate)
-        if value is None:
-            omitted.add(_NEEDS_CELL)
-            return []
-        verb = "Charge" if (step.c_rate or step.pulse_current_A) > 0 else "Discharge"
+        verb, value = _current(step.pulse_current_A, step.c_rate)
         _dur, terms = _terms(step, plan, omitted)
         if step.relax_dV_dt_V_s:
             omitted.add("GITT relaxation end on |dV/dt| (exported as the fixed relaxation time)")

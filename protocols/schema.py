@@ -265,6 +265,9 @@ def validation_problems(
             msg = f"unknown field '{name}'; valid fields here are: {valid}"
         elif kind == "missing":
             msg = f"missing required field '{name}'"
+        elif kind == "value_error":  # a validator's own sentence, without pydantic's prefix
+            text = str(err["msg"]).removeprefix("Value error, ")
+            msg = f"'{name}': {text}" if name else text
         elif kind == "literal_error":
             expected = err.get("ctx", {}).get("expected", "")
             msg = f"'{given}' is not allowed for '{name}'; use {expected}"

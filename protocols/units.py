@@ -161,36 +161,10 @@ def parse(raw: object, kinds: tuple[Kind, ...], *, allow_reference: bool = False
     text = raw.strip()
     if len(text) > 120:
         raise QuantityError(f"'{text[:40]}…' is too long to be a quantity")
-    reference: str | None = None
-    vs = _VS_RE.match(text)
-    if vs:
-        if not allow_reference:
-            raise QuantityError(
-                f"'{text}' names a reference electrode, which only voltages can have"
-            )
-        text, ref = vs.group(1).strip(), vs.group(2).strip()
-        key = ref.lower().replace(" ", "")
-        if key not in REFERENCES:
-            raise QuantityError(
-                f"unknown reference electrode '{ref}'; known: Li/Li+, Li-In (0.62 V vs Li/Li+),"
-                " cell"
-            )
-        reference = None if REFERENCES[key] is None else key
+    text, reference = _split_reference(text, allow_reference)
     if C_RATE in kinds:
-        m = _CRATE_RE.match(text)
-        d = _CRATE_DIV_RE.match(text)
-        if m or d:
-            if m:
-                rate = float(m.group(1)) if m.group(1) else 1.0
-            else:
-                assert d is not None
-                num = float(d.group(1)) if d.group(1) else 1.0
-                den = float(d.group(2))
-                if den == 0:
-                    raise QuantityError(f"'{text}' divides by zero")
-                rate = num / den
-            if not math.isfinite(rate):
-                raise QuantityError(f"'{text}' is not a finite C-rate")
+        rate = _c_rate(text)
+        if rate is not None:
             return Value(rate, C_RATE, raw.strip())
     m = _NUM_RE.match(text)
     if not m:
@@ -203,11 +177,61 @@ def parse(raw: object, kinds: tuple[Kind, ...], *, allow_reference: bool = False
         if any(k is NUMBER_KIND for k in kinds):
             return Value(number, NUMBER_KIND, text)
         raise QuantityError(f"'{text}' has no unit; expected {_kinds_text(kinds)}")
+    cleaned, dim = _unit_dimension(text, unit, kinds)
+    for kind in kinds:
+        if kind is not C_RATE and dim == _kind_dim(kind.unit):
+            converted = _convert(number, cleaned, kind, text)
+            if reference is not None and kind is not VOLTAGE:
+                raise QuantityError(f"'{raw}' names a reference electrode but is not a voltage")
+            return Value(converted, kind, raw.strip(), reference)
+    if unit.strip() == "C" or unit.strip().startswith("C/"):
+        raise QuantityError(f"'{text}' is a C-rate, but this field needs {_kinds_text(kinds)}")
+    got = _describe_dim(dim)
+    raise QuantityError(f"'{text}' is {got}, but this field needs {_kinds_text(kinds)}")
+
+
+def _split_reference(text: str, allow_reference: bool) -> tuple[str, str | None]:
+    """(the quantity, its reference electrode key) from '4.3 V vs Li/Li+'; None: the cell."""
+    vs = _VS_RE.match(text)
+    if not vs:
+        return text, None
+    if not allow_reference:
+        raise QuantityError(f"'{text}' names a reference electrode, which only voltages can have")
+    ref = vs.group(2).strip()
+    key = ref.lower().replace(" ", "")
+    if key not in REFERENCES:
+        raise QuantityError(
+            f"unknown reference electrode '{ref}'; known: Li/Li+, Li-In (0.62 V vs Li/Li+), cell"
+        )
+    return vs.group(1).strip(), None if REFERENCES[key] is None else key
+
+
+def _c_rate(text: str) -> float | None:
+    """The multiple of 1C that '0.5C', 'C' or 'C/10' stands for; None if `text` is no C-rate."""
+    m = _CRATE_RE.match(text)
+    d = _CRATE_DIV_RE.match(text)
+    if m:
+        rate = float(m.group(1)) if m.group(1) else 1.0
+    elif d:
+        num = float(d.group(1)) if d.group(1) else 1.0
+        den = float(d.group(2))
+        if den == 0:
+            raise QuantityError(f"'{text}' divides by zero")
+        rate = num / den
+    else:
+        return None
+    if not math.isfinite(rate):
+        raise QuantityError(f"'{text}' is not a finite C-rate")
+    return rate
+
+
+def _unit_dimension(text: str, unit: str, kinds: tuple[Kind, ...]) -> tuple[str, str]:
+    """(the unit as pint writes it, its dimensionality), checked against the grammar first."""
     if not _UNIT_RE.match(unit):
         raise QuantityError(f"'{unit}' in '{text}' is not a unit; expected {_kinds_text(kinds)}")
     cleaned = _clean_unit(unit)
     try:
-        dim = _dimensionality(cleaned)
+        return cleaned, _dimensionality(cleaned)
     except Exception as exc:  # pint raises several types for unknown or malformed units
         if re.fullmatch(r"[\d.]*\s*C\b.*", unit) and C_RATE not in kinds:
             raise QuantityError(
@@ -216,29 +240,20 @@ def parse(raw: object, kinds: tuple[Kind, ...], *, allow_reference: bool = False
         raise QuantityError(
             f"unknown unit '{unit}' in '{text}'; expected {_kinds_text(kinds)}"
         ) from exc
-    for kind in kinds:
-        if kind is C_RATE:
-            continue
-        if dim != _kind_dim(kind.unit):
-            continue
-        q = ureg.Quantity(number, cleaned)
-        try:
-            if kind is DELTA_T and str(q.units) in ("degree_Celsius", "degree_Fahrenheit"):
-                q = ureg.Quantity(
-                    number, "delta_degC" if "Celsius" in str(q.units) else "delta_degF"
-                )
-            converted = float(q.to(kind.unit).magnitude) if kind.unit else float(q.to("").magnitude)
-        except Exception as exc:
-            raise QuantityError(f"'{text}' cannot be converted to {kind.unit}") from exc
-        if not math.isfinite(converted):
-            raise QuantityError(f"'{text}' is out of range")
-        if reference is not None and kind is not VOLTAGE:
-            raise QuantityError(f"'{raw}' names a reference electrode but is not a voltage")
-        return Value(converted, kind, raw.strip(), reference)
-    if unit.strip() == "C" or unit.strip().startswith("C/"):
-        raise QuantityError(f"'{text}' is a C-rate, but this field needs {_kinds_text(kinds)}")
-    got = _describe_dim(dim)
-    raise QuantityError(f"'{text}' is {got}, but this field needs {_kinds_text(kinds)}")
+
+
+def _convert(number: float, unit: str, kind: Kind, text: str) -> float:
+    """`number` `unit` in the kind's unit (a temperature difference stays a difference)."""
+    q = ureg.Quantity(number, unit)
+    try:
+        if kind is DELTA_T and str(q.units) in ("degree_Celsius", "degree_Fahrenheit"):
+            q = ureg.Quantity(number, "delta_degC" if "Celsius" in str(q.units) else "delta_degF")
+        converted = float(q.to(kind.unit).magnitude) if kind.unit else float(q.to("").magnitude)
+    except Exception as exc:
+        raise QuantityError(f"'{text}' cannot be converted to {kind.unit}") from exc
+    if not math.isfinite(converted):
+        raise QuantityError(f"'{text}' is out of range")
+    return converted
 
 
 def _describe_dim(dim: str) -> str:

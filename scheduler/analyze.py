@@ -8,7 +8,6 @@ analyses its data calls for.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from protocols.analysis.dispatch import Report, analyze_run
 from protocols.errors import ProtocolError
 from scheduler.binding import CellInfo, bind
 from scheduler.errors import SchedulerError
+from scheduler.jsonable import jsonable
 
 
 @dataclass
@@ -152,16 +152,5 @@ def analyse_stored_run(
     if store_results:
         for kind, result in report.outcomes.items():
             if result.ok:
-                outcome.stored.append(store.add_analysis(run_id, kind, _finite(result.as_dict())))
+                outcome.stored.append(store.add_analysis(run_id, kind, jsonable(result.as_dict())))
     return outcome
-
-
-def _finite(value: Any) -> Any:
-    """JSON-safe: NaN and infinity become None."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value

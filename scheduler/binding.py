@@ -15,6 +15,15 @@ from protocols import CapacityBasis, Plan, Protocol, capacity_basis
 from scheduler.errors import SchedulerError
 from scheduler.jobs import JobParams
 
+# What 1C is worked out from (with the active mass), named alike in cell files and here.
+_CAPACITY_FIELDS = (
+    "area_cm2",
+    "loading_mg_cm2",
+    "specific_capacity_mAh_g",
+    "nominal_capacity_mAh",
+    "areal_capacity_mAh_cm2",
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class CellInfo:
@@ -57,11 +66,7 @@ class CellInfo:
             name=spec.name,
             chemistry=spec.chemistry or "",
             active_mass_g=spec.active_mass_mg / 1000.0 if spec.active_mass_mg else None,
-            area_cm2=spec.area_cm2,
-            loading_mg_cm2=spec.loading_mg_cm2,
-            specific_capacity_mAh_g=spec.specific_capacity_mAh_g,
-            nominal_capacity_mAh=spec.nominal_capacity_mAh,
-            areal_capacity_mAh_cm2=spec.areal_capacity_mAh_cm2,
+            **{name: getattr(spec, name) for name in _CAPACITY_FIELDS},
             counter_electrode=spec.counter_electrode,
             counter_electrode_V=spec.counter_electrode_V or 0.0,
         )
@@ -85,11 +90,7 @@ class CellInfo:
         """What 1C is for this cell, or None for a cell that stores no charge."""
         return capacity_basis(
             active_mass_g=self.active_mass_g,
-            specific_capacity_mAh_g=self.specific_capacity_mAh_g,
-            area_cm2=self.area_cm2,
-            areal_capacity_mAh_cm2=self.areal_capacity_mAh_cm2,
-            nominal_capacity_mAh=self.nominal_capacity_mAh,
-            loading_mg_cm2=self.loading_mg_cm2,
+            **{name: getattr(self, name) for name in _CAPACITY_FIELDS},
         )
 
     def store_fields(self) -> dict[str, Any]:

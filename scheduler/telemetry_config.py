@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from scheduler.errors import SchedulerError
+from scheduler.errors import SchedulerError, explain
 
 
 class TelemetryConfig(BaseModel):
@@ -90,7 +90,7 @@ class TelemetryConfig(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise SchedulerError(f"Bench file {where}: {_explain(exc)}.") from None
+            raise SchedulerError(f"Bench file {where}: {explain(exc)}.") from None
 
     @property
     def tls(self) -> bool:
@@ -115,13 +115,3 @@ class TelemetryConfig(BaseModel):
                 "is not set."
             )
         return value
-
-
-def _explain(exc: ValidationError) -> str:
-    """Pydantic errors as one sentence naming each key."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(parts)

@@ -15,8 +15,7 @@ from typing import Literal
 import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from scheduler.errors import SchedulerError
-from scheduler.telemetry_config import _explain
+from scheduler.errors import SchedulerError, explain
 
 MAX_CONTROL_BYTES = 4096
 
@@ -53,4 +52,4 @@ def parse_control(message: aiomqtt.Message) -> ControlCommand:
     try:
         return ControlCommand.model_validate(data)
     except ValidationError as exc:
-        raise SchedulerError(f"{where} rejected: {_explain(exc)}.") from None
+        raise SchedulerError(f"{where} rejected: {explain(exc)}.") from None

@@ -17,13 +17,12 @@ of the same name: callers put them last.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from enum import Enum
 from typing import Any
 
 from scheduler.errors import SchedulerError
+from scheduler.jsonable import jsonable
 
 TOPIC_ROOT = "cellbench/v1"
 PAYLOAD_VERSION = 1
@@ -68,24 +67,3 @@ def encode(fields: Mapping[str, Any]) -> bytes:
     body = {"v": PAYLOAD_VERSION, "ts": timestamp()}
     body.update({k: jsonable(v) for k, v in fields.items() if k not in body})
     return json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON values; NaN and infinities become None, numpy and pint values are unwrapped."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return jsonable(value.value)
-    if hasattr(value, "magnitude") and hasattr(value, "units"):  # pint Quantity
-        return {"value": jsonable(value.magnitude), "unit": str(value.units)}
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return jsonable(value.tolist())
-    return str(value)

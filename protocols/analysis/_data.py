@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -62,3 +63,15 @@ def finite(array: np.ndarray, where: str, technique: str) -> np.ndarray:
         bad = int(np.flatnonzero(~np.isfinite(array))[0])
         raise AnalysisError(technique, where, f"value {bad} is not a finite number.")
     return array
+
+
+def result_dict(result: Any) -> dict[str, Any]:
+    """A result dataclass as plain data, field by field: tuples become lists, and the results
+    they hold their own as_dict()."""
+    return {f.name: _plain(getattr(result, f.name)) for f in fields(result)}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [v.as_dict() if hasattr(v, "as_dict") else v for v in value]
+    return value

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from protocols.analysis._data import as_float_array, finite
+from protocols.analysis._data import as_float_array, finite, result_dict
 from protocols.analysis.errors import AnalysisError
 
 TECHNIQUE = "Arrhenius analysis"
@@ -69,12 +69,7 @@ class ArrheniusResult:
         return y
 
     def as_dict(self) -> dict[str, Any]:
-        data = dict(self.__dict__)
-        for key, value in data.items():
-            if isinstance(value, tuple):
-                data[key] = list(value)
-        data["slope_per_1000_over_T"] = self.slope_per_1000_over_T
-        return data
+        return {**result_dict(self), "slope_per_1000_over_T": self.slope_per_1000_over_T}
 
 
 def arrhenius(
@@ -89,40 +84,7 @@ def arrhenius(
     Temperatures are in °C. Values are Rct in Ω for "rct", or conductivities (any one unit)
     for "sigma" and "sigmaT".
     """
-    if form not in FORMS:
-        raise AnalysisError(TECHNIQUE, "form", f"{form!r} is not one of {', '.join(FORMS)}.")
-    t_c = finite(
-        as_float_array(temperature_degC, "temperature_degC", TECHNIQUE),
-        "temperature_degC",
-        TECHNIQUE,
-    )
-    y = finite(as_float_array(values, "values", TECHNIQUE), "values", TECHNIQUE)
-    if t_c.size != y.size:
-        raise AnalysisError(
-            TECHNIQUE,
-            "values",
-            f"{y.size} values for {t_c.size} temperatures; give one value per temperature.",
-        )
-    if t_c.size < 3:
-        raise AnalysisError(
-            TECHNIQUE, "temperature_degC", "at least 3 temperatures are needed for an interval."
-        )
-    if np.any(t_c <= -KELVIN):
-        raise AnalysisError(TECHNIQUE, "temperature_degC", "a temperature is below 0 K.")
-    if t_c.min() > 200.0:
-        raise AnalysisError(
-            TECHNIQUE,
-            "temperature_degC",
-            f"temperatures {t_c.min():g}–{t_c.max():g} look like kelvin; pass degrees Celsius.",
-        )
-    if np.unique(t_c).size < 2:
-        raise AnalysisError(
-            TECHNIQUE, "temperature_degC", "all values are at one temperature: no slope."
-        )
-    if np.any(y <= 0):
-        raise AnalysisError(TECHNIQUE, "values", "every value must be positive to take its log.")
-    if not 0.0 < confidence < 1.0:
-        raise AnalysisError(TECHNIQUE, "confidence", "must lie in (0, 1).")
+    t_c, y = _checked(temperature_degC, values, form, confidence)
     from scipy import stats  # slow to import; only needed here
 
     t_k = t_c + KELVIN
@@ -161,3 +123,44 @@ def arrhenius(
         r_squared=float(fit.rvalue**2),
         n=n,
     )
+
+
+def _checked(
+    temperature_degC: Any, values: Any, form: str, confidence: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(temperatures in °C, values) as arrays a fit can use, or the one AnalysisError why not."""
+    if form not in FORMS:
+        raise AnalysisError(TECHNIQUE, "form", f"{form!r} is not one of {', '.join(FORMS)}.")
+    t_c = finite(
+        as_float_array(temperature_degC, "temperature_degC", TECHNIQUE),
+        "temperature_degC",
+        TECHNIQUE,
+    )
+    y = finite(as_float_array(values, "values", TECHNIQUE), "values", TECHNIQUE)
+    if t_c.size != y.size:
+        raise AnalysisError(
+            TECHNIQUE,
+            "values",
+            f"{y.size} values for {t_c.size} temperatures; give one value per temperature.",
+        )
+    if t_c.size < 3:
+        raise AnalysisError(
+            TECHNIQUE, "temperature_degC", "at least 3 temperatures are needed for an interval."
+        )
+    if np.any(t_c <= -KELVIN):
+        raise AnalysisError(TECHNIQUE, "temperature_degC", "a temperature is below 0 K.")
+    if t_c.min() > 200.0:
+        raise AnalysisError(
+            TECHNIQUE,
+            "temperature_degC",
+            f"temperatures {t_c.min():g}–{t_c.max():g} look like kelvin; pass degrees Celsius.",
+        )
+    if np.unique(t_c).size < 2:
+        raise AnalysisError(
+            TECHNIQUE, "temperature_degC", "all values are at one temperature: no slope."
+        )
+    if np.any(y <= 0):
+        raise AnalysisError(TECHNIQUE, "values", "every value must be positive to take its log.")
+    if not 0.0 < confidence < 1.0:
+        raise AnalysisError(TECHNIQUE, "confidence", "must lie in (0, 1).")
+    return t_c, y

@@ -20,12 +20,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
-from protocols.analysis._data import finite, float_column, same_length
+from protocols.analysis._data import finite, float_column, result_dict, same_length
 from protocols.analysis.errors import AnalysisError
 
 TECHNIQUE = "GITT analysis"
@@ -74,9 +74,7 @@ class GittPulse:
     reasons: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["reasons"] = list(self.reasons)
-        return data
+        return result_dict(self)
 
 
 @dataclass(frozen=True)
@@ -94,13 +92,7 @@ class GittResult:
         return tuple(p for p in self.pulses if p.valid)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "pulses": [p.as_dict() for p in self.pulses],
-            "diffusion_length_cm": self.diffusion_length_cm,
-            "geometry": self.geometry,
-            "convention": self.convention,
-            "criteria": self.criteria,
-        }
+        return result_dict(self)
 
 
 @dataclass(frozen=True)
@@ -233,6 +225,42 @@ def _check_options(
         raise AnalysisError(TECHNIQUE, "capacity_Ah", "the capacity must be positive.")
 
 
+@dataclass(frozen=True)
+class _Record:
+    """The columns of a GITT record, checked: finite, of one length, time never going back."""
+
+    time: np.ndarray
+    volts: np.ndarray
+    current: np.ndarray
+    step_time: np.ndarray | None
+    charge_Ah: np.ndarray  # net charge since the first sample
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The caller's options for reading every pulse, and when a pulse's D is trusted."""
+
+    length: float  # the diffusion length L, cm
+    fit_window: tuple[float, float]
+    ramp_tolerance: float
+    tail_fraction: float
+    capacity_Ah: float | None
+    initial_soc: float
+    validity_ratio: float
+    min_fit_r2: float
+    min_signal_to_noise: float
+    relaxation_tolerance: float
+
+    def criteria(self) -> str:
+        return (
+            f"valid when τ·D/L² < {self.validity_ratio:g} (τ ≪ L²/D, with the pulse's own D); "
+            f"|ΔEs| ≥ {self.min_signal_to_noise:g}× its standard error from the rest noise; "
+            f"each rest moves ≤ {self.relaxation_tolerance:g}·|ΔEs| over its second half; "
+            f"E–√t fit R² ≥ {self.min_fit_r2:g} over "
+            f"{self.fit_window[0]:g}–{self.fit_window[1]:g} τ."
+        )
+
+
 def analyze_gitt(
     samples: Mapping[str, Any],
     *,
@@ -258,6 +286,51 @@ def analyze_gitt(
     to its end level; beyond 3 standard errors), and the √t fit has R² ≥ `min_fit_r2`.
     """
     _check_options(diffusion_length_cm, geometry, fit_window, validity_ratio, capacity_Ah)
+    settings = _Settings(
+        length=diffusion_length_cm,
+        fit_window=fit_window,
+        ramp_tolerance=ramp_tolerance,
+        tail_fraction=tail_fraction,
+        capacity_Ah=capacity_Ah,
+        initial_soc=initial_soc,
+        validity_ratio=validity_ratio,
+        min_fit_r2=min_fit_r2,
+        min_signal_to_noise=min_signal_to_noise,
+        relaxation_tolerance=relaxation_tolerance,
+    )
+    record = _record(samples)
+    current = record.current
+    peak = float(np.max(np.abs(current)))
+    threshold = 0.05 * peak if current_threshold_A is None else float(current_threshold_A)
+    if peak == 0.0 or not threshold < peak:
+        raise AnalysisError(
+            TECHNIQUE, "current_A", f"no current pulse above {threshold:g} A in the data."
+        )
+    on = np.abs(current) > threshold
+    segments = [piece for run in _runs(on) for piece in _split_by_sign(current, *run)]
+    pulses: list[GittPulse] = []
+    for k, (first, last) in enumerate(segments):
+        before_start = segments[k - 1][1] + 1 if k > 0 else 0
+        after_end = segments[k + 1][0] - 1 if k + 1 < len(segments) else current.size - 1
+        pulse = _pulse(record, (first, last), (before_start, after_end), len(pulses), settings)
+        if pulse is not None:
+            pulses.append(pulse)
+    if not pulses:
+        raise AnalysisError(
+            TECHNIQUE,
+            "current_A",
+            f"no constant-current pulse of at least 3 samples above {threshold:g} A was found.",
+        )
+    length = diffusion_length_cm
+    convention = (
+        f"Weppner-Huggins, D = 4L²/(πτ)·(ΔEs/ΔEt)² and D = (4/π)·(L·(ΔEs/τ)/(dE/d√t))², "
+        f"with L = V/S = {length * 1e4:.4g} µm ({GEOMETRIES[geometry]})."
+    )
+    return GittResult(tuple(pulses), length, geometry, convention, settings.criteria())
+
+
+def _record(samples: Mapping[str, Any]) -> _Record:
+    """The record's time, voltage, current (and step time) columns, or the AnalysisError why not."""
     time = finite(float_column(samples, "test_time_s", TECHNIQUE), "test_time_s", TECHNIQUE)
     volts = finite(float_column(samples, "voltage_V", TECHNIQUE), "voltage_V", TECHNIQUE)
     current = finite(float_column(samples, "current_A", TECHNIQUE), "current_A", TECHNIQUE)
@@ -273,128 +346,100 @@ def analyze_gitt(
         raise AnalysisError(
             TECHNIQUE, "test_time_s", f"test time goes backwards at sample {where}."
         )
-    peak = float(np.max(np.abs(current)))
-    threshold = 0.05 * peak if current_threshold_A is None else float(current_threshold_A)
-    if peak == 0.0 or not threshold < peak:
-        raise AnalysisError(
-            TECHNIQUE, "current_A", f"no current pulse above {threshold:g} A in the data."
-        )
+    return _Record(time, volts, current, step_time, _net_charge(samples, time, current))
 
-    charge_Ah = _net_charge(samples, time, current)
-    on = np.abs(current) > threshold
-    segments = [piece for run in _runs(on) for piece in _split_by_sign(current, *run)]
-    length = diffusion_length_cm
-    pulses: list[GittPulse] = []
-    for k, (first, last) in enumerate(segments):
-        level = float(np.median(current[first : last + 1]))
-        index = np.arange(first, last + 1)
-        steady = index[np.abs(current[index] - level) <= ramp_tolerance * abs(level)]
-        if steady.size < 3:
-            continue
-        if step_time is not None and math.isfinite(step_time[first]):
-            t0 = float(time[first] - step_time[first])
-        elif first > 0:
-            t0 = float(time[first - 1])
-        else:
-            t0 = float(time[first] - (time[first + 1] - time[first]))
-        tau = float(time[last] - t0)
-        if tau <= 0:
-            continue
-        before_start = segments[k - 1][1] + 1 if k > 0 else 0
-        after_end = segments[k + 1][0] - 1 if k + 1 < len(segments) else n - 1
-        before = _rest_tail(time[before_start:first], volts[before_start:first], tail_fraction)
-        after = _rest_tail(
-            time[last + 1 : after_end + 1], volts[last + 1 : after_end + 1], tail_fraction
-        )
-        t_rel = time[steady] - t0
-        slope, e2, r2, fit_points = _sqrt_fit(t_rel, volts[steady], tau, fit_window)
-        e1 = before.level if before else math.nan
-        e4 = after.level if after else math.nan
-        e3 = float(volts[steady[-1]])
-        delta_s, delta_t = e4 - e1, e3 - e2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d_wh = 4.0 * length**2 / (math.pi * tau) * (delta_s / delta_t) ** 2
-            d_sqrt = 4.0 / math.pi * (length * (delta_s / tau) / slope) ** 2
-        ratio = tau * d_wh / length**2
-        noises = [t.noise for t in (before, after) if t and math.isfinite(t.noise)]
-        noise = float(np.mean(noises)) if noises else math.nan
-        reasons = _reasons(
-            before=before,
-            after=after,
-            delta_s=delta_s,
-            delta_t=delta_t,
-            level=level,
-            ratio=ratio,
-            validity_ratio=validity_ratio,
-            r2=r2,
-            min_fit_r2=min_fit_r2,
-            min_signal_to_noise=min_signal_to_noise,
-            relaxation_tolerance=relaxation_tolerance,
-        )
-        charge_end = float(charge_Ah[last])
-        pulses.append(
-            GittPulse(
-                index=len(pulses),
-                start_time_s=t0,
-                tau_s=tau,
-                current_A=level,
-                charge_Ah=charge_end,
-                soc=initial_soc + charge_end / capacity_Ah if capacity_Ah else None,
-                E1_V=e1,
-                E2_V=e2,
-                E3_V=e3,
-                E4_V=e4,
-                delta_Es_V=delta_s,
-                delta_Et_V=delta_t,
-                ir_V=e2 - e1,
-                resistance_ohm=(e2 - e1) / level,
-                sqrt_slope_V_per_sqrt_s=slope,
-                fit_r2=r2,
-                fit_points=fit_points,
-                D_cm2_s=float(d_wh),
-                D_sqrt_cm2_s=float(d_sqrt),
-                tau_D_over_L2=float(ratio),
-                rest_s=after.duration if after else 0.0,
-                end_drift_V_per_s=after.drift if after else math.nan,
-                noise_V=noise,
-                valid=not reasons,
-                reasons=tuple(reasons),
-            )
-        )
-    if not pulses:
-        raise AnalysisError(
-            TECHNIQUE,
-            "current_A",
-            f"no constant-current pulse of at least 3 samples above {threshold:g} A was found.",
-        )
-    convention = (
-        f"Weppner-Huggins, D = 4L²/(πτ)·(ΔEs/ΔEt)² and D = (4/π)·(L·(ΔEs/τ)/(dE/d√t))², "
-        f"with L = V/S = {length * 1e4:.4g} µm ({GEOMETRIES[geometry]})."
+
+def _pulse(
+    record: _Record,
+    pulse: tuple[int, int],
+    around: tuple[int, int],
+    index: int,
+    settings: _Settings,
+) -> GittPulse | None:
+    """The pulse on samples `pulse` (first, last) read with the rests up to `around`; None when
+    it has fewer than 3 steady samples or no duration."""
+    first, last = pulse
+    time, volts, current = record.time, record.volts, record.current
+    level = float(np.median(current[first : last + 1]))
+    samples = np.arange(first, last + 1)
+    steady = samples[np.abs(current[samples] - level) <= settings.ramp_tolerance * abs(level)]
+    if steady.size < 3:
+        return None
+    step_time = record.step_time
+    if step_time is not None and math.isfinite(step_time[first]):
+        t0 = float(time[first] - step_time[first])
+    elif first > 0:
+        t0 = float(time[first - 1])
+    else:
+        t0 = float(time[first] - (time[first + 1] - time[first]))
+    tau = float(time[last] - t0)
+    if tau <= 0:
+        return None
+    before_start, after_end = around
+    tail_fraction = settings.tail_fraction
+    before = _rest_tail(time[before_start:first], volts[before_start:first], tail_fraction)
+    after = _rest_tail(
+        time[last + 1 : after_end + 1], volts[last + 1 : after_end + 1], tail_fraction
     )
-    criteria = (
-        f"valid when τ·D/L² < {validity_ratio:g} (τ ≪ L²/D, with the pulse's own D); "
-        f"|ΔEs| ≥ {min_signal_to_noise:g}× its standard error from the rest noise; "
-        f"each rest moves ≤ {relaxation_tolerance:g}·|ΔEs| over its second half; "
-        f"E–√t fit R² ≥ {min_fit_r2:g} over {fit_window[0]:g}–{fit_window[1]:g} τ."
+    slope, e2, r2, fit_points = _sqrt_fit(
+        time[steady] - t0, volts[steady], tau, settings.fit_window
     )
-    return GittResult(tuple(pulses), length, geometry, convention, criteria)
+    e1 = before.level if before else math.nan
+    e4 = after.level if after else math.nan
+    e3 = float(volts[steady[-1]])
+    delta_s, delta_t = e4 - e1, e3 - e2
+    length = settings.length
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d_wh = 4.0 * length**2 / (math.pi * tau) * (delta_s / delta_t) ** 2
+        d_sqrt = 4.0 / math.pi * (length * (delta_s / tau) / slope) ** 2
+    ratio = tau * d_wh / length**2
+    noises = [t.noise for t in (before, after) if t and math.isfinite(t.noise)]
+    reasons = _reasons(before, after, delta_s, delta_t, level, ratio, r2, settings)
+    charge_end = float(record.charge_Ah[last])
+    capacity_Ah = settings.capacity_Ah
+    return GittPulse(
+        index=index,
+        start_time_s=t0,
+        tau_s=tau,
+        current_A=level,
+        charge_Ah=charge_end,
+        soc=settings.initial_soc + charge_end / capacity_Ah if capacity_Ah else None,
+        E1_V=e1,
+        E2_V=e2,
+        E3_V=e3,
+        E4_V=e4,
+        delta_Es_V=delta_s,
+        delta_Et_V=delta_t,
+        ir_V=e2 - e1,
+        resistance_ohm=(e2 - e1) / level,
+        sqrt_slope_V_per_sqrt_s=slope,
+        fit_r2=r2,
+        fit_points=fit_points,
+        D_cm2_s=float(d_wh),
+        D_sqrt_cm2_s=float(d_sqrt),
+        tau_D_over_L2=float(ratio),
+        rest_s=after.duration if after else 0.0,
+        end_drift_V_per_s=after.drift if after else math.nan,
+        noise_V=float(np.mean(noises)) if noises else math.nan,
+        valid=not reasons,
+        reasons=tuple(reasons),
+    )
 
 
 def _reasons(
-    *,
     before: _Tail | None,
     after: _Tail | None,
     delta_s: float,
     delta_t: float,
     level: float,
     ratio: float,
-    validity_ratio: float,
     r2: float,
-    min_fit_r2: float,
-    min_signal_to_noise: float,
-    relaxation_tolerance: float,
+    settings: _Settings,
 ) -> list[str]:
     """Why a pulse's D cannot be trusted; empty when it can."""
+    validity_ratio, min_fit_r2 = settings.validity_ratio, settings.min_fit_r2
+    min_signal_to_noise = settings.min_signal_to_noise
+    relaxation_tolerance = settings.relaxation_tolerance
     reasons: list[str] = []
     if before is None:
         reasons.append("no rest before the pulse (E1 unknown)")

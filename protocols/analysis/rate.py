@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from protocols.analysis._data import finite, float_column
+from protocols.analysis._data import finite, float_column, result_dict
 from protocols.analysis.cycles import CycleSummary
 from protocols.analysis.errors import AnalysisError
 
@@ -34,10 +34,7 @@ class RateRow:
     mean_discharge_V: float | None
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["cycles"] = list(self.cycles)
-        data["used_cycles"] = list(self.used_cycles)
-        return data
+        return result_dict(self)
 
 
 @dataclass(frozen=True)
@@ -49,13 +46,7 @@ class RateTable:
     exclude_first: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "rows": [row.as_dict() for row in self.rows],
-            "unit": self.unit,
-            "reference": self.reference,
-            "recovery": self.recovery,
-            "exclude_first": self.exclude_first,
-        }
+        return result_dict(self)
 
 
 def discharge_c_rates(
@@ -98,17 +89,7 @@ def rate_table(
     """
     if not summary:
         raise AnalysisError(TECHNIQUE, "summary", "the cycle summary is empty.")
-    if isinstance(c_rates, Mapping):
-        rate_of = {int(k): float(v) for k, v in c_rates.items()}
-    else:
-        rates = list(c_rates)
-        if len(rates) != len(summary):
-            raise AnalysisError(
-                TECHNIQUE,
-                "c_rates",
-                f"{len(rates)} rates for {len(summary)} cycles; give one per cycle.",
-            )
-        rate_of = {row.cycle: float(r) for row, r in zip(summary, rates, strict=True)}
+    rate_of = _rate_of(summary, c_rates)
     rows = [r for r in summary if r.cycle in rate_of and math.isfinite(rate_of[r.cycle])]
     if not rows:
         raise AnalysisError(TECHNIQUE, "c_rates", "no cycle of the summary has a C-rate.")
@@ -120,20 +101,7 @@ def rate_table(
         else:
             blocks.append([row])
     unit = _capacity(rows[0])[1]
-    stats = []
-    for block in blocks:
-        used = block[1:] if exclude_first and len(block) > 1 else block
-        values = np.array([_capacity(r)[0] for r in used])
-        volts = [r.mean_discharge_V for r in used if r.mean_discharge_V is not None]
-        stats.append(
-            (
-                block,
-                used,
-                float(values.mean()),
-                float(values.std(ddof=1)) if values.size > 1 else 0.0,
-                float(np.mean(volts)) if volts else None,
-            )
-        )
+    stats = [_block_stats(block, exclude_first) for block in blocks]
     lowest = min(rate_of[b[0].cycle] for b in blocks)
     ref_index = next(
         i
@@ -169,3 +137,35 @@ def rate_table(
         "the first block at the lowest rate"
     )
     return RateTable(table_rows, unit, reference, recovery, exclude_first)
+
+
+def _rate_of(
+    summary: Sequence[CycleSummary], c_rates: Mapping[int, float] | Sequence[float]
+) -> dict[int, float]:
+    """Cycle number → discharge C-rate, from a mapping or from one rate per summary row."""
+    if isinstance(c_rates, Mapping):
+        return {int(k): float(v) for k, v in c_rates.items()}
+    rates = list(c_rates)
+    if len(rates) != len(summary):
+        raise AnalysisError(
+            TECHNIQUE,
+            "c_rates",
+            f"{len(rates)} rates for {len(summary)} cycles; give one per cycle.",
+        )
+    return {row.cycle: float(r) for row, r in zip(summary, rates, strict=True)}
+
+
+def _block_stats(
+    block: list[CycleSummary], exclude_first: bool
+) -> tuple[list[CycleSummary], list[CycleSummary], float, float, float | None]:
+    """(block, cycles used, mean, sd, mean discharge voltage) of one block's capacities."""
+    used = block[1:] if exclude_first and len(block) > 1 else block
+    values = np.array([_capacity(r)[0] for r in used])
+    volts = [r.mean_discharge_V for r in used if r.mean_discharge_V is not None]
+    return (
+        block,
+        used,
+        float(values.mean()),
+        float(values.std(ddof=1)) if values.size > 1 else 0.0,
+        float(np.mean(volts)) if volts else None,
+    )

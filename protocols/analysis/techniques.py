@@ -17,12 +17,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from protocols.analysis._data import as_float_array, finite, float_column, same_length
+from protocols.analysis._data import as_float_array, finite, float_column, result_dict, same_length
 from protocols.analysis.errors import AnalysisError
 
 
@@ -30,11 +30,6 @@ def _positive(value: float, where: str, technique: str) -> float:
     if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
         raise AnalysisError(technique, where, f"must be a positive number, got {value!r}.")
     return float(value)
-
-
-def _dict(obj: Any) -> dict[str, Any]:
-    data = asdict(obj)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
 
 # --- DC polarisation and tortuosity ---------------------------------------------------------
@@ -56,7 +51,7 @@ class SteadyCurrent:
     settled: bool  # |change| within tolerance
 
     def as_dict(self) -> dict[str, Any]:
-        return _dict(self)
+        return result_dict(self)
 
 
 def steady_state_current(
@@ -91,7 +86,7 @@ class DcPolarisation:
     area_cm2: float
 
     def as_dict(self) -> dict[str, Any]:
-        return _dict(self)
+        return result_dict(self)
 
 
 def dc_polarisation(
@@ -145,7 +140,7 @@ class Tortuosity:
     formula: str
 
     def as_dict(self) -> dict[str, Any]:
-        return _dict(self)
+        return result_dict(self)
 
 
 def tortuosity_factor(
@@ -175,7 +170,7 @@ class InitialCurrent:
     rule: str
 
     def as_dict(self) -> dict[str, Any]:
-        return _dict(self)
+        return result_dict(self)
 
 
 def initial_current(step_time_s: Any, current_A: Any, *, samples: int = 5) -> InitialCurrent:
@@ -218,7 +213,7 @@ class Transference:
     note: str
 
     def as_dict(self) -> dict[str, Any]:
-        return _dict(self)
+        return result_dict(self)
 
 
 def bruce_vincent(
@@ -279,7 +274,7 @@ class HalfCycle:
     shorted: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return _dict(self)
+        return result_dict(self)
 
 
 @dataclass(frozen=True)
@@ -296,18 +291,7 @@ class SymmetricCycling:
     settle_rule: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "half_cycles": [h.as_dict() for h in self.half_cycles],
-            "short_at_s": self.short_at_s,
-            "short_rule": self.short_rule,
-            "cycled_s": self.cycled_s,
-            "stable_s": self.stable_s,
-            "steady_mean_abs_V": self.steady_mean_abs_V,
-            "settled_after_s": self.settled_after_s,
-            "peak_mean_abs_V": self.peak_mean_abs_V,
-            "peak_after_s": self.peak_after_s,
-            "settle_rule": self.settle_rule,
-        }
+        return result_dict(self)
 
 
 def _settling(
@@ -446,7 +430,7 @@ class CvCycle:
     delta_Ep_V: float | None  # E_pa − E_pc
 
     def as_dict(self) -> dict[str, Any]:
-        return _dict(self)
+        return result_dict(self)
 
 
 def cv_peaks(voltage_V: Any, current_A: Any, *, min_points: int = 5) -> tuple[CvCycle, ...]:
@@ -511,7 +495,7 @@ class LsvOnset:
     max_j_mA_cm2: float
 
     def as_dict(self) -> dict[str, Any]:
-        return _dict(self)
+        return result_dict(self)
 
 
 def lsv_onset(

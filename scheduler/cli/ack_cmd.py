@@ -7,22 +7,16 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from scheduler.cli import app
+from scheduler.cli import app, options
 from scheduler.cli.output import console, emit
-from scheduler.cli.queue_cmd import BY_OPTION, DB_OPTION, JSON_OPTION, default_user, local_time
+from scheduler.cli.status_cmd import alarm_row
 from scheduler.errors import SchedulerError
 
 
 def _alarm(a: Any) -> dict[str, Any]:
     return {
-        "id": a.id,
-        "at": local_time(a.at),
-        "kind": a.kind,
-        "bench": a.bench,
-        "slot": a.slot,
-        "run": a.run_id,
-        "message": a.message,
-        "acked_at": local_time(a.acked_at),
+        **alarm_row(a),
+        "acked_at": options.local_time(a.acked_at),
         "acked_by": a.acked_by,
     }
 
@@ -32,17 +26,16 @@ def ack(
     alarm: int | None = typer.Argument(None, metavar="[ALARM]", help="Alarm number."),
     all_: bool = typer.Option(False, "--all", help="Acknowledge every active alarm."),
     bench: str | None = typer.Option(None, "--bench", help="With --all: only this bench's."),
-    by: str | None = BY_OPTION,
-    db: str | None = DB_OPTION,
-    as_json: bool = JSON_OPTION,
+    by: str | None = options.BY_OPTION,
+    db: str | None = options.DB_OPTION,
+    as_json: bool = options.JSON_OPTION,
 ) -> None:
     """Acknowledge a latched alarm (or all); without arguments, list the active ones."""
     from scheduler import queue
-    from storage import open_store
 
     if alarm is not None and all_:
         raise SchedulerError("give an alarm number or --all, not both")
-    with open_store(db) as store:
+    with options.open_db(db) as store:
         if alarm is None and not all_:
             rows = [_alarm(a) for a in queue.active_alarms(store, bench)]
 
@@ -59,8 +52,8 @@ def ack(
 
             emit(rows, as_json, render_active)
             return
-        who = by or default_user()
-        done = queue.ack(store, "all" if all_ else alarm, by=who, bench=bench)
+        who = by or options.default_user()
+        done = queue.ack(store, "all" if alarm is None else alarm, by=who, bench=bench)
         earlier = None
         if alarm is not None and not done:
             earlier = _alarm(store.get_event(alarm))

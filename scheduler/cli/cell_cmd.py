@@ -9,19 +9,12 @@ import typer
 from rich.table import Table
 
 from scheduler.cli import app
+from scheduler.cli.options import DB_OPTION, JSON_OPTION, open_db
 from scheduler.cli.output import console, emit
-from scheduler.errors import SchedulerError
+from scheduler.errors import SchedulerError, field_errors
 
 cell_app = typer.Typer(name="cell", help="Cells under test: add, list.", no_args_is_help=True)
 app.add_typer(cell_app, name="cell")
-
-DB_OPTION = typer.Option(
-    None,
-    "--db",
-    envvar="CELLBENCH_DB",
-    help="Database URL (sqlite:///path or postgresql://...); default: the per-user SQLite file.",
-)
-JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 # Option -> CellSpec field (the spec parses numbers with units, e.g. "12.3mg", "0.785cm2").
 _FIELDS = {
@@ -56,9 +49,7 @@ def _spec(data: dict[str, Any]) -> Any:
     try:
         return CellSpec.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = str(err["loc"][0]) if err["loc"] else ""
-        msg = str(err["msg"]).removeprefix("Value error, ")
+        field, msg = field_errors(exc)[0]
         where = _OPTION_NAMES.get(field, field)
         raise SchedulerError(
             f"cell {data.get('name')}: {where} {data.get(field)!r} is not valid: {msg}"
@@ -160,9 +151,7 @@ def add(
         if counter_electrode is not None:
             data["counter_electrode"] = counter_electrode
         spec = _spec(data)
-    from storage import open_store
-
-    with open_store(db) as store:
+    with open_db(db) as store:
         store.add_cell(spec.name, **store_fields(spec))
         row = cell_row(store.get_cell(spec.name))
 
@@ -184,9 +173,7 @@ def _number_or_text(value: str) -> float | str:
 @cell_app.command("list")
 def list_cells(db: str | None = DB_OPTION, as_json: bool = JSON_OPTION) -> None:
     """List the cells, by name, with their capacity basis."""
-    from storage import open_store
-
-    with open_store(db) as store:
+    with open_db(db) as store:
         rows = [cell_row(c) for c in store.list_cells()]
 
     def render(data: list[dict[str, Any]]) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import getpass
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,16 @@ import typer
 from rich.table import Table
 
 from scheduler.cli import app
+from scheduler.cli.options import (
+    BENCH_DB_OPTION,
+    BY_OPTION,
+    DB_OPTION,
+    JSON_OPTION,
+    default_user,
+    local_time,
+    open_db,
+    short_time,
+)
 from scheduler.cli.output import console, emit
 
 queue_app = typer.Typer(
@@ -21,53 +29,11 @@ queue_app = typer.Typer(
 )
 app.add_typer(queue_app, name="queue")
 
-DB_OPTION = typer.Option(
-    None,
-    "--db",
-    envvar="CELLBENCH_DB",
-    help="Database URL (sqlite:///path or postgresql://...); default: the bench file's "
-    "[database] url, else the per-user SQLite file.",
-)
-JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
-BY_OPTION = typer.Option(None, "--by", help="Who is doing this (default: your login name).")
-
-
-def default_user() -> str:
-    """The login name, for the history of every queue change."""
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in this environment (some containers)
-        return "unknown"
-
-
-def local_time(ts: float | None) -> str | None:
-    """A Unix time in the local zone, as people read it."""
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
-
-
-def short_time(ts: float | None, now: float) -> str:
-    """Local time, with the date only when it is not today."""
-    if ts is None:
-        return "-"
-    moment = dt.datetime.fromtimestamp(ts).astimezone()
-    today = dt.datetime.fromtimestamp(now).astimezone().date()
-    return moment.strftime("%H:%M" if moment.date() == today else "%a %d %b %H:%M")
-
 
 def duration(seconds: float | None) -> str:
     from protocols.units import format_duration
 
     return "-" if seconds is None else format_duration(seconds)
-
-
-def _open(db: str | None, bench: Any = None) -> Any:
-    from storage import open_store
-
-    if db is None and bench is not None and bench.database is not None:
-        db = bench.database.url
-    return open_store(db)
 
 
 def _overrides(pairs: list[str] | None) -> dict[str, Any]:
@@ -95,7 +61,7 @@ def submit(
         help="Share the chamber's temperature schedule with the other jobs of this group.",
     ),
     by: str | None = BY_OPTION,
-    db: str | None = DB_OPTION,
+    db: str | None = BENCH_DB_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Check a job against the bench and queue it; a job that cannot run is refused."""
@@ -105,7 +71,7 @@ def submit(
 
     bench = Bench.load(bench_file)
     overrides = _overrides(set_)
-    with _open(db, bench) as store:
+    with open_db(db, bench) as store:
         job_id = queue.submit(
             store,
             bench,
@@ -136,7 +102,7 @@ def submit(
             f"job [bold]{d['id']}[/] {d['state']}: {d['protocol']} on cell {d['cell']}, {where}, "
             f"priority {d['priority']}, about {duration(d['estimated_s'])}"
         )
-        if d["estimated_completion"]:
+        if fc is not None and d["estimated_completion"]:
             console.print(f"  estimated completion {short_time(fc.end, now)}")
 
     emit(data, as_json, render)
@@ -153,7 +119,7 @@ def list_jobs(
     from scheduler.jobs import ACTIVE, FINISHED, WAITING
 
     now = time.time()
-    with _open(db) as store:
+    with open_db(db) as store:
         states = None if all_ else [*WAITING, *ACTIVE]
         jobs = store.list_jobs(states)
         cells = {c.id: c.name for c in store.list_cells()}
@@ -220,7 +186,7 @@ def _change(
 ) -> None:
     from scheduler import queue
 
-    with _open(db) as store:
+    with open_db(db) as store:
         before = store.get_job(job_id).state
         job = getattr(queue, action)(store, job_id, by=by or default_user(), note=note)
     data = {**queue.job_summary(job), "was": before}
@@ -238,82 +204,38 @@ JOB_ARG = typer.Argument(..., metavar="JOB", help="Job number (see `cellbench qu
 NOTE_OPTION = typer.Option("", "--note", help="Why (kept in the job's history).")
 
 
-@queue_app.command("hold")
-def hold(
-    job: int = JOB_ARG,
-    note: str = NOTE_OPTION,
-    by: str | None = BY_OPTION,
-    db: str | None = DB_OPTION,
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Keep a queued job from starting."""
-    _change("hold", job, by, note, db, as_json)
+def _change_command(action: str, doc: str, *, name: str = "", hidden: bool = False) -> None:
+    """Register `queue NAME JOB`: one state change of a job, with who and why."""
+
+    def command(
+        job: int = JOB_ARG,
+        note: str = NOTE_OPTION,
+        by: str | None = BY_OPTION,
+        db: str | None = DB_OPTION,
+        as_json: bool = JSON_OPTION,
+    ) -> None:
+        _change(action, job, by, note, db, as_json)
+
+    command.__doc__ = doc
+    queue_app.command(name or action, hidden=hidden)(command)
 
 
-@queue_app.command("release")
-def release(
-    job: int = JOB_ARG,
-    note: str = NOTE_OPTION,
-    by: str | None = BY_OPTION,
-    db: str | None = DB_OPTION,
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Release (approve) a held job so that it can start."""
-    _change("release", job, by, note, db, as_json)
-
-
-@queue_app.command("approve", hidden=True)
-def approve(
-    job: int = JOB_ARG,
-    note: str = NOTE_OPTION,
-    by: str | None = BY_OPTION,
-    db: str | None = DB_OPTION,
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Same as release: approve a held job."""
-    _change("release", job, by, note, db, as_json)
-
-
-@queue_app.command("cancel")
-def cancel(
-    job: int = JOB_ARG,
-    note: str = NOTE_OPTION,
-    by: str | None = BY_OPTION,
-    db: str | None = DB_OPTION,
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Cancel a waiting job; a running one is stopped by its daemon (cancelling)."""
-    _change("cancel", job, by, note, db, as_json)
-
-
-@queue_app.command("pause")
-def pause(
-    job: int = JOB_ARG,
-    note: str = NOTE_OPTION,
-    by: str | None = BY_OPTION,
-    db: str | None = DB_OPTION,
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Ask the daemon to pause a running job (pausing, then paused)."""
-    _change("pause", job, by, note, db, as_json)
-
-
-@queue_app.command("resume")
-def resume(
-    job: int = JOB_ARG,
-    note: str = NOTE_OPTION,
-    by: str | None = BY_OPTION,
-    db: str | None = DB_OPTION,
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Ask the daemon to resume a paused or interrupted job (resuming, then running)."""
-    _change("resume", job, by, note, db, as_json)
+_change_command("hold", "Keep a queued job from starting.")
+_change_command("release", "Release (approve) a held job so that it can start.")
+_change_command("release", "Same as release: approve a held job.", name="approve", hidden=True)
+_change_command(
+    "cancel", "Cancel a waiting job; a running one is stopped by its daemon (cancelling)."
+)
+_change_command("pause", "Ask the daemon to pause a running job (pausing, then paused).")
+_change_command(
+    "resume", "Ask the daemon to resume a paused or interrupted job (resuming, then running)."
+)
 
 
 @queue_app.command("history")
 def history(job: int = JOB_ARG, db: str | None = DB_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Every state change of a job: from, to, who and when."""
-    with _open(db) as store:
+    with open_db(db) as store:
         store.get_job(job)
         rows = [
             {

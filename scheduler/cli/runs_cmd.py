@@ -10,27 +10,13 @@ import typer
 from rich.table import Table
 
 from scheduler.cli import app
+from scheduler.cli.options import DB_OPTION, JSON_OPTION, local_time, open_db
 from scheduler.cli.output import console, emit
 from storage.columns import EXPORT_FORMATS as FORMATS
 from storage.errors import StorageError
 
 runs_app = typer.Typer(name="runs", help="Stored runs: list, show, export.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
-
-DB_OPTION = typer.Option(
-    None,
-    "--db",
-    envvar="CELLBENCH_DB",
-    help="Database URL (sqlite:///path or postgresql://...); default: the per-user SQLite file.",
-)
-JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
-
-
-def _local(ts: float | None) -> str | None:
-    """A Unix time in the local zone, as people read it."""
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
 
 
 def _duration(start: float, end: float | None) -> str:
@@ -46,8 +32,8 @@ def _summary(store: Any, run: Any, cells: dict[int, str]) -> dict[str, Any]:
         "slot": run.slot,
         "bench": run.bench,
         "status": run.status,
-        "started": _local(run.started_at),
-        "ended": _local(run.ended_at),
+        "started": local_time(run.started_at),
+        "ended": local_time(run.ended_at),
         "duration": _duration(run.started_at, run.ended_at),
         "samples": store.sample_count(run.id),
         "source": run.source,
@@ -62,9 +48,7 @@ def list_runs(
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the newest N runs."),
 ) -> None:
     """List stored runs, oldest first."""
-    from storage import open_store
-
-    with open_store(db) as store:
+    with open_db(db) as store:
         cells = {c.id: c.name for c in store.list_cells()}
         rows = [_summary(store, r, cells) for r in store.list_runs(status=status, limit=limit)]
 
@@ -126,7 +110,12 @@ def _run_detail(store: Any, run_id: int) -> dict[str, Any]:
             "steps": _steps(store, run_id),
             "spectra": len(store.spectra(run_id)),
             "events": [
-                {"at": _local(e.at), "kind": e.kind, "severity": e.severity, "message": e.message}
+                {
+                    "at": local_time(e.at),
+                    "kind": e.kind,
+                    "severity": e.severity,
+                    "message": e.message,
+                }
                 for e in store.events(run_id)
             ],
             "analyses": [a.kind for a in store.analyses(run_id)],
@@ -181,9 +170,7 @@ def show_run(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show one run: provenance, steps and events."""
-    from storage import open_store
-
-    with open_store(db) as store:
+    with open_db(db) as store:
         data = _run_detail(store, run_id)
     emit(data, as_json, _render_run)
 
@@ -199,11 +186,14 @@ def export(
     """Export a run as BDF (CSV or Parquet) plus a metadata JSON."""
     if fmt not in FORMATS:
         raise StorageError(f"Export format {fmt!r} is not one of {', '.join(FORMATS)}.")
-    from storage import open_store
-
-    with open_store(db) as store:
+    with open_db(db) as store:
         from storage import export_run
 
         paths = export_run(store, run_id, fmt, output)
     data = {"run": run_id, "format": fmt, "files": [str(p) for p in paths]}
-    emit(data, as_json, lambda d: [console.print(f"wrote {p}") for p in d["files"]])
+
+    def render(d: dict[str, Any]) -> None:
+        for path in d["files"]:
+            console.print(f"wrote {path}")
+
+    emit(data, as_json, render)

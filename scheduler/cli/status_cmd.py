@@ -16,9 +16,9 @@ from rich.table import Table
 from rich.text import Text
 
 from scheduler.cli import app
-from scheduler.cli.output import _clean as clean
+from scheduler.cli.options import BENCH_DB_OPTION, JSON_OPTION, local_time, open_db, short_time
 from scheduler.cli.output import console, emit
-from scheduler.cli.queue_cmd import DB_OPTION, JSON_OPTION, local_time, short_time
+from scheduler.jsonable import jsonable
 
 
 def _num(value: Any) -> float | None:
@@ -63,19 +63,21 @@ def slot_status(
         rows.append(row)
     return {
         "slots": rows,
-        "alarms": [
-            {
-                "id": a.id,
-                "at": local_time(a.at),
-                "kind": a.kind,
-                "bench": a.bench,
-                "slot": a.slot,
-                "run": a.run_id,
-                "message": a.message,
-            }
-            for a in alarms
-        ],
+        "alarms": [alarm_row(a) for a in alarms],
         "at": local_time(now),
+    }
+
+
+def alarm_row(alarm: Any) -> dict[str, Any]:
+    """One latched alarm as the status table and `ack` show it."""
+    return {
+        "id": alarm.id,
+        "at": local_time(alarm.at),
+        "kind": alarm.kind,
+        "bench": alarm.bench,
+        "slot": alarm.slot,
+        "run": alarm.run_id,
+        "message": alarm.message,
     }
 
 
@@ -225,12 +227,10 @@ def status(
     bench: str | None = typer.Option(None, "--bench", help="Only this bench (a name or file)."),
     watch: bool = typer.Option(False, "--watch", help="Refresh live until Ctrl-C."),
     interval: float = typer.Option(2.0, "--interval", min=0.2, help="Seconds between refreshes."),
-    db: str | None = DB_OPTION,
+    db: str | None = BENCH_DB_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The live slot table: job, protocol, step, cycle, V/I, progress and ETA; active alarms."""
-    from storage import open_store
-
     bench_name, slots = bench, None
     if bench is not None and (bench.endswith(".toml") or Path(bench).is_file()):
         from scheduler.bench import Bench
@@ -239,7 +239,7 @@ def status(
         bench_name, slots = loaded.name, [s.name for s in loaded.slots]
         if db is None and loaded.database is not None:
             db = loaded.database.url
-    with open_store(db) as store:
+    with open_db(db) as store:
         if not watch:
             data = slot_status(store, bench=bench_name, bench_slots=slots)
             emit(data, as_json, lambda d: console.print(render_status(d)))
@@ -248,7 +248,7 @@ def status(
             if as_json:  # one JSON document per line per refresh, for scripts that follow
                 while True:
                     data = slot_status(store, bench=bench_name, bench_slots=slots)
-                    sys.stdout.write(json.dumps(clean(data), default=str) + "\n")
+                    sys.stdout.write(json.dumps(jsonable(data)) + "\n")
                     sys.stdout.flush()
                     time.sleep(interval)
             from rich.live import Live

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from simbench_process import SimProcess, start_sim, stop_sim
+
+from scheduler.bench import Bench
+from storage import open_store
 
 CELLBENCH = [sys.executable, "-c", "from scheduler.cli import main; main()"]
 
@@ -45,13 +53,60 @@ def stop_daemon(daemon: DaemonProcess, timeout_s: float = 20.0) -> int:
     return daemon.process.wait()
 
 
-def wait_for(predicate: Any, timeout_s: float, what: str, daemon: DaemonProcess) -> Any:
+def _polls(timeout_s: float, what: str, daemon: DaemonProcess) -> Iterator[None]:
+    """One turn per poll while the daemon runs, until the deadline: then an AssertionError."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
+        yield
         if daemon.process.poll() is not None:
             raise AssertionError(f"the daemon exited while waiting for {what}:\n{daemon.output()}")
-        time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}:\n{daemon.output()[-3000:]}")
+
+
+def wait_for(predicate: Any, timeout_s: float, what: str, daemon: DaemonProcess) -> Any:
+    """The first truthy value of `predicate`, polled every 0.1 s while the daemon runs."""
+    for _ in _polls(timeout_s, what, daemon):
+        if value := predicate():
+            return value
+        time.sleep(0.1)
+
+
+async def until(predicate: Any, timeout_s: float, what: str, daemon: DaemonProcess) -> Any:
+    """`wait_for` from async code: the predicate runs in a thread, every 0.05 s."""
+    for _ in _polls(timeout_s, what, daemon):
+        if value := await asyncio.to_thread(predicate):
+            return value
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class Lab:
+    """A `cellbench sim` process, its bench file loaded, a store, and the daemons started on it."""
+
+    sim: SimProcess
+    bench: Bench
+    db: str
+    store: Any
+    folder: Path
+    daemons: list[DaemonProcess] = field(default_factory=list)
+
+    def start_daemon(self, name: str = "daemon", **options: Any) -> DaemonProcess:
+        daemon = start_daemon(self.sim.resolved, self.db, self.folder, name, **options)
+        self.daemons.append(daemon)
+        return daemon
+
+
+@contextmanager
+def lab(bench_text: str, folder: Path, db: str | None = None) -> Iterator[Lab]:
+    """A simulated bench and a store (SQLite in `folder` unless `db` is given); on the way out
+    every daemon started through it is stopped, then the simulator. The store stays open."""
+    sim = start_sim(bench_text, folder)
+    url = db or f"sqlite:///{folder}/lab.db"
+    the_lab = None
+    try:
+        the_lab = Lab(sim, Bench.load(sim.resolved), url, open_store(url), folder)
+        yield the_lab
+    finally:
+        for daemon in the_lab.daemons if the_lab else []:
+            stop_daemon(daemon)
+        stop_sim(sim)

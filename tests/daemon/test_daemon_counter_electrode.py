@@ -15,14 +15,11 @@ import time
 import numpy as np
 import pytest
 import tomli_w
-from daemon_process import start_daemon, stop_daemon, wait_for
-from simbench_process import start_sim, stop_sim
+from daemon_process import lab, wait_for
 
 import protocols
 from scheduler import queue
-from scheduler.bench import Bench
 from scheduler.binding import CellInfo, bind
-from storage import open_store
 
 PROCEDURE = protocols.LIBRARY / "kim2025/liquid-reference.yaml"
 OVERRIDES = {"cycles": 1}  # one formation cycle shows both ends of the window
@@ -99,35 +96,23 @@ def _finished(store, job_id: int) -> bool:
 
 @pytest.mark.slow
 def test_li_in_job_runs_in_the_window_its_submission_checked(tmp_path) -> None:
-    sim = start_sim(_bench_text(), tmp_path)
-    db = f"sqlite:///{tmp_path}/lab.db"
-    store = open_store(db)
-    daemon = None
-    try:
-        bench = Bench.load(sim.resolved)
-        job_id, window, v_charge, v_discharge = _submit(store, bench)
-        daemon = start_daemon(sim.resolved, db, tmp_path)
+    with lab(_bench_text(), tmp_path) as the_lab:
+        store = the_lab.store
+        job_id, window, v_charge, v_discharge = _submit(store, the_lab.bench)
+        daemon = the_lab.start_daemon()
         wait_for(lambda: _finished(store, job_id), 180, "the job to finish", daemon)
         job = store.get_job(job_id)
         assert job.state == "completed", job.message
         run = store.latest_run_for_job(job_id)
-    finally:
-        if daemon is not None:
-            stop_daemon(daemon)
-        stop_sim(sim)
     _assert_ran_in_window(store, run.id, window, v_charge, v_discharge)
 
 
 @pytest.mark.slow
 def test_resumed_li_in_job_keeps_the_window(tmp_path) -> None:
-    sim = start_sim(_bench_text(), tmp_path)
-    db = f"sqlite:///{tmp_path}/lab.db"
-    store = open_store(db)
-    daemon = None
-    try:
-        bench = Bench.load(sim.resolved)
-        job_id, window, v_charge, v_discharge = _submit(store, bench)
-        daemon = start_daemon(sim.resolved, db, tmp_path, "first")
+    with lab(_bench_text(), tmp_path) as the_lab:
+        store = the_lab.store
+        job_id, window, v_charge, v_discharge = _submit(store, the_lab.bench)
+        daemon = the_lab.start_daemon("first")
         run = wait_for(lambda: store.latest_run_for_job(job_id), 30, "the run", daemon)
 
         def charging() -> bool:
@@ -138,13 +123,9 @@ def test_resumed_li_in_job_keeps_the_window(tmp_path) -> None:
         daemon.process.send_signal(signal.SIGKILL)
         daemon.process.wait()
         time.sleep(1.0)
-        daemon = start_daemon(sim.resolved, db, tmp_path, "second")
+        daemon = the_lab.start_daemon("second")
         wait_for(lambda: _finished(store, job_id), 180, "the resumed job to finish", daemon)
         job = store.get_job(job_id)
         assert job.state == "completed", job.message
         assert [e for e in store.events(run.id) if e.kind == "resumed"]
-    finally:
-        if daemon is not None:
-            stop_daemon(daemon)
-        stop_sim(sim)
     _assert_ran_in_window(store, run.id, window, v_charge, v_discharge)

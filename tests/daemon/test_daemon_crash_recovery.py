@@ -10,12 +10,10 @@ import time
 
 import numpy as np
 import pytest
-from daemon_process import start_daemon, stop_daemon, wait_for
-from simbench_process import EXAMPLES, port_zero, start_sim, stop_sim
+from daemon_process import lab, wait_for
+from simbench_process import EXAMPLES, port_zero
 
 from scheduler import queue
-from scheduler.bench import Bench
-from storage import open_store
 
 TIME_SCALE = 600.0
 PROTOCOL = """
@@ -31,17 +29,13 @@ steps:
 @pytest.mark.slow
 def test_kill_9_and_restart_loses_nothing_and_reattaches(tmp_path) -> None:
     text = port_zero((EXAMPLES / "sim-bench-small.toml").read_text(), time_scale=TIME_SCALE)
-    sim = start_sim(text, tmp_path)
-    db = f"sqlite:///{tmp_path}/lab.db"
-    store = open_store(db)
-    daemon = None
-    try:
-        bench = Bench.load(sim.resolved)
+    with lab(text, tmp_path) as the_lab:
+        store, bench = the_lab.store, the_lab.bench
         store.add_cell("c1", active_mass_g=0.0204, area_cm2=1.131, specific_capacity_mAh_g=200)
         job_id = queue.submit(
             store, bench, protocol_path_or_text=PROTOCOL, cell_name="c1", by="technician"
         )
-        daemon = start_daemon(sim.resolved, db, tmp_path, "first")
+        daemon = the_lab.start_daemon("first")
         run = wait_for(lambda: store.latest_run_for_job(job_id), 30, "the run", daemon)
         # About 20 simulated minutes into the 2 h charge, kill the daemon without warning.
         wait_for(lambda: store.sample_count(run.id) >= 120, 60, "samples", daemon)
@@ -52,7 +46,7 @@ def test_kill_9_and_restart_loses_nothing_and_reattaches(tmp_path) -> None:
         outage_wall_s = 3.0
         time.sleep(outage_wall_s)  # the instrument keeps charging the cell meanwhile
 
-        daemon = start_daemon(sim.resolved, db, tmp_path, "second")
+        daemon = the_lab.start_daemon("second")
         wait_for(
             lambda: store.get_job(job_id).state in ("completed", "failed"),
             120,
@@ -62,10 +56,6 @@ def test_kill_9_and_restart_loses_nothing_and_reattaches(tmp_path) -> None:
         assert store.get_job(job_id).state == "completed", store.get_job(job_id).message
         assert store.get_run(run.id).status == "completed"
         after = store.read_samples(run.id)
-    finally:
-        if daemon is not None:
-            stop_daemon(daemon)
-        stop_sim(sim)
 
     # No committed sample lost: every sample stored before the kill is still there, unchanged.
     kept = np.isin(after["record_index"], before["record_index"])

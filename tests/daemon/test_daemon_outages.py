@@ -6,35 +6,20 @@ resumes (saying what it dropped) and the potentiostat is re-attached, as an even
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from daemon_bench import add_cells, long_charge, six_slot_bench
-from daemon_process import start_daemon, stop_daemon
+from daemon_process import lab, until
 from mqtt_support import Mosquitto, Recorder
-from simbench_process import control, start_sim, stop_sim
+from simbench_process import control
 
 from scheduler import queue
-from scheduler.bench import Bench
-from storage import open_store
 
 MINUTES = 300  # of simulated charge on each slot
 DT_S = 10.0
-
-
-async def until(predicate: Any, timeout_s: float, what: str, daemon: Any) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = await asyncio.to_thread(predicate)
-        if value:
-            return value
-        if daemon.process.poll() is not None:
-            raise AssertionError(f"the daemon exited while waiting for {what}:\n{daemon.output()}")
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}:\n{daemon.output()[-3000:]}")
 
 
 def assert_complete_record(samples: dict[str, np.ndarray]) -> None:
@@ -52,63 +37,60 @@ async def test_broker_outage_and_instrument_drop_lose_no_data(tmp_path: Path) ->
     broker.start()
     name = "outage-bench"
     telemetry = {"broker": broker.url, "buffer": 4, "reconnect_min_s": 0.2, "reconnect_max_s": 0.5}
-    sim = start_sim(six_slot_bench(name=name, time_scale=1000.0, telemetry=telemetry), tmp_path)
-    db = f"sqlite:///{tmp_path}/lab.db"
-    store = open_store(db)
-    daemon = None
     try:
-        bench = Bench.load(sim.resolved)
-        add_cells(store, ["a", "b"])
-        protocol = long_charge(MINUTES, rate="0.05C", dt_s=DT_S)
-        jobs = {
-            slot: queue.submit(
-                store, bench, protocol_path_or_text=protocol, cell_name=cell, slot=slot, by="t"
-            )
-            for slot, cell in (("A1", "a"), ("B1", "b"))
-        }
-        async with Recorder("127.0.0.1", broker.port, f"cellbench/v1/{name}/#") as recorder:
-            daemon = start_daemon(sim.resolved, db, tmp_path)
+        with lab(
+            six_slot_bench(name=name, time_scale=1000.0, telemetry=telemetry), tmp_path
+        ) as the_lab:
+            store, bench = the_lab.store, the_lab.bench
+            add_cells(store, ["a", "b"])
+            protocol = long_charge(MINUTES, rate="0.05C", dt_s=DT_S)
+            jobs = {
+                slot: queue.submit(
+                    store, bench, protocol_path_or_text=protocol, cell_name=cell, slot=slot, by="t"
+                )
+                for slot, cell in (("A1", "a"), ("B1", "b"))
+            }
+            async with Recorder("127.0.0.1", broker.port, f"cellbench/v1/{name}/#") as recorder:
+                daemon = the_lab.start_daemon()
 
-            def data(slot: str, since: int = 0) -> list[dict[str, Any]]:
-                topic = f"/slot/{slot}/data"
-                return [m.data for m in recorder.messages[since:] if m.topic.endswith(topic)]
+                def data(slot: str, since: int = 0) -> list[dict[str, Any]]:
+                    topic = f"/slot/{slot}/data"
+                    return [m.data for m in recorder.messages[since:] if m.topic.endswith(topic)]
 
-            await until(lambda: len(data("A1")) >= 2, 30, "live data", daemon)
-            runs = {s: store.latest_run_for_job(j).id for s, j in jobs.items()}
+                await until(lambda: len(data("A1")) >= 2, 30, "live data", daemon)
+                runs = {s: store.latest_run_for_job(j).id for s, j in jobs.items()}
 
-            # The broker dies (SIGKILL) and stays away for 3 s while the runs go on.
-            assert broker.proc is not None
-            broker.proc.kill()
-            broker.proc.wait()
-            broker.proc = None
-            stored_before = store.sample_count(runs["A1"])
-            await asyncio.sleep(3.0)
-            assert store.sample_count(runs["A1"]) > stored_before + 200  # storing went on
-            # Meanwhile the EmStat4 of B1 drops its connection mid-step.
-            assert (await control(bench, {"instrument": "pstat5", "fault": "drop"}))["ok"]
-            seen = len(recorder.messages)
-            broker.start()  # the same port
+                # The broker dies (SIGKILL) and stays away for 3 s while the runs go on.
+                assert broker.proc is not None
+                broker.proc.kill()
+                broker.proc.wait()
+                broker.proc = None
+                stored_before = store.sample_count(runs["A1"])
+                await asyncio.sleep(3.0)
+                assert store.sample_count(runs["A1"]) > stored_before + 200  # storing went on
+                # Meanwhile the EmStat4 of B1 drops its connection mid-step.
+                assert (await control(bench, {"instrument": "pstat5", "fault": "drop"}))["ok"]
+                seen = len(recorder.messages)
+                broker.start()  # the same port
 
-            last_before = max(d["record_index"] for d in data("A1"))
-            fresh = await until(
-                lambda: [d for d in data("A1", seen) if d["record_index"] > last_before],
-                20,
-                "live data after the broker came back",
-                daemon,
-            )
-            dropped = await until(
-                lambda: recorder.events("telemetry_dropped"), 10, "the drop report", daemon
-            )
-            await until(
-                lambda: all(store.get_job(j).state == "completed" for j in jobs.values()),
-                60,
-                "both runs to complete",
-                daemon,
-            )
+                last_before = max(d["record_index"] for d in data("A1"))
+                fresh = await until(
+                    lambda: [d for d in data("A1", seen) if d["record_index"] > last_before],
+                    20,
+                    "live data after the broker came back",
+                    daemon,
+                )
+                dropped = await until(
+                    lambda: recorder.events("telemetry_dropped"), 10, "the drop report", daemon
+                )
+                await until(
+                    lambda: all(store.get_job(j).state == "completed" for j in jobs.values()),
+                    60,
+                    "both runs to complete",
+                    daemon,
+                )
     finally:
-        if daemon is not None:
-            stop_daemon(daemon)
-        stop_sim(sim)
+        broker.stop()
         broker.stop()
 
     # Live data resumed from where the runs had got to, and the gap was reported.

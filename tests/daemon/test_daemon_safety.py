@@ -13,44 +13,26 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from daemon_bench import CYCLING, add_cells, long_charge, six_slot_bench
-from daemon_process import start_daemon, stop_daemon
-from simbench_process import cellbench, control, start_sim, stop_sim
+from daemon_process import lab, until
+from simbench_process import cellbench, control
 
 from scheduler import queue
-from scheduler.bench import Bench
-from storage import open_store
 
 CHAMBER_A = ["A1", "A2", "A3", "A4"]
 PSTATS_A = ["pstat1", "pstat2", "pstat3", "pstat4"]  # the EmStat4s of A1-A4
 POLL_S = 0.02
 
 
-async def until(predicate: Any, timeout_s: float, what: str, daemon: Any) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = await asyncio.to_thread(predicate)
-        if value:
-            return value
-        if daemon.process.poll() is not None:
-            raise AssertionError(f"the daemon exited while waiting for {what}:\n{daemon.output()}")
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}:\n{daemon.output()[-3000:]}")
-
-
 @pytest.mark.slow
 async def test_overshoot_makes_the_chamber_safe_and_the_alarm_latches_until_ack(
     tmp_path: Path,
 ) -> None:
-    sim = start_sim(six_slot_bench(time_scale=1000.0, sample_period_s=1.0), tmp_path)
-    db = f"sqlite:///{tmp_path}/lab.db"
-    store = open_store(db)
-    daemon = None
-    try:
-        bench = Bench.load(sim.resolved)
+    with lab(six_slot_bench(time_scale=1000.0, sample_period_s=1.0), tmp_path) as the_lab:
+        store, bench = the_lab.store, the_lab.bench
+        db = the_lab.db
         limit = bench.slot("A1").limits.temperature_max_degC
         period = bench.bench.sample_period_s
         add_cells(store, [*CHAMBER_A, "B1", "new1", "new4"])
@@ -62,7 +44,7 @@ async def test_overshoot_makes_the_chamber_safe_and_the_alarm_latches_until_ack(
 
         hot = [submit(long_charge(600), slot, slot) for slot in CHAMBER_A]
         other = submit(long_charge(150), "B1", "B1")  # chamberB: must run on untouched
-        daemon = start_daemon(sim.resolved, db, tmp_path)
+        daemon = the_lab.start_daemon()
         await until(
             lambda: all(
                 (r := store.latest_run_for_job(j)) and store.sample_count(r.id) > 20
@@ -162,7 +144,3 @@ async def test_overshoot_makes_the_chamber_safe_and_the_alarm_latches_until_ack(
         for job_id in waiting:
             assert store.latest_run_for_job(job_id).started_at >= acked_at - 0.5
         assert store.active_alarms(bench.name) == []
-    finally:
-        if daemon is not None:
-            stop_daemon(daemon)
-        stop_sim(sim)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from driver_support import abort_after, collect
 
 from drivers.errors import InstrumentError, InstrumentReportedError
-from drivers.potentiostat import ImpedancePoint, Sample, StepCommand, StepEnd, StepLimit
+from drivers.potentiostat import ImpedancePoint, StepCommand, StepLimit
 from drivers.potentiostats.emstat4 import EmStat4
 from simulators.cell import Cell, load_preset
 from simulators.emstat4 import EmStat4Simulator
@@ -36,13 +37,6 @@ def direct_discharge_Ah(current_A: float, v_min: float, dt: float) -> float:
         if voltage <= v_min:
             break
     return charge
-
-
-async def collect(driver: EmStat4, command: StepCommand) -> tuple[list, StepEnd]:
-    items = [item async for item in driver.run(command)]
-    end = items[-1]
-    assert isinstance(end, StepEnd)
-    return items[:-1], end
 
 
 @pytest.fixture
@@ -181,15 +175,7 @@ async def test_open_cell_during_cc_is_a_clear_error(emstat) -> None:
 async def test_abort_stops_a_running_step(emstat) -> None:
     driver, simulator = emstat
     command = StepCommand("rest", duration_s=10_000, sample_interval_s=1)
-    seen = 0
-    end = None
-    async for item in driver.run(command):
-        if isinstance(item, Sample):
-            seen += 1
-            if seen == 5:
-                await driver.abort()
-        else:
-            end = item
-    assert end is not None and end.reason == "aborted"
+    seen, end = await abort_after(driver, command)
+    assert end.reason == "aborted"
     assert seen < 100
     assert not simulator.running

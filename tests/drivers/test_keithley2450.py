@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from driver_support import abort_after, collect
 
 from drivers.errors import (
     InstrumentConnectionError,
@@ -60,19 +61,6 @@ async def bench(clock: SimClock) -> AsyncIterator[tuple[Keithley2450Simulator, K
     finally:
         await driver.close()
         await sim.stop()
-
-
-async def collect(driver: Keithley2450, command: StepCommand) -> tuple[list[Sample], StepEnd]:
-    samples: list[Sample] = []
-    end: StepEnd | None = None
-    async for item in driver.run(command):
-        if isinstance(item, Sample):
-            samples.append(item)
-        else:
-            assert isinstance(item, StepEnd)
-            end = item
-    assert end is not None
-    return samples, end
 
 
 def delivered_Ah(samples: list[Sample]) -> float:
@@ -227,16 +215,8 @@ async def test_capacity_and_time_limits_are_evaluated_on_the_host(bench) -> None
 async def test_abort_stops_the_step_at_the_next_sample(bench) -> None:
     _, driver = bench
     command = StepCommand("rest", duration_s=3600, sample_interval_s=10)
-    seen = 0
-    end = None
-    async for item in driver.run(command):
-        if isinstance(item, Sample):
-            seen += 1
-            if seen == 5:
-                await driver.abort()
-        else:
-            end = item
-    assert end is not None and end.reason == "aborted" and end.samples == 5
+    _seen, end = await abort_after(driver, command)
+    assert end.reason == "aborted" and end.samples == 5
 
 
 async def test_an_instrument_error_surfaces_with_its_message(bench) -> None:

@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 import pytest
-from tenacity import AsyncRetrying
 
 from drivers.errors import InstrumentConnectionError, InstrumentReplyError
 from drivers.retry import Backoff, backoff, start_over
@@ -30,9 +29,10 @@ class Flaky:
     async def sleep(self, seconds: float) -> None:
         self.waits.append(seconds)
 
-    def retrying(self, **options: Any) -> AsyncRetrying:
-        """The policy under test, retrying connection errors and sleeping on this fake."""
-        return backoff("test", retry_on=InstrumentConnectionError, sleep=self.sleep, **options)
+    def retrying(self, name: str = "test", **options: Any) -> Any:
+        """The backoff policy on connection errors, waiting through `sleep` unless told."""
+        options = {"retry_on": InstrumentConnectionError, "sleep": self.sleep, **options}
+        return backoff(name, **options)
 
 
 async def test_waits_double_from_the_first_delay_up_to_the_cap() -> None:
@@ -76,12 +76,7 @@ def test_a_very_long_outage_does_not_overflow_the_delay() -> None:
 
 async def test_a_deadline_stops_before_a_wait_that_would_pass_it() -> None:
     flaky = Flaky(failures=10)
-    retrying = backoff(
-        "test",
-        retry_on=InstrumentConnectionError,
-        deadline_s=0.5,
-        first_delay_s=0.2,
-    )
+    retrying = flaky.retrying(deadline_s=0.5, first_delay_s=0.2, sleep=None)  # real waits
     with pytest.raises(InstrumentConnectionError):
         await retrying(flaky)
     assert flaky.calls == 2  # waited 0.2 s once; the next 0.4 s wait would end past 0.5 s
@@ -115,12 +110,7 @@ async def test_start_over_makes_the_next_wait_the_shortest_again() -> None:
 
 async def test_each_retry_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     flaky = Flaky(failures=1)
-    retrying = backoff(
-        "reconnecting the chamber",
-        retry_on=InstrumentConnectionError,
-        attempts=3,
-        sleep=flaky.sleep,
-    )
+    retrying = flaky.retrying("reconnecting the chamber", attempts=3)
     with caplog.at_level(logging.WARNING, logger="cellbench.retry"):
         await retrying(flaky)
     assert "reconnecting the chamber: try 1 of 3 failed (link down); trying again in 0.2 s" in (

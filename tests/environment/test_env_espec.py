@@ -6,16 +6,12 @@ import itertools
 import math
 
 import pytest
+from chamber_support import POLL_S, STABLE_FOR_S, TOLERANCE_K, soak_to_60
 
 from drivers.chamber import ChamberMode, ChamberSensorError
 from drivers.chambers.espec import EspecChamber
 from drivers.errors import InstrumentConnectionError, InstrumentReportedError
-from scheduler.environment import Environment, EnvironmentSettings
 from simulators.espec import EspecSimulator
-
-TOLERANCE_K = 0.5
-STABLE_FOR_S = 300.0
-POLL_S = 20.0
 
 
 async def _espec(chamber_bench, transport: str) -> tuple[EspecSimulator, EspecChamber]:
@@ -33,13 +29,9 @@ async def _espec(chamber_bench, transport: str) -> tuple[EspecSimulator, EspecCh
 @pytest.mark.parametrize("transport", ["tcp", "pty"])
 async def test_soak_30_to_60_no_earlier_than_the_plant_settles(chamber_bench, transport):
     sim, chamber = await _espec(chamber_bench, transport)
-    plant, clock = chamber_bench.plant, chamber_bench.clock
+    plant = chamber_bench.plant
     try:
-        env = Environment(chamber, None, clock, settings=EnvironmentSettings(poll_s=POLL_S))
-        began = clock.now()
-        took = await env.set_temperature(
-            60.0, tolerance_K=TOLERANCE_K, stable_for_s=STABLE_FOR_S, timeout_s=4 * 3600
-        )
+        began, took = await soak_to_60(chamber_bench, chamber)
         changed_at = plant.setpoint_changed_at
         # What the noise-free plant allows: from the moment the setpoint changed, the air is
         # outside the band (widened by 4σ of sensor noise) until `earliest`.

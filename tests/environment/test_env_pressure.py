@@ -4,6 +4,8 @@ the host force loop through creep, and its interlocks."""
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -153,63 +155,68 @@ async def test_holds_15_MPa_on_a_10_mm_cell_for_24_h_despite_creep(press_bench):
         await r.close()
 
 
-async def test_gas_leak_is_reported_within_the_confirm_time(press_bench):
+@asynccontextmanager
+async def _held(press_bench) -> AsyncIterator[tuple[Rig, float]]:
+    """A rig holding the target on the cell, and the time it got there (faults go in then)."""
     r = await _rig(press_bench)
-    plant, clock, bench = press_bench.plant, press_bench.clock, press_bench.bench
     try:
         await _hold(press_bench, r)
-        bench.sync()
-        injected = clock.now()
+        press_bench.bench.sync()
+        yield r, press_bench.clock.now()
+    finally:
+        await r.close()
+
+
+async def _read_until_it_trips(
+    press_bench, r: Rig, error: type[Exception], match: str, every_s: float, until: float = math.inf
+) -> None:
+    """Read the rig every `every_s` (until the clock reads `until`) and expect `error`."""
+    clock = press_bench.clock
+    with pytest.raises(error, match=match):
+        while clock.now() < until:
+            await r.rig.read()
+            await clock.sleep(every_s)
+
+
+async def test_gas_leak_is_reported_within_the_confirm_time(press_bench):
+    plant = press_bench.plant
+    async with _held(press_bench) as (r, injected):
         plant.faults.leak_fraction = 0.6  # the supply can now reach only 0.4 MPa of 0.62 needed
-        with pytest.raises(GasLeakError, match="gas leak"):
-            while True:
-                await r.rig.read()
-                await clock.sleep(30.0)
+        await _read_until_it_trips(press_bench, r, GasLeakError, "gas leak", every_s=30.0)
         # stated: leak_confirm_s (120 s) after the first short reading, which comes within
         # one control period, plus wire latency on a fast clock
         assert r.rig.fault_at - injected <= 120.0 + 2 * PERIOD_S + 200.0
         assert plant.stack_pressure_MPa < TARGET_MPA - 2.0  # the force really fell
-    finally:
-        await r.close()
 
 
 async def test_over_force_trips_the_interlock_and_vents(press_bench):
-    r = await _rig(press_bench)
-    plant, clock, bench = press_bench.plant, press_bench.clock, press_bench.bench
-    try:
-        await _hold(press_bench, r)
-        bench.sync()
-        injected = clock.now()
+    plant = press_bench.plant
+    async with _held(press_bench) as (r, injected):
         plant.faults.valve_stuck_open = True  # gas goes to the 1 MPa supply: ~1.9 kN
-        with pytest.raises(OverForceError, match="passed the interlock limit"):
-            while True:
-                await r.rig.read()
-                await clock.sleep(10.0)
+        await _read_until_it_trips(
+            press_bench, r, OverForceError, "passed the interlock limit", every_s=10.0
+        )
         assert r.rig.fault_at - injected <= 2 * PERIOD_S + 200.0
         assert plant.setpoint_Pa == 0.0  # the rig commanded a vent
         assert r.rig.force_limit_N < plant.params.supply_Pa * plant.params.piston_area_mm2 * 1e-6
-    finally:
-        await r.close()
 
 
 async def test_load_cell_drift_is_detected(press_bench):
-    r = await _rig(press_bench)
-    plant, clock, bench = press_bench.plant, press_bench.clock, press_bench.bench
-    try:
-        await _hold(press_bench, r)
-        bench.sync()
-        injected = clock.now()
+    plant = press_bench.plant
+    async with _held(press_bench) as (r, injected):
         plant.faults.load_cell_drift_N_per_h = 2000.0
-        with pytest.raises(LoadCellDriftError, match="load cell has drifted"):
-            while clock.now() < injected + 4 * 3600:
-                await r.rig.read()
-                await clock.sleep(60.0)
+        await _read_until_it_trips(
+            press_bench,
+            r,
+            LoadCellDriftError,
+            "load cell has drifted",
+            every_s=60.0,
+            until=injected + 4 * 3600,
+        )
         # stated: within 30 min at 2 kN/h (threshold ~0.25·F + creep offset, + 300 s confirm)
         assert r.rig.fault_at - injected <= 1800.0
         # the loop had followed the drifting reading, so the true stack pressure fell
         assert plant.stack_pressure_MPa < TARGET_MPA - 1.0
-    finally:
-        await r.close()
 
 
 async def test_an_impossible_target_is_refused_before_anything_moves(press_bench):

@@ -7,16 +7,13 @@ import math
 import struct
 
 import pytest
+from chamber_support import POLL_S, STABLE_FOR_S, TOLERANCE_K, soak_to_60
 
 from drivers.chamber import ChamberMode, ChamberSensorError
 from drivers.chambers.watlow_f4t import WatlowF4T
 from drivers.errors import InstrumentConnectionError, InstrumentReportedError
 from scheduler.environment import Environment, EnvironmentSettings
 from simulators.watlow import REG_SETPOINT, WatlowSimulator, registers_to_float
-
-TOLERANCE_K = 0.5
-STABLE_FOR_S = 300.0
-POLL_S = 20.0
 
 
 async def _watlow(chamber_bench, timeout_s: float = 2.0) -> tuple[WatlowSimulator, WatlowF4T]:
@@ -35,13 +32,9 @@ def test_floats_go_low_word_first():
 
 async def test_soak_30_to_60_over_modbus(chamber_bench):
     sim, chamber = await _watlow(chamber_bench)
-    plant, clock = chamber_bench.plant, chamber_bench.clock
+    plant = chamber_bench.plant
     try:
-        env = Environment(chamber, None, clock, settings=EnvironmentSettings(poll_s=POLL_S))
-        began = clock.now()
-        took = await env.set_temperature(
-            60.0, tolerance_K=TOLERANCE_K, stable_for_s=STABLE_FOR_S, timeout_s=4 * 3600
-        )
+        began, took = await soak_to_60(chamber_bench, chamber)
         twin = type(plant)(plant.params, start_degC=30.0)
         twin.set_mode("CONSTANT")
         twin.set_setpoint(60.0)

@@ -8,9 +8,18 @@ from scheduler.sim.papers import PaperResult, procedures, run_paper
 from storage import open_store
 
 
-async def reproduce(tmp_path: Path, paper: str, only: list[str] | None = None) -> PaperResult:
+async def reproduce(
+    tmp_path: Path, paper: str, only: list[str] | None = None
+) -> tuple[PaperResult, dict[str, dict]]:
+    """Run `paper`'s procedures (those in `only`) and `check` them: the result, and its rows."""
     store = open_store(f"sqlite:///{tmp_path}/{paper}.db")
-    return await run_paper(store, paper, output_dir=tmp_path / "plots", only=only)
+    result = await run_paper(store, paper, output_dir=tmp_path / "plots", only=only)
+    return result, check(result, tmp_path)
+
+
+def reported(rows: dict[str, dict]) -> dict[str, float]:
+    """The paper's own number for each quantity."""
+    return {quantity: row["reported"] for quantity, row in rows.items()}
 
 
 def check(result: PaperResult, tmp_path: Path) -> dict[str, dict]:

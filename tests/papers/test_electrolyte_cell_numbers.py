@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from papers_support import check, reproduce
+from papers_support import reproduce
 
 from scheduler.sim.papers import procedures, run_procedure
 from simulators.cell import load_preset, make_cell
@@ -25,9 +25,8 @@ YE = ["transference-number", "window", "li-li"]
 
 @pytest.mark.slow
 async def test_ye2025_electrolyte_cells(tmp_path) -> None:
-    result = await reproduce(tmp_path, "ye2025", only=YE)
+    result, rows = await reproduce(tmp_path, "ye2025", only=YE)
     assert [run.procedure.key for run in result.runs] == YE
-    rows = check(result, tmp_path)
     assert rows["Li+ transference number t+ (Bruce–Vincent)"]["reported"] == 0.39
     runs = {run.procedure.key: run.analysed.report for run in result.runs}
 
@@ -70,8 +69,7 @@ async def test_ye2025_electrolyte_cells(tmp_path) -> None:
 
 @pytest.mark.slow
 async def test_kim2025_pellet_conductivity(tmp_path) -> None:
-    result = await reproduce(tmp_path, "kim2025", only=["se-conductivity"])
-    rows = check(result, tmp_path)
+    result, rows = await reproduce(tmp_path, "kim2025", only=["se-conductivity"])
     assert rows["small-particle Li6PS5Cl conductivity at 30 °C"]["reported"] == 2.224
     report = result.runs[0].analysed.report
     sigma = report.get("conductivity")

@@ -5,7 +5,7 @@ the tolerance of the number the paper reports. The analysis reads only the store
 from __future__ import annotations
 
 import pytest
-from papers_support import check, reproduce
+from papers_support import reported, reproduce
 
 from simulators.cell import load_preset
 
@@ -23,12 +23,10 @@ COIN_CELLS = [
 
 @pytest.mark.slow
 async def test_gao2025_reported_numbers(tmp_path) -> None:
-    result = await reproduce(tmp_path, "gao2025", only=COIN_CELLS)
-    rows = check(result, tmp_path)
+    result, rows = await reproduce(tmp_path, "gao2025", only=COIN_CELLS)
     # every number the paper reports for these procedures, ±3 % capacities, ±2 points CE and
     # retention, ±5 % Ea, ±25 % D
-    reported = {q: r["reported"] for q, r in rows.items()}
-    assert reported == {
+    assert reported(rows) == {
         "1C discharge capacity, DFNCM/LLZO": 169.6,
         "2C discharge capacity, DFNCM/LLZO": 138.3,
         "3C discharge capacity, DFNCM/LLZO": 103.1,

@@ -6,7 +6,7 @@ from them hold in the measured data. The analysis reads only the stored runs."""
 from __future__ import annotations
 
 import pytest
-from papers_support import check, reproduce
+from papers_support import reported, reproduce
 
 from simulators.cell import load_preset
 
@@ -15,11 +15,10 @@ CELLS = ["cycling-1C-dry", "cycling-1C-wet", "loading-54mg", "pouch"]
 
 @pytest.mark.slow
 async def test_gao2025_dry_wet_thick_and_pouch_cells(tmp_path) -> None:
-    result = await reproduce(tmp_path, "gao2025", only=CELLS)
+    result, rows = await reproduce(tmp_path, "gao2025", only=CELLS)
     assert [run.procedure.key for run in result.runs] == CELLS
-    rows = check(result, tmp_path)
     # ±2 points retention, ±3 % capacities
-    assert {q: r["reported"] for q, r in rows.items()} == {
+    assert reported(rows) == {
         "retention after 100 cycles at 1C, dry film (DFNCM)": 75.0,
         "retention after 100 cycles at 1C, wet film (PVDF slurry)": 64.0,
         "0.1C discharge capacity at 54 mg/cm², DFNCM/LLZO": 198.0,

@@ -14,8 +14,7 @@ from __future__ import annotations
 import pytest
 
 import protocols
-from protocols.analysis.dispatch import analyze_run
-from scheduler.analyze import load_run_data
+from scheduler.analyze import analyse_stored_run
 from scheduler.binding import CellInfo
 from scheduler.session import run_protocol
 from scheduler.sim.bench import simulated_emstat4
@@ -111,17 +110,10 @@ async def test_potentiostatic_eis_fit_returns_the_models_rct(tmp_path) -> None:
         run_id, result = await run_protocol(store, protocol, cell, channel.driver)
         truth = channel.cell.truth()
     assert result.status == "completed", result.message
-    data = load_run_data(store, run_id)
-    [spectrum] = data.spectra
+    analysed = analyse_stored_run(store, run_id, store_results=False)
+    [spectrum] = analysed.data.spectra
     assert len(spectrum["frequency_Hz"]) == 71  # 7 decades at 10 per decade, both ends
-    report = analyze_run(
-        data.samples,
-        data.spectra,
-        data.steps,
-        cell=data.cell,
-        protocol_meta=data.protocol_meta,
-        analyses=data.analyses,
-    )
+    report = analysed.report
     [row] = report.get("eis_fit").summary["spectra"]
     assert row["Rct_ohm"] == pytest.approx(truth["Rct_ohm"], rel=0.10)
     assert row["Rs_ohm"] == pytest.approx(truth["Rs_ohm"], rel=0.10)

@@ -10,15 +10,14 @@ GITT comparison."""
 from __future__ import annotations
 
 import pytest
-from papers_support import check, reproduce
+from papers_support import reproduce
 
 from scheduler.sim.papers import not_reproduced
 
 
 @pytest.mark.slow
 async def test_ye2025_reported_numbers(tmp_path) -> None:
-    result = await reproduce(tmp_path, "ye2025", only=["conductivity", "rate"])
-    rows = check(result, tmp_path)
+    result, rows = await reproduce(tmp_path, "ye2025", only=["conductivity", "rate"])
     assert rows["GRSE conductivity at 30 °C"]["reported"] == 0.61
     assert rows["GRSE conductivity at 80 °C"]["reported"] == 1.59
     assert rows["Ea of GRSE conduction (ln σ vs 1/T)"]["reported"] == 0.18

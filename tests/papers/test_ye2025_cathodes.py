@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from papers_support import check, reproduce
+from papers_support import reported, reproduce
 
 from simulators.cell import load_preset
 
@@ -19,10 +19,8 @@ CATHODES = ["cv-pvdf", "cv-bare", "cycling-bare", "rate-bare", "rate", "gitt-pvd
 
 @pytest.mark.slow
 async def test_ye2025_cathode_numbers(tmp_path) -> None:
-    result = await reproduce(tmp_path, "ye2025", only=CATHODES)
-    rows = check(result, tmp_path)
-    reported = {q: r["reported"] for q, r in rows.items()}
-    assert reported == {
+    result, rows = await reproduce(tmp_path, "ye2025", only=CATHODES)
+    assert reported(rows) == {
         "H1–M oxidation peak (CV 0.1 mV/s), NCM@PVDF": 3.774,
         "H1–M redox peak separation (CV 0.1 mV/s), NCM@PVDF": 0.107,
         "H1–M oxidation peak (CV 0.1 mV/s), bare NCM": 3.843,

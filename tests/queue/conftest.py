@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from queue_fixtures import BENCH_FILE, protocol_text
+from queue_fixtures import BENCH_FILE, PROTOCOLS, protocol_text
 
+from scheduler import queue
 from scheduler.bench import Bench
 from storage import Store
 
@@ -38,6 +40,25 @@ def store(store: Store) -> Store:
     """The shared `store` (tests/conftest.py) with cell C1 (1C = 200 mA/g × 12 mg = 2.4 mA)."""
     store.add_cell("C1", chemistry="NCM811", active_mass_g=0.012, specific_capacity_mAh_g=200.0)
     return store
+
+
+@pytest.fixture
+def submit(store: Store, bench: Bench) -> Callable[..., int]:
+    """`queue.submit` on the test bench for cell C1 by kim: submit("rest", slot="A2", ...).
+
+    The protocol is a test protocol's key, or a protocol's path or text; other keywords go to
+    `queue.submit` as they are (cell_name and by too)."""
+
+    def run(protocol: str | Path = "rest", **options: Any) -> int:
+        source = protocol_text(protocol) if protocol in PROTOCOLS else protocol
+        return queue.submit(
+            store,
+            bench,
+            protocol_path_or_text=source,
+            **{"cell_name": "C1", "by": "kim", **options},
+        )
+
+    return run
 
 
 @pytest.fixture

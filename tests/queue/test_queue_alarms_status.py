@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from queue_fixtures import claim_next, protocol_text
+from queue_fixtures import claim_next
 
 from scheduler import queue
 from storage import Store
@@ -69,15 +69,8 @@ def test_alarm_of_a_run_belongs_to_the_run_s_bench(store: Store) -> None:
     assert [a.id for a in queue.ack(store, "all", by="lee", bench="test-bench")] == [alarm]
 
 
-def test_status_merges_run_steps_samples_and_slot_state(cli, store: Store, bench) -> None:
-    job = queue.submit(
-        store,
-        bench,
-        protocol_path_or_text=protocol_text("cycle"),
-        cell_name="C1",
-        slot="A2",
-        by="kim",
-    )
+def test_status_merges_run_steps_samples_and_slot_state(cli, store: Store, bench, submit) -> None:
+    job = submit("cycle", slot="A2")
     claim_next(store, "A2", bench_name="test-bench", daemon="pc-1")
     run = store.start_run(
         cell_id=store.get_cell("C1").id, protocol_id=None, slot="A2", bench="test-bench", job_id=job

@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from queue_fixtures import claim_next, protocol_text
+from queue_fixtures import claim_next
 
 from protocols.estimate import estimate
 from scheduler import queue
@@ -14,23 +14,17 @@ from scheduler.binding import bind_job
 from storage import Store, open_store
 
 
-def _job(store: Store, bench, key: str = "rest", **kw) -> int:
-    return queue.submit(
-        store, bench, protocol_path_or_text=protocol_text(key), cell_name="C1", by="kim", **kw
-    )
-
-
 def _claim(store: Store, *slots: str, daemon: str = "pc-1"):
     return claim_next(store, *slots, daemon=daemon)
 
 
-def test_priority_first_then_first_in_first_out(store: Store, bench) -> None:
-    a = _job(store, bench, slot="A2")
-    b = _job(store, bench, slot="A2", priority=5)
-    c = _job(store, bench, slot="A2")
-    d = _job(store, bench, slot="A2", priority=5)
-    e = _job(store, bench, slot="A2", priority=-1)
-    held = _job(store, bench, slot="A2", priority=9, hold=True)
+def test_priority_first_then_first_in_first_out(store: Store, submit) -> None:
+    a = submit(slot="A2")
+    b = submit(slot="A2", priority=5)
+    c = submit(slot="A2")
+    d = submit(slot="A2", priority=5)
+    e = submit(slot="A2", priority=-1)
+    held = submit(slot="A2", priority=9, hold=True)
     order = []
     while (job := _claim(store, "A2")) is not None:
         order.append(job.id)
@@ -40,9 +34,9 @@ def test_priority_first_then_first_in_first_out(store: Store, bench) -> None:
     assert [j.id for j in store.list_jobs(["queued"])] == []
 
 
-def test_claims_only_for_offered_slots_and_this_bench(store: Store, bench) -> None:
-    on_a1 = _job(store, bench, slot="A1", priority=3)
-    on_b2 = _job(store, bench, slot="B2", priority=2)
+def test_claims_only_for_offered_slots_and_this_bench(store: Store, bench, submit) -> None:
+    on_a1 = submit(slot="A1", priority=3)
+    on_b2 = submit(slot="B2", priority=2)
     other = store.add_job(protocol_id=None, cell_id=None, slot="A2", priority=9, bench="bench-2")
     assert _claim(store, "A2") is None  # bench-2's A2 is another slot
     job = _claim(store, "B2", "A2")
@@ -54,9 +48,9 @@ def test_claims_only_for_offered_slots_and_this_bench(store: Store, bench) -> No
     assert got.id == other
 
 
-def test_any_slot_job_goes_to_a_slot_that_fits(store: Store, bench) -> None:
-    hot = _job(store, bench, "hot", priority=5)  # fits only A1 (the chamber)
-    eis = _job(store, bench, "eis")  # fits A1 and A2, never the Keithley
+def test_any_slot_job_goes_to_a_slot_that_fits(store: Store, submit) -> None:
+    hot = submit("hot", priority=5)  # fits only A1 (the chamber)
+    eis = submit("eis")  # fits A1 and A2, never the Keithley
     assert _claim(store, "B2") is None
     job = _claim(store, "B2", "A2")
     assert (job.id, job.slot) == (eis, "A2")  # the hot job is skipped, not blocking
@@ -67,8 +61,8 @@ def test_any_slot_job_goes_to_a_slot_that_fits(store: Store, bench) -> None:
     assert history[-1].to_state == "running" and "slot A1" in history[-1].note
 
 
-def test_concurrent_claims_never_share_a_job(db_url: str, store: Store, bench) -> None:
-    jobs = {_job(store, bench, slot="A2", priority=i % 3) for i in range(24)}
+def test_concurrent_claims_never_share_a_job(db_url: str, store: Store, submit) -> None:
+    jobs = {submit(slot="A2", priority=i % 3) for i in range(24)}
     got: dict[str, list[int]] = {}
     barrier = threading.Barrier(4)
     errors: list[BaseException] = []
@@ -101,14 +95,14 @@ def test_concurrent_claims_never_share_a_job(db_url: str, store: Store, bench) -
 
 @pytest.mark.postgres
 def test_postgres_skips_a_job_another_daemon_has_locked(
-    pg_session_url: str, db_url: str, store: Store, bench
+    pg_session_url: str, db_url: str, store: Store, submit
 ) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("SKIP LOCKED is the PostgreSQL path")
     import psycopg
 
-    first = _job(store, bench, slot="A2", priority=5)
-    second = _job(store, bench, slot="A2")
+    first = submit(slot="A2", priority=5)
+    second = submit(slot="A2")
     with psycopg.connect(db_url) as other:  # another daemon, mid-claim, holding the row lock
         other.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE", (first,))
         t0 = time.perf_counter()
@@ -120,17 +114,9 @@ def test_postgres_skips_a_job_another_daemon_has_locked(
     assert _claim(store, "A2", daemon="pc-2").id == first
 
 
-def test_claimed_job_binds_from_the_stored_text(store: Store, bench, protocol_file) -> None:
+def test_claimed_job_binds_from_the_stored_text(store: Store, protocol_file, submit) -> None:
     path = protocol_file("cycle")
-    job_id = queue.submit(
-        store,
-        bench,
-        protocol_path_or_text=path,
-        cell_name="C1",
-        slot="A2",
-        by="kim",
-        overrides={"cycles": 3, "rate": "1C"},
-    )
+    job_id = submit(path, slot="A2", overrides={"cycles": 3, "rate": "1C"})
     path.write_text("name: edited-later\n", encoding="utf-8")  # the file changes on disk
     job = _claim(store, "A2")
     assert job.id == job_id

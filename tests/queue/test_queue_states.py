@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from queue_fixtures import claim_next, protocol_text
+from queue_fixtures import claim_next
 
 from scheduler import queue
 from scheduler.errors import SchedulerError
@@ -45,15 +45,9 @@ ONLY = {
 }
 
 
-def _job(store: Store, bench, **kw) -> int:
-    return queue.submit(
-        store, bench, protocol_path_or_text=protocol_text("rest"), cell_name="C1", by="kim", **kw
-    )
-
-
 @pytest.mark.parametrize("action", list(EXPECTED))
-def test_every_state_under_every_action(store: Store, bench, action: str) -> None:
-    job = _job(store, bench, slot="A2")
+def test_every_state_under_every_action(store: Store, submit, action: str) -> None:
+    job = submit(slot="A2")
     for state in STATES:
         store.set_job_state(job, state, by="setup")
         before = len(store.job_history(job))
@@ -72,8 +66,8 @@ def test_every_state_under_every_action(store: Store, bench, action: str) -> Non
             assert len(store.job_history(job)) == before
 
 
-def test_the_documented_refusal_sentence(store: Store, bench) -> None:
-    job = _job(store, bench, slot="A2")
+def test_the_documented_refusal_sentence(store: Store, submit) -> None:
+    job = submit(slot="A2")
     store.set_job_state(job, "completed", by="daemon")
     with pytest.raises(
         SchedulerError,
@@ -83,9 +77,9 @@ def test_the_documented_refusal_sentence(store: Store, bench) -> None:
         queue.hold(store, job, by="lee")
 
 
-def test_history_says_who_and_when(store: Store, bench) -> None:
+def test_history_says_who_and_when(store: Store, submit) -> None:
     t0 = time.time()
-    job = _job(store, bench, slot="A2", hold=True)
+    job = submit(slot="A2", hold=True)
     queue.release(store, job, by="lee", note="cells are in")
     claimed = claim_next(store, "A2", bench_name="test-bench", daemon="pc-7")
     assert claimed.id == job and claimed.claimed_by == "pc-7"
@@ -114,8 +108,8 @@ def test_history_says_who_and_when(store: Store, bench) -> None:
     assert "A2" in history[2].note
 
 
-def test_daemon_side_transitions(store: Store, bench) -> None:
-    job = _job(store, bench, slot="A2")
+def test_daemon_side_transitions(store: Store, submit) -> None:
+    job = submit(slot="A2")
     with pytest.raises(SchedulerError, match="only running jobs can finish"):
         queue.finish(store, job, "completed", by="pc-7")
     claim_next(store, "A2", bench_name="test-bench", daemon="pc-7")
@@ -133,9 +127,9 @@ def test_daemon_side_transitions(store: Store, bench) -> None:
         queue.confirm(store, job, by="pc-7")
 
 
-def test_a_change_racing_a_claim_is_judged_in_the_new_state(store: Store, bench) -> None:
+def test_a_change_racing_a_claim_is_judged_in_the_new_state(store: Store, submit) -> None:
     """hold reads 'queued', a daemon claims, then hold writes: it must not hold a running job."""
-    job = _job(store, bench, slot="A2")
+    job = submit(slot="A2")
     real_set = store.set_job_state
     calls = []
 
@@ -151,8 +145,8 @@ def test_a_change_racing_a_claim_is_judged_in_the_new_state(store: Store, bench)
     assert store.get_job(job).state == "running"
 
 
-def test_cli_transitions_and_history(cli, store: Store, bench) -> None:
-    job = _job(store, bench, slot="A2")
+def test_cli_transitions_and_history(cli, store: Store, submit) -> None:
+    job = submit(slot="A2")
     code, out, err = cli("queue", "hold", str(job), "--by", "lee", "--note", "no cells yet")
     assert code == 0 and "queued → held" in out
     code, out, err = cli("queue", "hold", str(job), "--by", "lee")

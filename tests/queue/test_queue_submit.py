@@ -32,77 +32,48 @@ def _no_job_written(store: Store) -> None:
         assert s.exec(select(Protocol)).all() == []
 
 
-def test_eis_on_a_keithley_slot_is_refused(cli, store: Store, protocol_file) -> None:
-    line = _refusal(
-        cli,
+def _submit_args(path, *, cell: str = "C1", slot: str | None = None, bench=BENCH_FILE) -> list:
+    """`cellbench queue submit` arguments for the protocol at `path`."""
+    return [
         "queue",
         "submit",
-        protocol_file("eis"),
+        path,
         "--cell",
-        "C1",
-        "--slot",
-        "B2",
+        cell,
+        *(["--slot", slot] if slot else []),
         "--bench",
-        BENCH_FILE,
-    )
-    assert "formation-then-eis" in line  # the protocol
-    assert "slot B2" in line and "Keithley 2450 cannot do EIS" in line
-    assert "step 4" in line and "PEIS" in line  # which step, and what it is
+        bench,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "slot", "expected"),
+    [
+        # the protocol, the slot and why, which step and what it is
+        (
+            "eis",
+            "B2",
+            ["formation-then-eis", "slot B2", "Keithley 2450 cannot do EIS", "step 4", "PEIS"],
+        ),
+        # 3C of 2.4 mA is 7.2 mA; B2's hard limit is 5 mA.
+        ("fast", "B2", ["fast-charge", "slot B2", "7.2 mA", "at most 5 mA", "step 0"]),
+        ("hot", "A2", ["hot-rest", "slot A2 has no chamber", "60 °C"]),
+    ],
+)
+def test_cli_refuses_a_job_the_slot_cannot_run(
+    cli, store: Store, protocol_file, key: str, slot: str, expected: list[str]
+) -> None:
+    line = _refusal(cli, *_submit_args(protocol_file(key), slot=slot))
+    for words in expected:
+        assert words in line
     _no_job_written(store)
 
 
-def test_more_current_than_the_slot_allows_is_refused(cli, store: Store, protocol_file) -> None:
-    # 3C of 2.4 mA is 7.2 mA; B2's hard limit is 5 mA.
-    line = _refusal(
-        cli,
-        "queue",
-        "submit",
-        protocol_file("fast"),
-        "--cell",
-        "C1",
-        "--slot",
-        "B2",
-        "--bench",
-        BENCH_FILE,
-    )
-    assert "fast-charge" in line and "slot B2" in line
-    assert "7.2 mA" in line and "at most 5 mA" in line
-    assert "step 0" in line
-    _no_job_written(store)
-    # The same protocol fits A2 (10 mA), and the 1C discharge is not a problem anywhere.
-    code, _out, err = cli(
-        "queue",
-        "submit",
-        protocol_file("fast"),
-        "--cell",
-        "C1",
-        "--slot",
-        "A2",
-        "--bench",
-        BENCH_FILE,
-        "--by",
-        "kim",
-        "--json",
-    )
+def test_a_protocol_refused_on_one_slot_fits_another(cli, store: Store, protocol_file) -> None:
+    # The fast protocol fits A2 (10 mA), and the 1C discharge is not a problem anywhere.
+    code, _out, err = cli(*_submit_args(protocol_file("fast"), slot="A2"), "--by", "kim", "--json")
     assert code == 0, err
     assert store.get_job(1).slot == "A2"
-
-
-def test_temperature_step_without_a_chamber_is_refused(cli, store: Store, protocol_file) -> None:
-    line = _refusal(
-        cli,
-        "queue",
-        "submit",
-        protocol_file("hot"),
-        "--cell",
-        "C1",
-        "--slot",
-        "A2",
-        "--bench",
-        BENCH_FILE,
-    )
-    assert "hot-rest" in line and "slot A2 has no chamber" in line and "60 °C" in line
-    _no_job_written(store)
 
 
 @pytest.mark.slow
@@ -115,15 +86,7 @@ def test_refusal_through_a_real_process_has_no_traceback(tmp_path, protocol_file
     result = subprocess.run(
         [
             *CELLBENCH,
-            "queue",
-            "submit",
-            str(protocol_file("eis")),
-            "--cell",
-            "C1",
-            "--slot",
-            "B2",
-            "--bench",
-            str(BENCH_FILE),
+            *map(str, _submit_args(protocol_file("eis"), slot="B2")),
             "--db",
             url,
         ],
@@ -148,18 +111,10 @@ def test_refusal_through_a_real_process_has_no_traceback(tmp_path, protocol_file
     ],
 )
 def test_other_refusals_name_the_reason(
-    store: Store, bench, key: str, slot: str, overrides, expected: str
+    store: Store, submit, key: str, slot: str, overrides, expected: str
 ) -> None:
     with pytest.raises(SchedulerError) as err:
-        queue.submit(
-            store,
-            bench,
-            protocol_path_or_text=protocol_text(key),
-            cell_name="C1",
-            slot=slot,
-            by="kim",
-            overrides=overrides,
-        )
+        submit(key, slot=slot, overrides=overrides)
     text = str(err.value)
     assert expected in text
     assert text.startswith(f"protocol {queue._load_protocol(protocol_text(key)).name} ")
@@ -167,54 +122,34 @@ def test_other_refusals_name_the_reason(
     assert store.list_jobs() == []
 
 
-def test_repeated_problems_are_counted_not_repeated(store: Store, bench) -> None:
+def test_repeated_problems_are_counted_not_repeated(submit) -> None:
     text = protocol_text("eis").replace(
         "  - eis:", "  - eis: {f_start: 10 kHz, f_end: 1 Hz, amplitude: 10 mV}\n  - eis:"
     )
     with pytest.raises(SchedulerError) as err:
-        queue.submit(store, bench, protocol_path_or_text=text, cell_name="C1", slot="B2", by="x")
+        submit(text, slot="B2", by="x")
     assert str(err.value).count("cannot do EIS") == 1
     assert "(and 1 later step)" in str(err.value)
 
 
-def test_any_slot_job_lists_the_slots_that_fit(store: Store, bench) -> None:
-    eis = queue.submit(
-        store, bench, protocol_path_or_text=protocol_text("eis"), cell_name="C1", by="kim"
-    )
+def test_any_slot_job_lists_the_slots_that_fit(store: Store, submit) -> None:
+    eis = submit("eis")
     assert store.get_job(eis).slot is None
     assert store.get_job(eis).params["fits"] == ["A1", "A2"]  # not the Keithley
-    hot = queue.submit(
-        store, bench, protocol_path_or_text=protocol_text("hot"), cell_name="C1", by="kim"
-    )
+    hot = submit("hot")
     assert store.get_job(hot).params["fits"] == ["A1"]  # the only chamber
     with pytest.raises(SchedulerError) as err:
-        queue.submit(
-            store,
-            bench,
-            protocol_path_or_text=protocol_text("hot"),
-            cell_name="C1",
-            by="kim",
-            overrides={"temperature": "90 degC"},
-        )
+        submit("hot", overrides={"temperature": "90 degC"})
     text = str(err.value)
     assert text.startswith("protocol hot-rest fits no slot of bench test-bench: ")
     assert "slot A1 allows at most 80 °C" in text and "slot A2 has no chamber" in text
 
 
 def test_accepted_job_keeps_protocol_overrides_and_estimate(
-    store: Store, bench, protocol_file
+    store: Store, submit, protocol_file
 ) -> None:
     path = protocol_file("cycle")
-    job_id = queue.submit(
-        store,
-        bench,
-        protocol_path_or_text=path,
-        cell_name="C1",
-        slot="A2",
-        priority=2,
-        by="kim",
-        overrides={"cycles": 3},
-    )
+    job_id = submit(path, slot="A2", priority=2, overrides={"cycles": 3})
     job = store.get_job(job_id)
     assert (job.state, job.priority, job.slot, job.bench) == ("queued", 2, "A2", "test-bench")
     assert store.get_protocol(job.protocol_id).source_text == path.read_text()
@@ -225,50 +160,24 @@ def test_accepted_job_keeps_protocol_overrides_and_estimate(
     # 3 cycles of a 0.5C charge and discharge: 3 × 2 × 2 h, from the plan's own estimate.
     assert params["estimate"]["typical_s"] == pytest.approx(3 * 2 * 7200.0)
     assert params["estimate"]["resources"]["max_abs_current_A"] == pytest.approx(1.2e-3)
-    held = queue.submit(
-        store, bench, protocol_path_or_text=path, cell_name="C1", slot="A2", by="kim", hold=True
-    )
+    held = submit(path, slot="A2", hold=True)
     assert store.get_job(held).state == "held"
 
 
-def test_bad_submissions_are_one_sentence(store: Store, bench) -> None:
+def test_bad_submissions_are_one_sentence(store: Store, submit) -> None:
     with pytest.raises(SchedulerError, match="bench test-bench has no slot 'Z9'; its slots"):
-        queue.submit(
-            store,
-            bench,
-            protocol_path_or_text=protocol_text("rest"),
-            cell_name="C1",
-            slot="Z9",
-            by="kim",
-        )
+        submit("rest", slot="Z9")
     store.add_cell("bare")
     with pytest.raises(SchedulerError, match="cell bare has no capacity basis"):
-        queue.submit(
-            store, bench, protocol_path_or_text=protocol_text("cycle"), cell_name="bare", by="kim"
-        )
+        submit("cycle", cell_name="bare")
     with pytest.raises(SchedulerError, match="needs a name for its history"):
-        queue.submit(
-            store, bench, protocol_path_or_text=protocol_text("rest"), cell_name="C1", by=" "
-        )
+        submit("rest", by=" ")
     # A protocol with no C-rates runs on a cell without a capacity basis.
-    assert queue.submit(
-        store, bench, protocol_path_or_text=protocol_text("rest"), cell_name="bare", by="kim"
-    )
+    assert submit("rest", cell_name="bare")
 
 
 def test_cli_errors_for_unknown_cell_and_bench(cli, store: Store, protocol_file) -> None:
-    line = _refusal(
-        cli, "queue", "submit", protocol_file("rest"), "--cell", "nope", "--bench", BENCH_FILE
-    )
+    line = _refusal(cli, *_submit_args(protocol_file("rest"), cell="nope"))
     assert "nope" in line
-    line = _refusal(
-        cli,
-        "queue",
-        "submit",
-        protocol_file("rest"),
-        "--cell",
-        "C1",
-        "--bench",
-        "/nonexistent/bench.toml",
-    )
+    line = _refusal(cli, *_submit_args(protocol_file("rest"), bench="/nonexistent/bench.toml"))
     assert "/nonexistent/bench.toml" in line

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from preset_cells import preset_cell
 
 import protocols
 from protocols.analysis import cycle_summary
-from scheduler.binding import CellInfo
 from scheduler.session import run_protocol
 from scheduler.sim.bench import simulated_slot
 from storage import open_store
@@ -25,12 +25,7 @@ async def formation(tmp_path, pressure_MPa: float) -> tuple[float, dict, object]
     protocol = protocols.load(protocols.LIBRARY / "kim2025" / "formation.yaml")
     async with simulated_slot(PRESET, time_scale=TIME_SCALE, press=True) as slot:
         params = slot.params
-        cell = CellInfo(
-            "kim2025 Model 4 85 wt%",
-            active_mass_g=params.active_mass_g,
-            area_cm2=params.area_cm2,
-            specific_capacity_mAh_g=200.0,
-        )
+        cell = preset_cell("kim2025 Model 4 85 wt%", params)
         run_id, result = await run_protocol(
             store,
             protocol,

@@ -8,11 +8,11 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from preset_cells import preset_cell
 
 import protocols
 from protocols.analysis.arrhenius import arrhenius
 from protocols.analysis.eis import fit_spectrum
-from scheduler.binding import CellInfo
 from scheduler.session import run_protocol
 from scheduler.sim.bench import simulated_slot
 from simulators.cell import load_preset
@@ -26,12 +26,7 @@ async def vt_eis_activation_energy(tmp_path, overrides: dict | None) -> tuple[fl
     protocol = protocols.load(protocols.LIBRARY / "gao2025" / "vt-eis.yaml")
     async with simulated_slot(PRESET, time_scale=5e4, overrides=overrides) as slot:
         params = slot.params
-        cell = CellInfo(
-            "gao2025 DFNCM/LLZO",
-            active_mass_g=params.active_mass_g,
-            area_cm2=params.area_cm2,
-            specific_capacity_mAh_g=200.0,
-        )
+        cell = preset_cell("gao2025 DFNCM/LLZO", params)
         run_id, result = await run_protocol(
             store, protocol, cell, slot.driver, environment=slot.environment
         )
