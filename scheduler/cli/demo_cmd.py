@@ -157,7 +157,7 @@ def list_paper_procedures(paper: str, *, as_json: bool) -> None:
     from scheduler.sim.papers import procedures
 
     _check_paper(paper)
-    data = [
+    data: list[dict[str, Any]] = [
         {
             "procedure": p.key,
             "title": p.title,

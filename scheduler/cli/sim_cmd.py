@@ -16,6 +16,7 @@ app.add_typer(sim_app, name="sim")
 
 def _summary(name: str) -> dict[str, Any]:
     from simulators.cell import cell_kind, load_preset, preset_path
+    from simulators.cell.electrolyte_params import ElectrolyteParameters
 
     params = load_preset(name)
     row: dict[str, Any] = {
@@ -28,7 +29,7 @@ def _summary(name: str) -> dict[str, Any]:
         "T_ref_degC": params.T_ref_degC,
         "path": str(preset_path(name)),
     }
-    if hasattr(params, "kind"):  # an electrolyte-only cell: no cathode, no voltage window
+    if isinstance(params, ElectrolyteParameters):  # no cathode, no voltage window
         nominal = params.nominal_capacity_mAh
         row["capacity_mAh"] = None if nominal is None else round(nominal, 4)
         row["sigma_mS_cm"] = params.sigma_mS_cm
@@ -111,12 +112,13 @@ def presets(
 ) -> None:
     """List the cell presets, or show every parameter of one with its unit and meaning."""
     from simulators.cell import list_presets, load_preset, preset_path
+    from simulators.cell.electrolyte_params import ElectrolyteParameters
 
     if name is None:
         emit([_summary(n) for n in list_presets()], as_json, _render_list)
         return
     params = load_preset(name)
-    if hasattr(params, "kind"):  # an electrolyte-only cell: its own derived numbers
+    if isinstance(params, ElectrolyteParameters):  # its own derived numbers
         data = {
             "name": params.name,
             "path": str(preset_path(name)),
