@@ -2,7 +2,7 @@
 
 A step still running on its instrument is re-attached and its missed samples are fetched;
 any other run resumes at its interrupted step with its counters restored (the resume point
-comes from the run's journal, `scheduler.recovery`). With `recovery = "auto"` this happens
+comes from the run's journal, `scheduler.daemon.journal`). With `recovery = "auto"` this happens
 at once; with `"ack"` the daemon raises an alarm and waits for an operator to resume the job.
 """
 
@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from scheduler import kinds, queue
 from scheduler.bench import Bench
+from scheduler.daemon.journal import describe, resume_point
 from scheduler.errors import SchedulerError
 from scheduler.jobs import ACTIVE, JobState
-from scheduler.recovery import describe, resume_point
 from scheduler.run_state import RunStatus
 
 if TYPE_CHECKING:

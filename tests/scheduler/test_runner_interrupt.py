@@ -11,7 +11,7 @@ import pytest
 
 import protocols
 from scheduler.binding import CellInfo, bind
-from scheduler.recovery import resume_point
+from scheduler.daemon.journal import resume_point
 from scheduler.runner import Runner
 from scheduler.sim.bench import simulated_emstat4
 from storage import open_store
