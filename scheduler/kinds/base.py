@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+from scheduler.endpoints import check_line_endpoint, free_ports_allowed
 
 Role = Literal["potentiostat", "chamber", "rig"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -33,6 +35,19 @@ class InstrumentSettings(Strict):
     """The bench-file table of one instrument (`[instruments.<name>]`); `kind` says which."""
 
     kind: str
+
+
+class EndpointSettings(InstrumentSettings):
+    """An instrument reached at one `endpoint`, which the kind's `endpoint_rule` checks
+    (a serial port or TCP address unless the kind says otherwise)."""
+
+    endpoint: str
+    endpoint_rule: ClassVar[Callable[[str, bool], str]] = check_line_endpoint
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str, info: ValidationInfo) -> str:
+        return cls.endpoint_rule(value, free_ports_allowed(info))
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from drivers.potentiostats.emstat4 import EmStat4
 from drivers.potentiostats.emstat4.scripts import MAX_CURRENT_A, VOLTAGE_RANGE_V
-from scheduler.endpoints import check_line_endpoint, free_ports_allowed
 from scheduler.kinds.base import (
     Capabilities,
+    EndpointSettings,
     InstrumentKind,
-    InstrumentSettings,
     SimContext,
     SimulatedInstrument,
     identify_potentiostat,
@@ -24,16 +23,10 @@ from scheduler.kinds.base import (
 EIS_FREQUENCY_HZ = (1e-5, 2e5)
 
 
-class EmStat4Config(InstrumentSettings):
+class EmStat4Config(EndpointSettings):
     kind: Literal["emstat4"]
-    endpoint: str
     invert_current: bool = False
     timeout_s: float = Field(5.0, gt=0)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str, info: ValidationInfo) -> str:
-        return check_line_endpoint(value, free_ports_allowed(info))
 
 
 def _driver(config: EmStat4Config, name: str, clock: Any, channel: int) -> EmStat4:

@@ -6,33 +6,28 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from drivers.potentiostats.keithley2450 import Keithley2450
 from drivers.potentiostats.keithley2450.driver import MAX_CURRENT_A, VOLTAGE_RANGE_V
-from scheduler.endpoints import check_visa_resource, free_ports_allowed, tcp_address
+from scheduler.endpoints import check_visa_resource, tcp_address
 from scheduler.kinds.base import (
     Capabilities,
+    EndpointSettings,
     InstrumentKind,
-    InstrumentSettings,
     SimContext,
     SimulatedInstrument,
     identify_potentiostat,
 )
 
 
-class Keithley2450Config(InstrumentSettings):
+class Keithley2450Config(EndpointSettings):
     kind: Literal["keithley2450"]
-    endpoint: str
+    endpoint_rule = check_visa_resource
     four_wire: bool = True
     nplc: float = Field(1.0, ge=0.01, le=10.0)
     max_voltage_V: float = Field(5.0, gt=0, le=200.0)
     timeout_s: float = Field(5.0, gt=0)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str, info: ValidationInfo) -> str:
-        return check_visa_resource(value, free_ports_allowed(info))
 
 
 def _driver(config: Keithley2450Config, name: str, clock: Any, channel: int) -> Keithley2450:
