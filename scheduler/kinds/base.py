@@ -158,3 +158,44 @@ async def identify_potentiostat(driver: Any) -> tuple[dict[str, str], str]:
         "serial": identity.serial,
         "firmware": identity.firmware,
     }, ""
+
+
+def endpoint_driver(
+    driver_class: Any, *fields: str, channel: bool = False, clock: bool = False
+) -> DriverFactory:
+    """The driver factory of a kind whose driver takes the config's `endpoint`, the
+    instrument's name and the named config `fields` as keywords of the same names (and the
+    channel or the clock when it asks for them)."""
+
+    def build(config: Any, name: str, clock_: Any, channel_: int) -> Any:
+        options = {key: getattr(config, key) for key in fields}
+        if channel:
+            options["channel"] = channel_
+        if clock:
+            options["clock"] = clock_
+        return driver_class(config.endpoint, name=name, **options)
+
+    return build
+
+
+def potentiostat_kind(
+    label: str,
+    config: type[InstrumentSettings],
+    capabilities: Capabilities,
+    faults: Mapping[str, str],
+    driver: DriverFactory,
+    simulator: SimulatorFactory,
+    **more: Any,
+) -> InstrumentKind:
+    """A potentiostat kind: `bench check` asks it only who it is."""
+    return InstrumentKind(
+        label=label,
+        role="potentiostat",
+        config=config,
+        capabilities=capabilities,
+        faults=faults,
+        driver=driver,
+        simulator=simulator,
+        probe=identify_potentiostat,
+        **more,
+    )

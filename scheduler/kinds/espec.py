@@ -3,7 +3,7 @@ on its own controller."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -12,6 +12,7 @@ from scheduler.kinds.base import (
     EndpointSettings,
     SimContext,
     SimulatedInstrument,
+    endpoint_driver,
 )
 from scheduler.kinds.chamber import chamber_kind, reading_of
 
@@ -20,12 +21,6 @@ class EspecConfig(EndpointSettings):
     kind: Literal["espec"]
     address: int | None = Field(None, ge=0, le=99)
     timeout_s: float = Field(3.0, gt=0)
-
-
-def _driver(config: EspecConfig, name: str, clock: Any, channel: int) -> EspecChamber:
-    return EspecChamber(
-        config.endpoint, name=name, address=config.address, timeout_s=config.timeout_s
-    )
 
 
 def _simulator(config: EspecConfig, context: SimContext) -> SimulatedInstrument:
@@ -40,4 +35,11 @@ async def _probe(driver: EspecChamber) -> tuple[dict[str, str], str]:
     return {"model": model}, await reading_of(driver)
 
 
-KIND = chamber_kind("ESPEC chamber", EspecConfig, EspecChamber, _driver, _simulator, _probe)
+KIND = chamber_kind(
+    "ESPEC chamber",
+    EspecConfig,
+    EspecChamber,
+    endpoint_driver(EspecChamber, "address", "timeout_s"),
+    _simulator,
+    _probe,
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -12,6 +12,7 @@ from scheduler.kinds.base import (
     EndpointSettings,
     SimContext,
     SimulatedInstrument,
+    endpoint_driver,
 )
 from scheduler.kinds.chamber import chamber_kind, reading_of
 
@@ -22,16 +23,6 @@ class WatlowF4TConfig(EndpointSettings):
     loop: int = Field(1, ge=1, le=4)
     device_id: int = Field(1, ge=0, le=247)
     timeout_s: float = Field(3.0, gt=0)
-
-
-def _driver(config: WatlowF4TConfig, name: str, clock: Any, channel: int) -> WatlowF4T:
-    return WatlowF4T(
-        config.endpoint,
-        name=name,
-        loop=config.loop,
-        device_id=config.device_id,
-        timeout_s=config.timeout_s,
-    )
 
 
 def _simulator(config: WatlowF4TConfig, context: SimContext) -> SimulatedInstrument:
@@ -45,4 +36,5 @@ async def _probe(driver: WatlowF4T) -> tuple[dict[str, str], str]:
     return {"model": "Watlow F4T (Modbus TCP)"}, await reading_of(driver)
 
 
-KIND = chamber_kind("Watlow F4T chamber", WatlowF4TConfig, WatlowF4T, _driver, _simulator, _probe)
+_DRIVER = endpoint_driver(WatlowF4T, "loop", "device_id", "timeout_s")
+KIND = chamber_kind("Watlow F4T chamber", WatlowF4TConfig, WatlowF4T, _DRIVER, _simulator, _probe)
