@@ -173,48 +173,6 @@ def recover(store: Any, job_id: int, *, by: str, to: str = S.RUNNING, note: str 
     return store.set_job_state(job_id, to, by=_who(by), note=note, expect=S.INTERRUPTED)
 
 
-# -- cells ----------------------------------------------------------------------------------
-def cell_info(row: Any) -> CellInfo:
-    """The runner's CellInfo from a stored cell."""
-    return CellInfo(
-        name=row.name,
-        chemistry=row.chemistry or "",
-        active_mass_g=row.active_mass_g,
-        area_cm2=row.area_cm2,
-        loading_mg_cm2=row.loading_mg_cm2,
-        specific_capacity_mAh_g=row.specific_capacity_mAh_g,
-        nominal_capacity_mAh=row.nominal_capacity_mAh,
-    )
-
-
-def cell_basis(row: Any) -> Any | None:
-    """What 1C is for a stored cell (areal capacity from `extra` too), or None if unknown."""
-    from protocols import CapacityBasis
-
-    extra = row.extra or {}
-    mass_g = row.active_mass_g
-    if mass_g is None and row.loading_mg_cm2 and row.area_cm2:
-        mass_g = row.loading_mg_cm2 * row.area_cm2 / 1000.0
-    if mass_g and row.specific_capacity_mAh_g:
-        return CapacityBasis.from_specific(
-            mass_g, row.specific_capacity_mAh_g, area_cm2=row.area_cm2
-        )
-    areal = extra.get("areal_capacity_mAh_cm2")
-    if row.area_cm2 and areal:
-        return CapacityBasis.from_areal(row.area_cm2, float(areal), active_mass_g=mass_g)
-    if row.nominal_capacity_mAh:
-        return CapacityBasis.from_nominal(
-            row.nominal_capacity_mAh, active_mass_g=mass_g, area_cm2=row.area_cm2
-        )
-    return None
-
-
-def counter_electrode_V(row: Any) -> float:
-    """The counter electrode's potential vs Li/Li+ recorded with the cell (0 for Li)."""
-    value = (row.extra or {}).get("counter_electrode_V")
-    return float(value) if value is not None else 0.0
-
-
 # -- submission -----------------------------------------------------------------------------
 def _load_protocol(protocol_path_or_text: str | Path) -> Any:
     from protocols import load, loads
