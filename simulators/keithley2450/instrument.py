@@ -84,6 +84,9 @@ class Buffer:
         self.readings.append(reading)
 
 
+_I_LEVEL = ":SOURce#:CURRent[:LEVel][:IMMediate][:AMPLitude]"
+_V_LEVEL = ":SOURce#:VOLTage[:LEVel][:IMMediate][:AMPLitude]"
+
 Handler = Callable[[tuple[Param, ...]], Awaitable[str | None]]
 
 
@@ -193,14 +196,30 @@ class Instrument:
             (":ABORt", False, _none),
             (":SOURce#:FUNCtion[:MODE]", False, self._set_source_function),
             (":SOURce#:FUNCtion[:MODE]", True, lambda p: self._q(p, self.smu.source_function)),
-            (":SOURce#:CURRent[:LEVel][:IMMediate][:AMPLitude]", False, self._set_i_level),
-            (":SOURce#:CURRent[:LEVel][:IMMediate][:AMPLitude]", True, self._q_i_level),
-            (":SOURce#:VOLTage[:LEVel][:IMMediate][:AMPLitude]", False, self._set_v_level),
-            (":SOURce#:VOLTage[:LEVel][:IMMediate][:AMPLitude]", True, self._q_v_level),
-            (":SOURce#:CURRent:VLIMit[:LEVel]", False, self._set_vlim),
+            (
+                _I_LEVEL,
+                False,
+                self._set_number("current_level_A", -MAX_CURRENT_A, MAX_CURRENT_A, 0.0),
+            ),
+            (_I_LEVEL, True, lambda p: self._qn(p, self.smu.current_level_A)),
+            (
+                _V_LEVEL,
+                False,
+                self._set_number("voltage_level_V", -MAX_VOLTAGE_V, MAX_VOLTAGE_V, 0.0),
+            ),
+            (_V_LEVEL, True, lambda p: self._qn(p, self.smu.voltage_level_V)),
+            (
+                ":SOURce#:CURRent:VLIMit[:LEVel]",
+                False,
+                self._set_number("vlim_V", MIN_VLIM_V, MAX_VOLTAGE_V, 21.0),
+            ),
             (":SOURce#:CURRent:VLIMit[:LEVel]", True, lambda p: self._qn(p, self.smu.vlim_V)),
             (":SOURce#:CURRent:VLIMit:TRIPped", True, self._q_trip),
-            (":SOURce#:VOLTage:ILIMit[:LEVel]", False, self._set_ilim),
+            (
+                ":SOURce#:VOLTage:ILIMit[:LEVel]",
+                False,
+                self._set_number("ilim_A", MIN_ILIM_A, MAX_CURRENT_A, 105e-6),
+            ),
             (":SOURce#:VOLTage:ILIMit[:LEVel]", True, lambda p: self._qn(p, self.smu.ilim_A)),
             (":SOURce#:VOLTage:ILIMit:TRIPped", True, self._q_trip),
             (":SOURce#:CURRent:RANGe:AUTO", False, self._set_flag(None)),
@@ -282,31 +301,14 @@ class Instrument:
         self.smu.source_function = word[:4]
         self.smu.settle()
 
-    async def _set_i_level(self, params: tuple[Param, ...]) -> None:
-        value = _number(params, low=-MAX_CURRENT_A, high=MAX_CURRENT_A, default=0.0)
-        self.smu.current_level_A = value
-        self.smu.settle()
+    def _set_number(self, attribute: str, low: float, high: float, default: float) -> Handler:
+        """A setter of one SMU number within [low, high] (DEFault = `default`)."""
 
-    async def _q_i_level(self, params: tuple[Param, ...]) -> str:
-        _no_params(params)
-        return _num(self.smu.current_level_A)
+        async def handler(params: tuple[Param, ...]) -> None:
+            setattr(self.smu, attribute, _number(params, low=low, high=high, default=default))
+            self.smu.settle()
 
-    async def _set_v_level(self, params: tuple[Param, ...]) -> None:
-        value = _number(params, low=-MAX_VOLTAGE_V, high=MAX_VOLTAGE_V, default=0.0)
-        self.smu.voltage_level_V = value
-        self.smu.settle()
-
-    async def _q_v_level(self, params: tuple[Param, ...]) -> str:
-        _no_params(params)
-        return _num(self.smu.voltage_level_V)
-
-    async def _set_vlim(self, params: tuple[Param, ...]) -> None:
-        self.smu.vlim_V = _number(params, low=MIN_VLIM_V, high=MAX_VOLTAGE_V, default=21.0)
-        self.smu.settle()
-
-    async def _set_ilim(self, params: tuple[Param, ...]) -> None:
-        self.smu.ilim_A = _number(params, low=MIN_ILIM_A, high=MAX_CURRENT_A, default=105e-6)
-        self.smu.settle()
+        return handler
 
     async def _q_trip(self, params: tuple[Param, ...]) -> str:
         _no_params(params)
