@@ -26,6 +26,15 @@ log = logging.getLogger(__name__)
 Handler = Callable[[str], Awaitable[list[str]]]
 
 
+async def cancel_tasks(tasks: set[asyncio.Task[None]]) -> None:
+    """Cancel a server's connection tasks and wait until each has ended."""
+    for task in list(tasks):
+        task.cancel()
+    for task in list(tasks):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
 class LineServer:
     """TCP and pty endpoints for one simulated instrument, with connection faults."""
 
@@ -66,11 +75,7 @@ class LineServer:
         for server in self._servers:
             server.close()
         self.drop_connections()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_tasks(self._tasks)
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 1.0)
