@@ -18,7 +18,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 from simulators.clock import SimClock
@@ -90,32 +90,28 @@ _V_LEVEL = ":SOURce#:VOLTage[:LEVel][:IMMediate][:AMPLitude]"
 Handler = Callable[[tuple[Param, ...]], Awaitable[str | None]]
 
 
+@dataclass(eq=False, repr=False)
 class Instrument:
-    """Executes parsed SCPI units against one SMU and keeps the instrument's state."""
+    """Executes parsed SCPI units against one SMU and keeps the instrument's state.
 
-    def __init__(
-        self,
-        cell: Any,
-        *,
-        clock: SimClock,
-        language: str = "SCPI",
-        serial: str = "04512345",
-        firmware: str = "1.7.12b",
-        read_interval_s: float | None = None,
-        buffer_capacity: int = 100_000,
-        seed: int | None = None,
-    ) -> None:
-        self.cell = cell
-        self.clock = clock
-        self.language = language
-        self.serial = serial
-        self.firmware = firmware
-        self.read_interval_s = read_interval_s
-        self.buffer_capacity = buffer_capacity
-        self.smu = SMU(cell, seed=seed)
+    Its identity and pacing come from the simulator (`Keithley2450Simulator`), which holds
+    their defaults.
+    """
+
+    cell: Any
+    clock: SimClock
+    language: str
+    serial: str
+    firmware: str
+    read_interval_s: float | None
+    seed: InitVar[int | None]
+    buffer_capacity: int = 100_000
+
+    def __post_init__(self, seed: int | None) -> None:
+        self.smu = SMU(self.cell, seed=seed)
         self.errors: deque[tuple[int, str]] = deque()
         self.buffers: dict[str, Buffer] = {}
-        self._t_state = clock.now()
+        self._t_state = self.clock.now()
         self.reads = 0
         self.before_read: Callable[[], Awaitable[bool]] | None = None  # fault hook
         self._tree = self._build_tree()
