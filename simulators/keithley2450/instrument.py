@@ -86,6 +86,13 @@ class Buffer:
 
 _I_LEVEL = ":SOURce#:CURRent[:LEVel][:IMMediate][:AMPLitude]"
 _V_LEVEL = ":SOURce#:VOLTage[:LEVel][:IMMediate][:AMPLitude]"
+# The SMU numbers a command sets: (lowest, highest, the value DEFault sets).
+_SMU_NUMBERS = {
+    "current_level_A": (-MAX_CURRENT_A, MAX_CURRENT_A, 0.0),
+    "voltage_level_V": (-MAX_VOLTAGE_V, MAX_VOLTAGE_V, 0.0),
+    "vlim_V": (MIN_VLIM_V, MAX_VOLTAGE_V, 21.0),
+    "ilim_A": (MIN_ILIM_A, MAX_CURRENT_A, 105e-6),
+}
 
 Handler = Callable[[tuple[Param, ...]], Awaitable[str | None]]
 
@@ -192,30 +199,14 @@ class Instrument:
             (":ABORt", False, _none),
             (":SOURce#:FUNCtion[:MODE]", False, self._set_source_function),
             (":SOURce#:FUNCtion[:MODE]", True, lambda p: self._q(p, self.smu.source_function)),
-            (
-                _I_LEVEL,
-                False,
-                self._set_number("current_level_A", -MAX_CURRENT_A, MAX_CURRENT_A, 0.0),
-            ),
+            (_I_LEVEL, False, self._set_number("current_level_A")),
             (_I_LEVEL, True, lambda p: self._qn(p, self.smu.current_level_A)),
-            (
-                _V_LEVEL,
-                False,
-                self._set_number("voltage_level_V", -MAX_VOLTAGE_V, MAX_VOLTAGE_V, 0.0),
-            ),
+            (_V_LEVEL, False, self._set_number("voltage_level_V")),
             (_V_LEVEL, True, lambda p: self._qn(p, self.smu.voltage_level_V)),
-            (
-                ":SOURce#:CURRent:VLIMit[:LEVel]",
-                False,
-                self._set_number("vlim_V", MIN_VLIM_V, MAX_VOLTAGE_V, 21.0),
-            ),
+            (":SOURce#:CURRent:VLIMit[:LEVel]", False, self._set_number("vlim_V")),
             (":SOURce#:CURRent:VLIMit[:LEVel]", True, lambda p: self._qn(p, self.smu.vlim_V)),
             (":SOURce#:CURRent:VLIMit:TRIPped", True, self._q_trip),
-            (
-                ":SOURce#:VOLTage:ILIMit[:LEVel]",
-                False,
-                self._set_number("ilim_A", MIN_ILIM_A, MAX_CURRENT_A, 105e-6),
-            ),
+            (":SOURce#:VOLTage:ILIMit[:LEVel]", False, self._set_number("ilim_A")),
             (":SOURce#:VOLTage:ILIMit[:LEVel]", True, lambda p: self._qn(p, self.smu.ilim_A)),
             (":SOURce#:VOLTage:ILIMit:TRIPped", True, self._q_trip),
             (":SOURce#:CURRent:RANGe:AUTO", False, self._set_flag(None)),
@@ -297,8 +288,9 @@ class Instrument:
         self.smu.source_function = word[:4]
         self.smu.settle()
 
-    def _set_number(self, attribute: str, low: float, high: float, default: float) -> Handler:
-        """A setter of one SMU number within [low, high] (DEFault = `default`)."""
+    def _set_number(self, attribute: str) -> Handler:
+        """A setter of one SMU number within its range (`_SMU_NUMBERS`)."""
+        low, high, default = _SMU_NUMBERS[attribute]
 
         async def handler(params: tuple[Param, ...]) -> None:
             setattr(self.smu, attribute, _number(params, low=low, high=high, default=default))
