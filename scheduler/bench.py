@@ -65,6 +65,13 @@ class BenchError(SchedulerError):
         super().__init__("\n".join(lines))
 
 
+def _topic_name(what: str, value: str) -> str:
+    """A bench or slot name, which is also a level of its MQTT topics."""
+    if not NAME.match(value):
+        raise ValueError(f"{what} name {value!r} must be {NAME_RULE} (it is an MQTT topic)")
+    return value
+
+
 # -- the model ------------------------------------------------------------------------------
 class BenchInfo(Strict):
     name: str
@@ -74,9 +81,7 @@ class BenchInfo(Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not NAME.match(value):
-            raise ValueError(f"bench name {value!r} must be {NAME_RULE} (it is an MQTT topic)")
-        return value
+        return _topic_name("bench", value)
 
 
 class DatabaseConfig(Strict):
@@ -129,9 +134,7 @@ class Slot(Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not NAME.match(value):
-            raise ValueError(f"slot name {value!r} must be {NAME_RULE} (it is an MQTT topic)")
-        return value
+        return _topic_name("slot", value)
 
 
 class SimCell(Strict):

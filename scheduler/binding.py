@@ -15,14 +15,8 @@ from protocols import CapacityBasis, Plan, Protocol, capacity_basis
 from scheduler.errors import SchedulerError
 from scheduler.jobs import JobParams
 
-# What 1C is worked out from (with the active mass), named alike in cell files and here.
-_CAPACITY_FIELDS = (
-    "area_cm2",
-    "loading_mg_cm2",
-    "specific_capacity_mAh_g",
-    "nominal_capacity_mAh",
-    "areal_capacity_mAh_cm2",
-)
+# The capacity fields a stored cell and a cell description file name as CellInfo does.
+_SAME_NAMED = ("area_cm2", "loading_mg_cm2", "specific_capacity_mAh_g", "nominal_capacity_mAh")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,14 +40,9 @@ class CellInfo:
         extra = row.extra or {}
         areal = extra.get("areal_capacity_mAh_cm2")
         counter_V = extra.get("counter_electrode_V")
-        return cls(
-            name=row.name,
-            chemistry=row.chemistry or "",
+        return cls._with_capacity_of(
+            row,
             active_mass_g=row.active_mass_g,
-            area_cm2=row.area_cm2,
-            loading_mg_cm2=row.loading_mg_cm2,
-            specific_capacity_mAh_g=row.specific_capacity_mAh_g,
-            nominal_capacity_mAh=row.nominal_capacity_mAh,
             areal_capacity_mAh_cm2=float(areal) if areal is not None else None,
             counter_electrode=str(extra.get("counter_electrode") or "Li"),
             counter_electrode_V=float(counter_V) if counter_V is not None else 0.0,
@@ -62,13 +51,23 @@ class CellInfo:
     @classmethod
     def from_spec(cls, spec: Any) -> CellInfo:
         """A cell description file (`protocols.CellSpec`)."""
-        return cls(
-            name=spec.name,
-            chemistry=spec.chemistry or "",
+        return cls._with_capacity_of(
+            spec,
             active_mass_g=spec.active_mass_mg / 1000.0 if spec.active_mass_mg else None,
-            **{name: getattr(spec, name) for name in _CAPACITY_FIELDS},
+            areal_capacity_mAh_cm2=spec.areal_capacity_mAh_cm2,
             counter_electrode=spec.counter_electrode,
             counter_electrode_V=spec.counter_electrode_V or 0.0,
+        )
+
+    @classmethod
+    def _with_capacity_of(cls, source: Any, **fields: Any) -> CellInfo:
+        """A CellInfo taking the name, chemistry and the capacity fields a stored cell and a
+        cell file both name alike from `source`, the rest from `fields`."""
+        return cls(
+            name=source.name,
+            chemistry=source.chemistry or "",
+            **{key: getattr(source, key) for key in _SAME_NAMED},
+            **fields,
         )
 
     @classmethod
@@ -90,7 +89,8 @@ class CellInfo:
         """What 1C is for this cell, or None for a cell that stores no charge."""
         return capacity_basis(
             active_mass_g=self.active_mass_g,
-            **{name: getattr(self, name) for name in _CAPACITY_FIELDS},
+            areal_capacity_mAh_cm2=self.areal_capacity_mAh_cm2,
+            **{name: getattr(self, name) for name in _SAME_NAMED},
         )
 
     def store_fields(self) -> dict[str, Any]:
@@ -104,10 +104,7 @@ class CellInfo:
         return {
             "chemistry": self.chemistry or None,
             "active_mass_g": self.active_mass_g,
-            "area_cm2": self.area_cm2,
-            "loading_mg_cm2": self.loading_mg_cm2,
-            "specific_capacity_mAh_g": self.specific_capacity_mAh_g,
-            "nominal_capacity_mAh": self.nominal_capacity_mAh,
+            **{name: getattr(self, name) for name in _SAME_NAMED},
             "extra": extra or None,
         }
 

@@ -405,19 +405,14 @@ class _JobView:
 
     @classmethod
     def of(cls, job: Any) -> _JobView:
+        """The job row's columns of the same names, its protocol's name and its estimate."""
+        derived = ("protocol", "estimated_s")
         return cls(
-            id=job.id,
-            state=job.state,
-            priority=job.priority,
-            bench=job.bench,
-            slot=job.slot,
+            **{
+                f.name: getattr(job, f.name)
+                for f in dataclasses.fields(cls)
+                if f.name not in derived
+            },
             protocol=JobParams.of(job).protocol_name or None,
-            protocol_id=job.protocol_id,
-            cell_id=job.cell_id,
-            submitted_by=job.submitted_by,
-            submitted_at=job.submitted_at,
-            updated_at=job.updated_at,
-            claimed_by=job.claimed_by,
-            message=job.message,
             estimated_s=estimated_s(job),
         )

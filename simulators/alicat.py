@@ -11,11 +11,9 @@ addressed to another unit id get no answer, as on a shared RS-485 line.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from simulators.clock import SimClock
 from simulators.lineserver import LineInstrument
 from simulators.press import PressPlant
 
@@ -31,8 +29,6 @@ class AlicatSimulator(LineInstrument):
     label: ClassVar[str] = "Alicat"
 
     plant: PressPlant
-    clock: SimClock
-    sync: Callable[[], None] | None = None
     unit_id: str = "A"
     full_scale_psig: float = 150.0
 

@@ -12,6 +12,9 @@ import heapq
 import itertools
 import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from simulators.errors import SimulatorError
 
@@ -91,3 +94,19 @@ class SimClock:
             break
         if self._waiters:
             self._schedule_advance(loop)
+
+
+@dataclass
+class PlantFront:
+    """A simulator in front of a plant (a chamber's air, a press): before it answers it
+    brings the plant up to the clock's now, or lets `sync` bring a whole bench there."""
+
+    plant: Any
+    clock: SimClock
+    sync: Callable[[], None] | None = None
+
+    def _now(self) -> None:
+        if self.sync is not None:
+            self.sync()
+        else:
+            self.plant.advance_to(self.clock.now())

@@ -11,11 +11,9 @@ temperature in CONSTANT mode) and `RUN PRGM?`. A set command is acknowledged wit
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from simulators.clock import SimClock
 from simulators.faults import LINK_FAULTS, check_fault
 from simulators.lineserver import LineInstrument
 from simulators.thermal import CHAMBER_FAULTS, ChamberPlant
@@ -32,8 +30,6 @@ class EspecSimulator(LineInstrument):
     FAULTS: ClassVar[tuple[str, ...]] = (*CHAMBER_FAULTS, *LINK_FAULTS)
 
     plant: ChamberPlant
-    clock: SimClock
-    sync: Callable[[], None] | None = None  # brings the plant (or a whole bench) up to now
     high_limit_degC: float = 100.0
     low_limit_degC: float = -40.0
 

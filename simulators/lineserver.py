@@ -17,13 +17,22 @@ import os
 import tty
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from simulators.clock import SimClock
+from simulators.clock import PlantFront
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str], Awaitable[list[str]]]
+
+
+async def cancel_tasks(tasks: set[asyncio.Task[None]]) -> None:
+    """Cancel a server's connection tasks and wait until each has ended."""
+    for task in list(tasks):
+        task.cancel()
+    for task in list(tasks):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 class LineServer:
@@ -66,11 +75,7 @@ class LineServer:
         for server in self._servers:
             server.close()
         self.drop_connections()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_tasks(self._tasks)
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 1.0)
@@ -167,19 +172,15 @@ async def open_pty() -> Pty:
     return Pty(reader, writer, os.ttyname(slave), [master, slave])
 
 
-class LineInstrument:
+class LineInstrument(PlantFront):
     """Base of the line-based simulators: a `LineServer` around `handle`, the plant brought up
     to the clock's now before each answer, and the link faults (drop, stall).
 
-    Subclasses are dataclasses with `plant`, `clock` and `sync` fields, and set `terminator`
-    and `label`.
+    Subclasses are dataclasses that set `terminator` and `label` (and narrow `plant`).
     """
 
     terminator: ClassVar[str]
     label: ClassVar[str]
-    plant: Any
-    clock: SimClock
-    sync: Callable[[], None] | None
     server: LineServer
     commands: list[str]
 
@@ -198,12 +199,6 @@ class LineInstrument:
 
     async def stop(self) -> None:
         await self.server.stop()
-
-    def _now(self) -> None:
-        if self.sync is not None:
-            self.sync()
-        else:
-            self.plant.advance_to(self.clock.now())
 
     def link_fault(self, fault: str) -> None:
         """drop: cut the TCP connections now; stall: read commands, answer nothing."""

@@ -8,11 +8,9 @@ temperature error and any injected drift.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from simulators.clock import SimClock
 from simulators.lineserver import LineInstrument
 from simulators.press import PressPlant
 
@@ -25,8 +23,6 @@ class Mark10Simulator(LineInstrument):
     label: ClassVar[str] = "Mark-10"
 
     plant: PressPlant
-    clock: SimClock
-    sync: Callable[[], None] | None = None
     capacity_N: float = 2500.0
 
     def __post_init__(self) -> None:

@@ -4,26 +4,23 @@ valve) or both instruments' links (drop, stall)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from simulators.alicat import AlicatSimulator
-from simulators.clock import SimClock
+from simulators.clock import PlantFront
 from simulators.faults import LINK_FAULTS, check_fault
 from simulators.mark10 import Mark10Simulator
 from simulators.press import PRESS_FAULTS, PressPlant
 
 
 @dataclass
-class PressRigSimulator:
+class PressRigSimulator(PlantFront):
     """The press's two instruments (`controller`, `gauge`) on one plant and one clock."""
 
     FAULTS: ClassVar[tuple[str, ...]] = (*PRESS_FAULTS, *LINK_FAULTS)
 
     plant: PressPlant
-    clock: SimClock
-    sync: Callable[[], None] | None = None
     unit_id: str = "A"
     full_scale_psig: float = 150.0
 

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import math
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,7 +25,7 @@ from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from simulators.clock import SimClock
+from simulators.clock import PlantFront
 from simulators.faults import LINK_FAULTS, check_fault
 from simulators.thermal import CHAMBER_FAULTS, ChamberPlant
 
@@ -55,14 +54,12 @@ def registers_to_float(registers: list[int]) -> float:
 
 
 @dataclass
-class WatlowSimulator:
+class WatlowSimulator(PlantFront):
     """One simulated F4T (loop 1) served over Modbus TCP."""
 
     FAULTS: ClassVar[tuple[str, ...]] = (*CHAMBER_FAULTS, *LINK_FAULTS)
 
     plant: ChamberPlant
-    clock: SimClock
-    sync: Callable[[], None] | None = None
     device_id: int = 0  # 0 answers every unit id
     writes: list[tuple[int, list[int]]] = field(default_factory=list)
 
@@ -119,12 +116,6 @@ class WatlowSimulator:
         server = self._server
         open_now = len(server.active_connections) if server is not None else 0
         return {**self.plant.state(), "connections": open_now}
-
-    def _now(self) -> None:
-        if self.sync is not None:
-            self.sync()
-        else:
-            self.plant.advance_to(self.clock.now())
 
     def _refresh(self, registers: list[int]) -> None:
         plant = self.plant

@@ -18,6 +18,7 @@ from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ModbusPDU
 
 from drivers.chamber import ChamberMode, ChamberReading, checked_temperature
+from drivers.context import AsyncContext
 from drivers.errors import (
     InstrumentConnectionError,
     InstrumentReplyError,
@@ -47,7 +48,7 @@ def parse_modbus_endpoint(text: str) -> tuple[str, int]:
     return parsed.hostname, parsed.port or 502
 
 
-class WatlowF4T:
+class WatlowF4T(AsyncContext):
     """One control loop of a Watlow F4T."""
 
     supports_ramp = False
@@ -79,13 +80,6 @@ class WatlowF4T:
 
     async def close(self) -> None:
         self.client.close()
-
-    async def __aenter__(self) -> WatlowF4T:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # -- registers ---------------------------------------------------------------------------
     async def _call(self, what: str, make: Callable[[], Awaitable[ModbusPDU]]) -> ModbusPDU:

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from drivers.clock import Clock, WallClock
+from drivers.context import AsyncContext
 from drivers.errors import InstrumentError
 from drivers.pressure import (
     ForceLostError,
@@ -66,7 +67,7 @@ class RigSettings:
                 raise PressureRigError(f"rig setting {name} must be positive")
 
 
-class PneumaticPressRig:
+class PneumaticPressRig(AsyncContext):
     """`PressureRig` from an Alicat pressure controller and a Mark-10 force gauge."""
 
     def __init__(
@@ -125,13 +126,6 @@ class PneumaticPressRig:
         await self._stop_loop()
         await self.controller.close()
         await self.gauge.close()
-
-    async def __aenter__(self) -> PneumaticPressRig:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # -- capability ------------------------------------------------------------------------------
     async def hold(self, pressure_MPa: float, *, area_mm2: float) -> None:

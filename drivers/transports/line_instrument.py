@@ -8,8 +8,9 @@ safe because every command these drivers send is idempotent (a query, or a setpo
 
 from __future__ import annotations
 
-from typing import ClassVar, Self, TypedDict, Unpack
+from typing import ClassVar, TypedDict, Unpack
 
+from drivers.context import AsyncContext
 from drivers.errors import InstrumentConnectionError
 from drivers.transports.delimited import DelimitedTransport
 from drivers.transports.lines import LineTransport, TransportOptions
@@ -26,7 +27,7 @@ class LinkSettings(TypedDict, total=False):
     reconnect_attempts: int
 
 
-class LineInstrument:
+class LineInstrument(AsyncContext):
     """Base of drivers that talk to one instrument over a `LineTransport`.
 
     A subclass states its link's defaults and line endings as class attributes; `separator`
@@ -59,13 +60,6 @@ class LineInstrument:
 
     async def close(self) -> None:
         await self.transport.close()
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def exchange(self, line: str) -> str:
         """Send one line and return the reply; after a lost link reconnect and send it again."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from protocols import steps as p
@@ -54,12 +54,12 @@ class SafetySupervisor:
         self._watchers: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
+        checks = {"chamber": self._check_chamber, "rig": self._check_rig}
         for name, config in self.bench.instruments.items():
             role = kinds.kind_of(config).role
-            if role == "chamber":
-                self._watchers.append(asyncio.create_task(self._watch_chamber(name)))
-            elif role == "rig":
-                self._watchers.append(asyncio.create_task(self._watch_rig(name)))
+            if role in checks:
+                task = asyncio.create_task(self._watch(role, name, checks[role]))
+                self._watchers.append(task)
 
     async def stop(self) -> None:
         for task in self._watchers:
@@ -87,57 +87,52 @@ class SafetySupervisor:
                 values.append(job.runner.plan.safety.temperature_max_degC)
         return min((v for v in values if v is not None), default=float("inf"))
 
-    async def _watch_chamber(self, name: str) -> None:
-        slots = self._slots_with("chamber", name)
-        chamber = await self.pool.acquire(name)
+    async def _watch(
+        self, role: str, name: str, check: Callable[[str, Any, list[str]], Awaitable[None]]
+    ) -> None:
+        """Hold the instrument and run `check(name, instrument, slots)` every sample period."""
+        slots = self._slots_with(role, name)
+        instrument = await self.pool.acquire(name)
         try:
             while True:
                 started = time.monotonic()
-                tripped = False
-                try:
-                    reading = await chamber.read()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    tripped = await self.trip(
-                        slots, RunStatus.PAUSED, f"chamber {name} failed: {exc}", kind="chamber"
-                    )
-                else:
-                    ceiling = self._ceiling_degC(slots)
-                    if reading.process_degC > ceiling:
-                        tripped = await self.trip(
-                            slots,
-                            RunStatus.SAFETY,
-                            f"chamber {name} reads {reading.process_degC:.1f} °C, above the "
-                            f"{ceiling:g} °C limit of its slots",
-                            kind="over-temperature",
-                        )
-                if tripped:
-                    log.warning("chamber interlock tripped", extra={"chamber": name})
+                await check(name, instrument, slots)
                 await asyncio.sleep(max(0.0, self.sample_period_s - (time.monotonic() - started)))
         finally:
             await self.pool.release(name)
 
-    async def _watch_rig(self, name: str) -> None:
-        slots = self._slots_with("rig", name)
-        rig = await self.pool.acquire(name)
+    async def _check_chamber(self, name: str, chamber: Any, slots: list[str]) -> None:
+        tripped = False
         try:
-            while True:
-                started = time.monotonic()
-                try:
-                    await rig.read()  # raises the rig's latched fault (leak, lost force, …)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    await self.trip(
-                        slots,
-                        RunStatus.PAUSED,
-                        f"stack pressure lost on {name}: {exc}",
-                        kind="pressure",
-                    )
-                await asyncio.sleep(max(0.0, self.sample_period_s - (time.monotonic() - started)))
-        finally:
-            await self.pool.release(name)
+            reading = await chamber.read()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            tripped = await self.trip(
+                slots, RunStatus.PAUSED, f"chamber {name} failed: {exc}", kind="chamber"
+            )
+        else:
+            ceiling = self._ceiling_degC(slots)
+            if reading.process_degC > ceiling:
+                tripped = await self.trip(
+                    slots,
+                    RunStatus.SAFETY,
+                    f"chamber {name} reads {reading.process_degC:.1f} °C, above the "
+                    f"{ceiling:g} °C limit of its slots",
+                    kind="over-temperature",
+                )
+        if tripped:
+            log.warning("chamber interlock tripped", extra={"chamber": name})
+
+    async def _check_rig(self, name: str, rig: Any, slots: list[str]) -> None:
+        try:
+            await rig.read()  # raises the rig's latched fault (leak, lost force, …)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self.trip(
+                slots, RunStatus.PAUSED, f"stack pressure lost on {name}: {exc}", kind="pressure"
+            )
 
     async def trip(self, slots: list[str], status: str, message: str, *, kind: str) -> bool:
         """Make every running cell of `slots` safe at once, then latch one alarm per slot.

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+from scheduler.endpoints import check_line_endpoint, free_ports_allowed
 
 Role = Literal["potentiostat", "chamber", "rig"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -33,6 +35,19 @@ class InstrumentSettings(Strict):
     """The bench-file table of one instrument (`[instruments.<name>]`); `kind` says which."""
 
     kind: str
+
+
+class EndpointSettings(InstrumentSettings):
+    """An instrument reached at one `endpoint`, which the kind's `endpoint_rule` checks
+    (a serial port or TCP address unless the kind says otherwise)."""
+
+    endpoint: str
+    endpoint_rule: ClassVar[Callable[[str, bool], str]] = check_line_endpoint
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str, info: ValidationInfo) -> str:
+        return cls.endpoint_rule(value, free_ports_allowed(info))
 
 
 @dataclass(frozen=True)
@@ -143,3 +158,44 @@ async def identify_potentiostat(driver: Any) -> tuple[dict[str, str], str]:
         "serial": identity.serial,
         "firmware": identity.firmware,
     }, ""
+
+
+def endpoint_driver(
+    driver_class: Any, *fields: str, channel: bool = False, clock: bool = False
+) -> DriverFactory:
+    """The driver factory of a kind whose driver takes the config's `endpoint`, the
+    instrument's name and the named config `fields` as keywords of the same names (and the
+    channel or the clock when it asks for them)."""
+
+    def build(config: Any, name: str, clock_: Any, channel_: int) -> Any:
+        options = {key: getattr(config, key) for key in fields}
+        if channel:
+            options["channel"] = channel_
+        if clock:
+            options["clock"] = clock_
+        return driver_class(config.endpoint, name=name, **options)
+
+    return build
+
+
+def potentiostat_kind(
+    label: str,
+    config: type[InstrumentSettings],
+    capabilities: Capabilities,
+    faults: Mapping[str, str],
+    driver: DriverFactory,
+    simulator: SimulatorFactory,
+    **more: Any,
+) -> InstrumentKind:
+    """A potentiostat kind: `bench check` asks it only who it is."""
+    return InstrumentKind(
+        label=label,
+        role="potentiostat",
+        config=config,
+        capabilities=capabilities,
+        faults=faults,
+        driver=driver,
+        simulator=simulator,
+        probe=identify_potentiostat,
+        **more,
+    )

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from scheduler.kinds.base import LINK_FAULTS, SimContext
+from scheduler.kinds.base import (
+    LINK_FAULTS,
+    Capabilities,
+    DriverFactory,
+    InstrumentKind,
+    InstrumentSettings,
+    Probe,
+    SimContext,
+    SimulatorFactory,
+)
 
 CHAMBER_FAULTS = {
     "heater-failure": "the heater stops: the air drifts and cannot reach a hot setpoint",
@@ -31,4 +40,30 @@ async def reading_of(driver: Any) -> str:
     return (
         f"air {reading.process_degC:.1f} °C, setpoint {reading.setpoint_degC:.1f} °C, "
         f"{reading.mode.value}"
+    )
+
+
+def chamber_kind(
+    label: str,
+    config: type[InstrumentSettings],
+    driver_class: Any,
+    driver: DriverFactory,
+    simulator: SimulatorFactory,
+    probe: Probe,
+) -> InstrumentKind:
+    """A chamber kind: its capabilities come from the driver class (does it ramp on its own
+    controller), its faults and its thermal plant are every chamber's."""
+    return InstrumentKind(
+        label=label,
+        role="chamber",
+        config=config,
+        capabilities=Capabilities(
+            ramps=driver_class.supports_ramp,
+            notes=(driver_class.__doc__ or "").strip(),
+        ),
+        faults=CHAMBER_FAULTS,
+        driver=driver,
+        simulator=simulator,
+        probe=probe,
+        plant=chamber_plant,
     )

@@ -3,20 +3,19 @@ instrument, which evaluates the step's limits itself and keeps running without t
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from drivers.potentiostats.emstat4 import EmStat4
 from drivers.potentiostats.emstat4.scripts import MAX_CURRENT_A, VOLTAGE_RANGE_V
-from scheduler.endpoints import check_line_endpoint, free_ports_allowed
 from scheduler.kinds.base import (
     Capabilities,
-    InstrumentKind,
-    InstrumentSettings,
+    EndpointSettings,
     SimContext,
     SimulatedInstrument,
-    identify_potentiostat,
+    endpoint_driver,
+    potentiostat_kind,
 )
 
 # PalmSens EmStat4 LR/HR datasheet: EIS from 10 µHz to 200 kHz (reference/instruments.md gives
@@ -24,26 +23,10 @@ from scheduler.kinds.base import (
 EIS_FREQUENCY_HZ = (1e-5, 2e5)
 
 
-class EmStat4Config(InstrumentSettings):
+class EmStat4Config(EndpointSettings):
     kind: Literal["emstat4"]
-    endpoint: str
     invert_current: bool = False
     timeout_s: float = Field(5.0, gt=0)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str, info: ValidationInfo) -> str:
-        return check_line_endpoint(value, free_ports_allowed(info))
-
-
-def _driver(config: EmStat4Config, name: str, clock: Any, channel: int) -> EmStat4:
-    return EmStat4(
-        config.endpoint,
-        name=name,
-        channel=channel,
-        timeout_s=config.timeout_s,
-        invert_current=config.invert_current,
-    )
 
 
 def _simulator(config: EmStat4Config, context: SimContext) -> SimulatedInstrument:
@@ -55,11 +38,10 @@ def _simulator(config: EmStat4Config, context: SimContext) -> SimulatedInstrumen
     return SimulatedInstrument(simulator, {"endpoint": simulator})
 
 
-KIND = InstrumentKind(
-    label="PalmSens EmStat4",
-    role="potentiostat",
-    config=EmStat4Config,
-    capabilities=Capabilities(
+KIND = potentiostat_kind(
+    "PalmSens EmStat4",
+    EmStat4Config,
+    Capabilities(
         techniques=frozenset({"rest", "cc", "cv", "eis", "geis", "pulse_train", "sweep"}),
         on_device_limits=True,
         can_reattach=True,
@@ -71,7 +53,7 @@ KIND = InstrumentKind(
         notes="Each step runs as one MethodSCRIPT on the instrument; after a lost "
         "connection the driver re-attaches and fetches the samples it missed.",
     ),
-    faults={
+    {
         "drop": "clean connection drop now, or after `after` data packages",
         "drop-abrupt": "drop losing the lines in flight, after `after` packages (default 0)",
         "unplug": "clean drop with the port gone for 2 s, after `after` packages",
@@ -81,7 +63,6 @@ KIND = InstrumentKind(
         "short": "the cell shorts after `after` packages",
         "open": "the cell circuit opens after `after` packages",
     },
-    driver=_driver,
-    simulator=_simulator,
-    probe=identify_potentiostat,
+    endpoint_driver(EmStat4, "timeout_s", "invert_current", channel=True),
+    _simulator,
 )

@@ -6,45 +6,28 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from drivers.potentiostats.keithley2450 import Keithley2450
 from drivers.potentiostats.keithley2450.driver import MAX_CURRENT_A, VOLTAGE_RANGE_V
-from scheduler.endpoints import check_visa_resource, free_ports_allowed, tcp_address
+from scheduler.endpoints import check_visa_resource, tcp_address
 from scheduler.kinds.base import (
     Capabilities,
-    InstrumentKind,
-    InstrumentSettings,
+    EndpointSettings,
     SimContext,
     SimulatedInstrument,
-    identify_potentiostat,
+    endpoint_driver,
+    potentiostat_kind,
 )
 
 
-class Keithley2450Config(InstrumentSettings):
+class Keithley2450Config(EndpointSettings):
     kind: Literal["keithley2450"]
-    endpoint: str
+    endpoint_rule = check_visa_resource
     four_wire: bool = True
     nplc: float = Field(1.0, ge=0.01, le=10.0)
     max_voltage_V: float = Field(5.0, gt=0, le=200.0)
     timeout_s: float = Field(5.0, gt=0)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str, info: ValidationInfo) -> str:
-        return check_visa_resource(value, free_ports_allowed(info))
-
-
-def _driver(config: Keithley2450Config, name: str, clock: Any, channel: int) -> Keithley2450:
-    return Keithley2450(
-        config.endpoint,
-        name=name,
-        timeout_s=config.timeout_s,
-        four_wire=config.four_wire,
-        nplc=config.nplc,
-        max_voltage_V=config.max_voltage_V,
-        clock=clock,
-    )
 
 
 def _simulator(config: Keithley2450Config, context: SimContext) -> SimulatedInstrument:
@@ -70,11 +53,10 @@ def _configured(config: Keithley2450Config, capabilities: Capabilities) -> Capab
     return replace(capabilities, compliance_V=config.max_voltage_V)
 
 
-KIND = InstrumentKind(
-    label="Keithley 2450",
-    role="potentiostat",
-    config=Keithley2450Config,
-    capabilities=Capabilities(
+KIND = potentiostat_kind(
+    "Keithley 2450",
+    Keithley2450Config,
+    Capabilities(
         techniques=frozenset({"rest", "cc", "pulse_train"}),
         on_device_limits=False,
         can_reattach=False,
@@ -88,15 +70,14 @@ KIND = InstrumentKind(
         notes="A DC SourceMeter used as a galvanostat: a host-side loop, no EIS; a lost "
         "connection switches the output off.",
     ),
-    faults={
+    {
         "drop": "cut the host connection now",
         "stall": "go silent for `value` wall seconds (default 5)",
         "error": "queue instrument error `code` (default -113) with `message`",
         "corrupt": "garble the reply to the `after`-th next :READ? (default 0)",
     },
-    driver=_driver,
-    simulator=_simulator,
-    probe=identify_potentiostat,
+    endpoint_driver(Keithley2450, "timeout_s", "four_wire", "nplc", "max_voltage_V", clock=True),
+    _simulator,
     configured=_configured,
     simulation_problems=_simulation_problems,
 )

@@ -2,43 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from drivers.chambers.watlow_f4t import WatlowF4T
-from scheduler.endpoints import check_modbus_endpoint, free_ports_allowed
+from scheduler.endpoints import check_modbus_endpoint
 from scheduler.kinds.base import (
-    Capabilities,
-    InstrumentKind,
-    InstrumentSettings,
+    EndpointSettings,
     SimContext,
     SimulatedInstrument,
+    endpoint_driver,
 )
-from scheduler.kinds.chamber import CHAMBER_FAULTS, chamber_plant, reading_of
+from scheduler.kinds.chamber import chamber_kind, reading_of
 
 
-class WatlowF4TConfig(InstrumentSettings):
+class WatlowF4TConfig(EndpointSettings):
     kind: Literal["watlow-f4t"]
-    endpoint: str
+    endpoint_rule = check_modbus_endpoint
     loop: int = Field(1, ge=1, le=4)
     device_id: int = Field(1, ge=0, le=247)
     timeout_s: float = Field(3.0, gt=0)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str, info: ValidationInfo) -> str:
-        return check_modbus_endpoint(value, free_ports_allowed(info))
-
-
-def _driver(config: WatlowF4TConfig, name: str, clock: Any, channel: int) -> WatlowF4T:
-    return WatlowF4T(
-        config.endpoint,
-        name=name,
-        loop=config.loop,
-        device_id=config.device_id,
-        timeout_s=config.timeout_s,
-    )
 
 
 def _simulator(config: WatlowF4TConfig, context: SimContext) -> SimulatedInstrument:
@@ -52,17 +36,5 @@ async def _probe(driver: WatlowF4T) -> tuple[dict[str, str], str]:
     return {"model": "Watlow F4T (Modbus TCP)"}, await reading_of(driver)
 
 
-KIND = InstrumentKind(
-    label="Watlow F4T chamber",
-    role="chamber",
-    config=WatlowF4TConfig,
-    capabilities=Capabilities(
-        ramps=WatlowF4T.supports_ramp,
-        notes=(WatlowF4T.__doc__ or "").strip(),
-    ),
-    faults=CHAMBER_FAULTS,
-    driver=_driver,
-    simulator=_simulator,
-    probe=_probe,
-    plant=chamber_plant,
-)
+_DRIVER = endpoint_driver(WatlowF4T, "loop", "device_id", "timeout_s")
+KIND = chamber_kind("Watlow F4T chamber", WatlowF4TConfig, WatlowF4T, _DRIVER, _simulator, _probe)

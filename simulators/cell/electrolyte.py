@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from simulators.cell.conditions import CellConditions, arrhenius_factor
 from simulators.cell.electrolyte_params import (
     BlockingCellParameters,
     ElectrolyteParameters,
     LiBlockingCellParameters,
 )
-from simulators.cell.model import FARADAY, GAS_CONSTANT, KELVIN, arrhenius_factor
 from simulators.errors import SimulatorError
 
 LN10 = math.log(10.0)
@@ -50,8 +50,8 @@ def butler_volmer_eta(current: float, r_ct: float, f_over_rt: float) -> tuple[fl
     return 2.0 / f_over_rt * math.asinh(s), 1.0 / (f_over_rt * i0 * math.sqrt(1.0 + s * s))
 
 
-class ElectrolyteCell:
-    """What every electrolyte-only cell shares: conditions, faults, noise and time."""
+class ElectrolyteCell(CellConditions):
+    """What every electrolyte-only cell shares: the electrolyte's Arrhenius conductivity."""
 
     params: ElectrolyteParameters
 
@@ -63,35 +63,18 @@ class ElectrolyteCell:
         pressure_MPa: float = 0.0,
         seed: int | None = None,
     ) -> None:
-        self.params = params
-        self._rng = np.random.default_rng(seed)
-        self._t_ref_k = params.T_ref_degC + KELVIN
-        self._fault: str | None = None
-        self._time_s = 0.0
-        self._temperature_degC = params.T_ref_degC if temperature_degC is None else temperature_degC
-        self._pressure_MPa = 0.0
-        self._set_conditions(self._temperature_degC, pressure_MPa)
+        super().__init__(
+            params, temperature_degC=temperature_degC, pressure_MPa=pressure_MPa, seed=seed
+        )
 
     # --- conditions ----------------------------------------------------------------------
     def _set_conditions(self, temperature_degC: float, pressure_MPa: float) -> None:
+        super()._set_conditions(temperature_degC, pressure_MPa)
         p = self.params
-        if not -80.0 <= temperature_degC <= 200.0:
-            raise SimulatorError(f"cell temperature {temperature_degC} °C is outside -80..200 °C.")
-        if not 0.0 <= pressure_MPa <= 2000.0:
-            raise SimulatorError(f"stack pressure {pressure_MPa} MPa is outside 0..2000 MPa.")
-        self._temperature_degC = float(temperature_degC)
-        self._pressure_MPa = float(pressure_MPa)
-        self._t_k = temperature_degC + KELVIN
-        self._f_over_rt = FARADAY / (GAS_CONSTANT * self._t_k)
         self._sigma_S_cm = (
             p.sigma_mS_cm * 1e-3 * arrhenius_factor(p.Ea_sigma_kJ_mol, self._t_k, self._t_ref_k)
         )
         self._r_bulk = p.thickness_um * 1e-4 / (self._sigma_S_cm * p.area_cm2)
-        if p.R_contact_ohm > 0.0:
-            ratio = (p.P_ref_MPa + p.contact_P0_MPa) / (pressure_MPa + p.contact_P0_MPa)
-            self._r_contact = p.R_contact_ohm * ratio**p.contact_exponent
-        else:
-            self._r_contact = 0.0
         self._update_conditions()
 
     def _update_conditions(self) -> None:
@@ -99,29 +82,6 @@ class ElectrolyteCell:
 
     def _arrhenius(self, ea_kj_mol: float) -> float:
         return arrhenius_factor(ea_kj_mol, self._t_k, self._t_ref_k)
-
-    def set_temperature(self, degC: float) -> None:
-        """Cell temperature (from its chamber): σ and the interfaces follow Arrhenius."""
-        if degC != self._temperature_degC:
-            self._set_conditions(degC, self._pressure_MPa)
-
-    def set_pressure(self, MPa: float) -> None:
-        """Stack pressure (from its rig): the contact resistance follows it."""
-        if MPa != self._pressure_MPa:
-            self._set_conditions(self._temperature_degC, MPa)
-
-    @property
-    def temperature_degC(self) -> float:
-        return self._temperature_degC
-
-    @property
-    def pressure_MPa(self) -> float:
-        return self._pressure_MPa
-
-    @property
-    def time_s(self) -> float:
-        """Simulated seconds this cell has been stepped."""
-        return self._time_s
 
     @property
     def soc(self) -> None:
@@ -133,58 +93,17 @@ class ElectrolyteCell:
         """Ionic conductivity at the present temperature."""
         return self._sigma_S_cm
 
-    # --- faults --------------------------------------------------------------------------
-    def short(self) -> None:
-        """Short the cell: terminal voltage near 0 V whatever the current."""
-        self._fault = "short"
-
-    def open(self) -> None:
-        """Open the cell circuit: any forced current drives the voltage to the rails."""
-        self._fault = "open"
-
-    def reset_faults(self) -> None:
-        self._fault = None
-
-    @property
-    def fault(self) -> str | None:
-        """ "short", "open" or None."""
-        return self._fault
-
-    def _fault_voltage(self, current: float) -> float | None:
-        if self._fault == "short":
-            return current * self.params.short_ohm
-        if self._fault == "open" and abs(current) > 1e-12:
-            return math.copysign(self.params.rail_V, current)
-        return None
-
     # --- the kind's physics (overridden) --------------------------------------------------
-    def _settled_voltage(self, current: float) -> float:
-        raise NotImplementedError
-
     def _current_for(self, voltage: float) -> float:
         raise NotImplementedError
-
-    def _advance(self, dt: float, current: float) -> None:
-        """Integrate the kind's slow state over dt at a constant current."""
 
     def _impedance(self, omega: np.ndarray, dc_current_A: float) -> np.ndarray:
         raise NotImplementedError
 
     # --- voltage and current ----------------------------------------------------------------
-    def voltage(self, current_A: float) -> float:
-        """Quasi-steady terminal voltage with `current_A` flowing, without advancing."""
-        faulted = self._fault_voltage(current_A)
-        if faulted is not None:
-            return faulted
-        return self._settled_voltage(0.0 if self._fault == "open" else current_A)
-
     def instant_voltage(self, current_A: float) -> float:
         """Terminal voltage the instant `current_A` starts (interfaces settle in microseconds)."""
         return self.voltage(current_A)
-
-    def measured_voltage(self, current_A: float) -> float:
-        """Terminal voltage plus Gaussian measurement noise (noise_V)."""
-        return self.voltage(current_A) + self.params.noise_V * float(self._rng.standard_normal())
 
     def current_at_voltage(self, voltage_V: float) -> float:
         """The current that holds the terminal voltage at `voltage_V` (a potentiostat's)."""
@@ -196,44 +115,8 @@ class ElectrolyteCell:
             return 0.0
         return float(self._current_for(float(voltage_V)))
 
-    def step(self, dt_s: float, current_A: float) -> float:
-        """Advance dt_s at constant current (positive = charge); return the terminal voltage."""
-        if not dt_s >= 0.0 or math.isinf(dt_s):
-            raise SimulatorError(f"time step {dt_s} s must be a finite, non-negative number.")
-        if not math.isfinite(current_A):
-            raise SimulatorError(f"cell current {current_A} A is not a finite number.")
-        if dt_s == 0.0:
-            return self.voltage(current_A)
-        faulted = self._fault_voltage(current_A)
-        applied = current_A if self._fault is None else 0.0
-        self._time_s += dt_s
-        self._advance(dt_s, applied)
-        if faulted is not None:
-            return faulted
-        return self.voltage(applied)
-
-    def rest(self, dt_s: float) -> float:
-        """Advance at zero current; returns the open-circuit voltage."""
-        return self.step(dt_s, 0.0)
-
-    # --- impedance -----------------------------------------------------------------------
-    def impedance(self, frequency_Hz: np.ndarray, dc_current_A: float = 0.0) -> np.ndarray:
-        """Small-signal impedance at the present state, temperature and pressure."""
-        freq = np.asarray(frequency_Hz, dtype=float)
-        if freq.size == 0 or np.any(~np.isfinite(freq)) or np.any(freq <= 0.0):
-            raise SimulatorError("impedance frequencies must be finite and positive.")
-        if self._fault == "short":
-            return np.full(freq.shape, complex(self.params.short_ohm))
-        if self._fault == "open":
-            return np.full(freq.shape, complex(1e12, -1e12))
+    def _impedance_at(self, freq: np.ndarray, dc_current_A: float) -> np.ndarray:
         return self._impedance(2.0 * np.pi * freq, dc_current_A)
-
-    def measured_impedance(self, frequency_Hz: np.ndarray, dc_current_A: float = 0.0) -> np.ndarray:
-        """Impedance plus complex Gaussian noise of relative size eis_noise_rel."""
-        z = self.impedance(frequency_Hz, dc_current_A)
-        rel = self.params.eis_noise_rel
-        noise = self._rng.standard_normal(z.shape) + 1j * self._rng.standard_normal(z.shape)
-        return z + np.abs(z) * rel * noise / math.sqrt(2.0)
 
     def _bulk(self, omega: np.ndarray) -> np.ndarray:
         """R_b ‖ C_geo: the electrolyte's own arc (far above 1 MHz for a thick layer)."""

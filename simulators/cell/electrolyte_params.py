@@ -16,18 +16,13 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, ValidationError
 
-from simulators.cell.params import DescribedParameters
+from simulators.cell.params import DescribedParameters, _f, refuse_invalid
 from simulators.errors import SimulatorError
 
 EPSILON_0_F_CM = 8.8541878128e-14  # vacuum permittivity, F/cm
 LI_CAPACITY_MAH_CM2_UM = 0.2061  # 3861 mAh/g x 0.534 g/cm³ = 2061 mAh/cm³, per µm of foil
-
-
-def _f(unit: str, meaning: str, default: Any = ..., **limits: Any) -> Any:
-    """A field with its unit and one-line meaning, both readable from the schema."""
-    return Field(default, description=meaning, json_schema_extra={"unit": unit}, **limits)
 
 
 class ElectrolyteParameters(DescribedParameters):
@@ -99,12 +94,7 @@ class ElectrolyteParameters(DescribedParameters):
 
     def with_overrides(self, overrides: dict[str, Any]) -> ElectrolyteParameters:
         """A validated copy with some parameters changed; unknown names are refused."""
-        valid = list(type(self).model_fields)
-        unknown = [key for key in overrides if key not in valid]
-        if unknown:
-            raise SimulatorError(
-                f"unknown cell parameter {unknown[0]!r}; valid parameters are: {', '.join(valid)}."
-            )
+        self._refuse_unknown(overrides)
         if "kind" in overrides and overrides["kind"] != self.kind:
             raise SimulatorError("the cell kind cannot be overridden; load another preset.")
         data = {**self.model_dump(), **overrides}
@@ -249,17 +239,4 @@ def electrolyte_from_mapping(data: dict[str, Any], source: str) -> ElectrolytePa
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
-        unknown = [e for e in errors if e.get("type") == "extra_forbidden"]
-        first = unknown[0] if unknown else errors[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "parameters"
-        if first.get("type") == "extra_forbidden":
-            valid = ", ".join(model.model_fields)
-            raise SimulatorError(
-                f"{source}: unknown {kind} cell parameter {where!r}; valid parameters are: {valid}."
-            ) from None
-        if first.get("type") == "missing":
-            raise SimulatorError(
-                f"{source}: required {kind} cell parameter {where!r} is missing."
-            ) from None
-        raise SimulatorError(f"{source}: {where}: {first.get('msg', 'invalid value')}.") from None
+        refuse_invalid(exc, model, source, f"{kind} cell")

@@ -22,27 +22,26 @@ import math
 
 import numpy as np
 
+from simulators.cell.conditions import (
+    FARADAY,
+    CellConditions,
+    arrhenius_factor,
+)
 from simulators.cell.diffusion import SphericalDiffusion
 from simulators.cell.impedance import cell_impedance
 from simulators.cell.ocv import OCVCurve
 from simulators.cell.params import CellParameters
 from simulators.errors import SimulatorError
 
-FARADAY = 96485.33212  # C/mol
-GAS_CONSTANT = 8.314462618  # J/(mol K)
-KELVIN = 273.15
 DEPLETION_KNEE = 0.99  # beyond this fraction of Q_eff the depletion overpotential goes linear
 DEPLETION_WALL_V = 40.0  # V per unit of Q_eff beyond the knee: the electrolyte is exhausted
 FORMATION_DONE_FRACTION = 0.05  # a discharge after this much charge ends the first charge
 
 
-def arrhenius_factor(ea_kj_mol: float, temperature_k: float, reference_k: float) -> float:
-    """k(T)/k(T_ref) for a thermally activated rate: exp(-Ea/R·(1/T - 1/T_ref))."""
-    return math.exp(-ea_kj_mol * 1000.0 / GAS_CONSTANT * (1.0 / temperature_k - 1.0 / reference_k))
-
-
-class Cell:
+class Cell(CellConditions):
     """A simulated Li | NCM811 half cell, stepped at constant current."""
+
+    params: CellParameters
 
     def __init__(
         self,
@@ -53,13 +52,10 @@ class Cell:
         pressure_MPa: float = 0.0,
         seed: int | None = None,
     ) -> None:
-        self.params = params
         self._ocv = OCVCurve(params.v_min, params.v_max, params.ocv_points)
         self._diffusion = SphericalDiffusion()
-        self._rng = np.random.default_rng(seed)
         self._q0_c = params.capacity_Ah * 3600.0
         self._radius_cm = params.particle_radius_um * 1e-4
-        self._t_ref_k = params.T_ref_degC + KELVIN
         self._throughput_c = 0.0
         self._eta_film = 0.0
         self._eta_ct = 0.0
@@ -67,13 +63,11 @@ class Cell:
         self._first_charge_c = 0.0
         self._first_charge_done = False
         self._side_c = 0.0
-        self._fault: str | None = None
-        self._time_s = 0.0
         self._last_u = 0.0
         self._last_theta_s = 0.0
-        self._temperature_degC = params.T_ref_degC if temperature_degC is None else temperature_degC
-        self._pressure_MPa = 0.0
-        self._set_conditions(self._temperature_degC, pressure_MPa)
+        super().__init__(
+            params, temperature_degC=temperature_degC, pressure_MPa=pressure_MPa, seed=seed
+        )
         start = params.initial_soc if soc is None else soc
         if not 0.0 <= start <= 1.0:
             raise SimulatorError(f"initial SOC {start} is outside 0..1.")
@@ -83,27 +77,15 @@ class Cell:
 
     # --- conditions ----------------------------------------------------------------------
     def _set_conditions(self, temperature_degC: float, pressure_MPa: float) -> None:
+        super()._set_conditions(temperature_degC, pressure_MPa)
         p = self.params
-        if not -80.0 <= temperature_degC <= 200.0:
-            raise SimulatorError(f"cell temperature {temperature_degC} °C is outside -80..200 °C.")
-        if not 0.0 <= pressure_MPa <= 2000.0:
-            raise SimulatorError(f"stack pressure {pressure_MPa} MPa is outside 0..2000 MPa.")
-        self._temperature_degC = float(temperature_degC)
-        self._pressure_MPa = float(pressure_MPa)
-        t_k = temperature_degC + KELVIN
-        self._t_k = t_k
-        self._f_over_rt = FARADAY / (GAS_CONSTANT * t_k)
+        t_k = self._t_k
         ref = self._t_ref_k
         self._D = p.D_cm2_s * arrhenius_factor(p.Ea_D_kJ_mol, t_k, ref)
         self._diffusion.set_rate(self._D / self._radius_cm**2)
         self._rs = p.Rs_ohm / arrhenius_factor(p.Ea_Rs_kJ_mol, t_k, ref)
         self._r_film_t = p.R_film_ohm / arrhenius_factor(p.Ea_film_kJ_mol, t_k, ref)
         self._rct_t = p.Rct_ohm / arrhenius_factor(p.Ea_ct_kJ_mol, t_k, ref)
-        if p.R_contact_ohm > 0.0:
-            ratio = (p.P_ref_MPa + p.contact_P0_MPa) / (pressure_MPa + p.contact_P0_MPa)
-            self._r_contact = p.R_contact_ohm * ratio**p.contact_exponent
-        else:
-            self._r_contact = 0.0
         if p.P_ref_MPa > 0.0 and p.contact_capacity_loss > 0.0:
             shortfall = 1.0 - min(pressure_MPa, p.P_ref_MPa) / p.P_ref_MPa
             self._pressure_capacity = 1.0 - p.contact_capacity_loss * shortfall**2
@@ -128,41 +110,6 @@ class Cell:
         x_mid = 0.5 * (p.li_fraction_discharged + p.li_fraction_charged)
         self._i0_norm = math.sqrt(x_mid * (1.0 - x_mid))
         self._side_a = p.first_charge_side_current_mA_g * p.active_mass_g / 1000.0
-
-    def set_temperature(self, degC: float) -> None:
-        """Cell temperature (from its chamber): D, Rct, Rs, R_film and D0 follow Arrhenius."""
-        if degC != self._temperature_degC:
-            self._set_conditions(degC, self._pressure_MPa)
-
-    def set_pressure(self, MPa: float) -> None:
-        """Stack pressure (from its rig): contact resistance and isolated capacity follow it."""
-        if MPa != self._pressure_MPa:
-            self._set_conditions(self._temperature_degC, MPa)
-
-    @property
-    def temperature_degC(self) -> float:
-        return self._temperature_degC
-
-    @property
-    def pressure_MPa(self) -> float:
-        return self._pressure_MPa
-
-    # --- faults --------------------------------------------------------------------------
-    def short(self) -> None:
-        """Short the cell: terminal voltage near 0 V whatever the current."""
-        self._fault = "short"
-
-    def open(self) -> None:
-        """Open the cell circuit: any forced current drives the voltage to the rails."""
-        self._fault = "open"
-
-    def reset_faults(self) -> None:
-        self._fault = None
-
-    @property
-    def fault(self) -> str | None:
-        """ "short", "open" or None."""
-        return self._fault
 
     # --- state -----------------------------------------------------------------------------
     @property
@@ -193,11 +140,6 @@ class Cell:
     def surface_soc(self) -> float:
         """SOC at the particle surface at rest (what the OCV at the surface sees)."""
         return self._diffusion.surface(0.0)
-
-    @property
-    def time_s(self) -> float:
-        """Simulated seconds this cell has been stepped."""
-        return self._time_s
 
     def set_soc(self, soc: float) -> None:
         """Equilibrate the cell at a given SOC (as after a long rest)."""
@@ -276,15 +218,8 @@ class Cell:
             + self._depletion_eta(current)
         )
 
-    def _fault_voltage(self, current: float) -> float | None:
-        if self._fault == "short":
-            return current * self.params.short_ohm
-        if self._fault == "open" and abs(current) > 1e-12:
-            return math.copysign(self.params.rail_V, current)
-        return None
-
-    def voltage(self, current_A: float) -> float:
-        """Terminal voltage with `current_A` flowing at the present state, without advancing.
+    def _settled_voltage(self, current: float) -> float:
+        """Terminal voltage with `current` flowing at the present state, without advancing.
 
         The film and double-layer transients (time constants of micro- to milliseconds) are
         taken as settled at this current, while SOC, the diffusion profile and electrolyte
@@ -292,19 +227,14 @@ class Cell:
         potentiostatic controller can solve for the current holding a set voltage; `step`
         returns the exactly integrated voltage, transients included.
         """
-        faulted = self._fault_voltage(current_A)
-        if faulted is not None:
-            return faulted
-        if self._fault == "open":
-            current_A = 0.0
-        intercalation = current_A - self._side_current(current_A)
+        intercalation = current - self._side_current(current)
         theta_s = self._diffusion.surface(intercalation / self._capacity_c())
-        eta_ct, _ = self._butler_volmer(current_A, self._rct(theta_s))
+        eta_ct, _ = self._butler_volmer(current, self._rct(theta_s))
         return (
             self._ocv(theta_s)
-            + current_A * (self._rs + self._r_contact + self._r_film_t * self._growth())
+            + current * (self._rs + self._r_contact + self._r_film_t * self._growth())
             + eta_ct
-            + self._depletion_eta(current_A)
+            + self._depletion_eta(current)
         )
 
     def instant_voltage(self, current_A: float) -> float:
@@ -317,29 +247,9 @@ class Cell:
         intercalation = current_A - self._side_current(current_A)
         return self._terminal(current_A, intercalation / self._capacity_c())
 
-    def measured_voltage(self, current_A: float) -> float:
-        """Terminal voltage plus Gaussian measurement noise (noise_V)."""
-        return self.voltage(current_A) + self.params.noise_V * float(self._rng.standard_normal())
-
-    def step(self, dt_s: float, current_A: float) -> float:
-        """Advance dt_s at constant current (positive = charge); return the terminal voltage."""
-        if not dt_s >= 0.0 or math.isinf(dt_s):
-            raise SimulatorError(f"time step {dt_s} s must be a finite, non-negative number.")
-        if not math.isfinite(current_A):
-            raise SimulatorError(f"cell current {current_A} A is not a finite number.")
-        if dt_s == 0.0:
-            return self.voltage(current_A)
-        faulted = self._fault_voltage(current_A)
-        applied = current_A if self._fault is None else 0.0
-        self._time_s += dt_s
-        self._advance(dt_s, applied)
-        if faulted is not None:
-            return faulted
-        return self._terminal(applied, self._last_u, self._last_theta_s)
-
-    def rest(self, dt_s: float) -> float:
-        """Advance at zero current; returns the relaxing open-circuit voltage."""
-        return self.step(dt_s, 0.0)
+    def _stepped_voltage(self, current: float) -> float:
+        """The exactly integrated voltage of the step just taken, transients included."""
+        return self._terminal(current, self._last_u, self._last_theta_s)
 
     def _advance(self, dt: float, current: float) -> None:
         side = self._side_current(current)
@@ -380,15 +290,7 @@ class Cell:
                 self._depletion_c += current * dt
 
     # --- impedance -----------------------------------------------------------------------
-    def impedance(self, frequency_Hz: np.ndarray, dc_current_A: float = 0.0) -> np.ndarray:
-        """Small-signal impedance of this model at the present state, T and pressure."""
-        freq = np.asarray(frequency_Hz, dtype=float)
-        if freq.size == 0 or np.any(~np.isfinite(freq)) or np.any(freq <= 0.0):
-            raise SimulatorError("impedance frequencies must be finite and positive.")
-        if self._fault == "short":
-            return np.full(freq.shape, complex(self.params.short_ohm))
-        if self._fault == "open":
-            return np.full(freq.shape, complex(1e12, -1e12))
+    def _impedance_at(self, freq: np.ndarray, dc_current_A: float) -> np.ndarray:
         u = dc_current_A / self._capacity_c()
         theta_s = self._diffusion.surface(u)
         _, rct = self._butler_volmer(dc_current_A, self._rct(theta_s))
@@ -404,13 +306,6 @@ class Cell:
             radius_cm=self._radius_cm,
             d_cm2_s=self._D,
         )
-
-    def measured_impedance(self, frequency_Hz: np.ndarray, dc_current_A: float = 0.0) -> np.ndarray:
-        """Impedance plus complex Gaussian noise of relative size eis_noise_rel."""
-        z = self.impedance(frequency_Hz, dc_current_A)
-        rel = self.params.eis_noise_rel
-        noise = self._rng.standard_normal(z.shape) + 1j * self._rng.standard_normal(z.shape)
-        return z + np.abs(z) * rel * noise / math.sqrt(2.0)
 
     # --- truth for analysis checks --------------------------------------------------------
     def truth(self) -> dict[str, float]:

@@ -6,7 +6,7 @@ A preset file is a YAML mapping of these names. `CellParameters.describe()` list
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -48,6 +48,36 @@ class DescribedParameters(BaseModel):
             }
             for name, field in type(self).model_fields.items()
         ]
+
+    def _refuse_unknown(self, overrides: dict[str, Any]) -> None:
+        """An override must name one of this model's parameters."""
+        valid = list(type(self).model_fields)
+        unknown = [key for key in overrides if key not in valid]
+        if unknown:
+            raise SimulatorError(
+                f"unknown cell parameter {unknown[0]!r}; valid parameters are: {', '.join(valid)}."
+            )
+
+
+def refuse_invalid(
+    exc: ValidationError, model: type[BaseModel], source: str, what: str
+) -> NoReturn:
+    """Raise the first of a model's validation errors as one SimulatorError sentence.
+
+    `what` names the parameters in the sentence ("cell", "blocking cell").
+    """
+    errors = exc.errors()
+    unknown = [e for e in errors if e.get("type") == "extra_forbidden"]
+    first = unknown[0] if unknown else errors[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "parameters"
+    if first.get("type") == "extra_forbidden":
+        valid = ", ".join(model.model_fields)
+        raise SimulatorError(
+            f"{source}: unknown {what} parameter {where!r}; valid parameters are: {valid}."
+        ) from None
+    if first.get("type") == "missing":
+        raise SimulatorError(f"{source}: required {what} parameter {where!r} is missing.") from None
+    raise SimulatorError(f"{source}: {where}: {first.get('msg', 'invalid value')}.") from None
 
 
 class CellParameters(DescribedParameters):
@@ -216,12 +246,7 @@ class CellParameters(DescribedParameters):
 
     def with_overrides(self, overrides: dict[str, Any]) -> CellParameters:
         """A validated copy with some parameters changed; unknown names are refused."""
-        valid = list(type(self).model_fields)
-        unknown = [key for key in overrides if key not in valid]
-        if unknown:
-            raise SimulatorError(
-                f"unknown cell parameter {unknown[0]!r}; valid parameters are: {', '.join(valid)}."
-            )
+        self._refuse_unknown(overrides)
         data = self.model_dump()
         if "active_mass_g" not in overrides and (
             "loading_mg_cm2" in overrides or "area_cm2" in overrides
@@ -236,18 +261,4 @@ def parameters_from_mapping(data: dict[str, Any], source: str) -> CellParameters
     try:
         return CellParameters.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
-        unknown = [e for e in errors if e.get("type") == "extra_forbidden"]
-        first = unknown[0] if unknown else errors[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "parameters"
-        message = first.get("msg", "invalid value")
-        if first.get("type") == "extra_forbidden":
-            valid = ", ".join(CellParameters.model_fields)
-            raise SimulatorError(
-                f"{source}: unknown cell parameter {where!r}; valid parameters are: {valid}."
-            ) from None
-        if first.get("type") == "missing":
-            raise SimulatorError(
-                f"{source}: required cell parameter {where!r} is missing."
-            ) from None
-        raise SimulatorError(f"{source}: {where}: {message}.") from None
+        refuse_invalid(exc, CellParameters, source, "cell")

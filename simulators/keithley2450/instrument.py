@@ -18,7 +18,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 from simulators.clock import SimClock
@@ -84,35 +84,41 @@ class Buffer:
         self.readings.append(reading)
 
 
+_I_LEVEL = ":SOURce#:CURRent[:LEVel][:IMMediate][:AMPLitude]"
+_V_LEVEL = ":SOURce#:VOLTage[:LEVel][:IMMediate][:AMPLitude]"
+# The SMU numbers a command sets: (lowest, highest, the value DEFault sets).
+_SMU_NUMBERS = {
+    "current_level_A": (-MAX_CURRENT_A, MAX_CURRENT_A, 0.0),
+    "voltage_level_V": (-MAX_VOLTAGE_V, MAX_VOLTAGE_V, 0.0),
+    "vlim_V": (MIN_VLIM_V, MAX_VOLTAGE_V, 21.0),
+    "ilim_A": (MIN_ILIM_A, MAX_CURRENT_A, 105e-6),
+}
+
 Handler = Callable[[tuple[Param, ...]], Awaitable[str | None]]
 
 
+@dataclass(eq=False, repr=False)
 class Instrument:
-    """Executes parsed SCPI units against one SMU and keeps the instrument's state."""
+    """Executes parsed SCPI units against one SMU and keeps the instrument's state.
 
-    def __init__(
-        self,
-        cell: Any,
-        *,
-        clock: SimClock,
-        language: str = "SCPI",
-        serial: str = "04512345",
-        firmware: str = "1.7.12b",
-        read_interval_s: float | None = None,
-        buffer_capacity: int = 100_000,
-        seed: int | None = None,
-    ) -> None:
-        self.cell = cell
-        self.clock = clock
-        self.language = language
-        self.serial = serial
-        self.firmware = firmware
-        self.read_interval_s = read_interval_s
-        self.buffer_capacity = buffer_capacity
-        self.smu = SMU(cell, seed=seed)
+    Its identity and pacing come from the simulator (`Keithley2450Simulator`), which holds
+    their defaults.
+    """
+
+    cell: Any
+    clock: SimClock
+    language: str
+    serial: str
+    firmware: str
+    read_interval_s: float | None
+    seed: InitVar[int | None]
+    buffer_capacity: int = 100_000
+
+    def __post_init__(self, seed: int | None) -> None:
+        self.smu = SMU(self.cell, seed=seed)
         self.errors: deque[tuple[int, str]] = deque()
         self.buffers: dict[str, Buffer] = {}
-        self._t_state = clock.now()
+        self._t_state = self.clock.now()
         self.reads = 0
         self.before_read: Callable[[], Awaitable[bool]] | None = None  # fault hook
         self._tree = self._build_tree()
@@ -193,14 +199,14 @@ class Instrument:
             (":ABORt", False, _none),
             (":SOURce#:FUNCtion[:MODE]", False, self._set_source_function),
             (":SOURce#:FUNCtion[:MODE]", True, lambda p: self._q(p, self.smu.source_function)),
-            (":SOURce#:CURRent[:LEVel][:IMMediate][:AMPLitude]", False, self._set_i_level),
-            (":SOURce#:CURRent[:LEVel][:IMMediate][:AMPLitude]", True, self._q_i_level),
-            (":SOURce#:VOLTage[:LEVel][:IMMediate][:AMPLitude]", False, self._set_v_level),
-            (":SOURce#:VOLTage[:LEVel][:IMMediate][:AMPLitude]", True, self._q_v_level),
-            (":SOURce#:CURRent:VLIMit[:LEVel]", False, self._set_vlim),
+            (_I_LEVEL, False, self._set_number("current_level_A")),
+            (_I_LEVEL, True, lambda p: self._qn(p, self.smu.current_level_A)),
+            (_V_LEVEL, False, self._set_number("voltage_level_V")),
+            (_V_LEVEL, True, lambda p: self._qn(p, self.smu.voltage_level_V)),
+            (":SOURce#:CURRent:VLIMit[:LEVel]", False, self._set_number("vlim_V")),
             (":SOURce#:CURRent:VLIMit[:LEVel]", True, lambda p: self._qn(p, self.smu.vlim_V)),
             (":SOURce#:CURRent:VLIMit:TRIPped", True, self._q_trip),
-            (":SOURce#:VOLTage:ILIMit[:LEVel]", False, self._set_ilim),
+            (":SOURce#:VOLTage:ILIMit[:LEVel]", False, self._set_number("ilim_A")),
             (":SOURce#:VOLTage:ILIMit[:LEVel]", True, lambda p: self._qn(p, self.smu.ilim_A)),
             (":SOURce#:VOLTage:ILIMit:TRIPped", True, self._q_trip),
             (":SOURce#:CURRent:RANGe:AUTO", False, self._set_flag(None)),
@@ -282,31 +288,15 @@ class Instrument:
         self.smu.source_function = word[:4]
         self.smu.settle()
 
-    async def _set_i_level(self, params: tuple[Param, ...]) -> None:
-        value = _number(params, low=-MAX_CURRENT_A, high=MAX_CURRENT_A, default=0.0)
-        self.smu.current_level_A = value
-        self.smu.settle()
+    def _set_number(self, attribute: str) -> Handler:
+        """A setter of one SMU number within its range (`_SMU_NUMBERS`)."""
+        low, high, default = _SMU_NUMBERS[attribute]
 
-    async def _q_i_level(self, params: tuple[Param, ...]) -> str:
-        _no_params(params)
-        return _num(self.smu.current_level_A)
+        async def handler(params: tuple[Param, ...]) -> None:
+            setattr(self.smu, attribute, _number(params, low=low, high=high, default=default))
+            self.smu.settle()
 
-    async def _set_v_level(self, params: tuple[Param, ...]) -> None:
-        value = _number(params, low=-MAX_VOLTAGE_V, high=MAX_VOLTAGE_V, default=0.0)
-        self.smu.voltage_level_V = value
-        self.smu.settle()
-
-    async def _q_v_level(self, params: tuple[Param, ...]) -> str:
-        _no_params(params)
-        return _num(self.smu.voltage_level_V)
-
-    async def _set_vlim(self, params: tuple[Param, ...]) -> None:
-        self.smu.vlim_V = _number(params, low=MIN_VLIM_V, high=MAX_VOLTAGE_V, default=21.0)
-        self.smu.settle()
-
-    async def _set_ilim(self, params: tuple[Param, ...]) -> None:
-        self.smu.ilim_A = _number(params, low=MIN_ILIM_A, high=MAX_CURRENT_A, default=105e-6)
-        self.smu.settle()
+        return handler
 
     async def _q_trip(self, params: tuple[Param, ...]) -> str:
         _no_params(params)

@@ -118,34 +118,9 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _WORD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
-def split_units(message: str) -> list[str]:
-    """Split a program message at `;` outside quotes; raise -102 on an open quote."""
-    units, current, quote = [], [], ""
-    for ch in message:
-        if quote:
-            current.append(ch)
-            if ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-            current.append(ch)
-        elif ch == ";":
-            units.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    if quote:
-        raise ScpiError(SYNTAX_ERROR, "unterminated string")
-    units.append("".join(current))
-    return [u.strip() for u in units]
-
-
-def split_params(text: str) -> tuple[Param, ...]:
-    """Parse a comma-separated parameter list into numbers, strings and words."""
-    text = text.strip()
-    if not text:
-        return ()
-    raw_params, current, quote = [], [], ""
+def _split_outside_quotes(text: str, separator: str) -> tuple[list[str], bool]:
+    """Split at `separator` where it stands outside quotes; also say if a quote is left open."""
+    parts, current, quote = [], [], ""
     for ch in text:
         if quote:
             current.append(ch)
@@ -154,12 +129,29 @@ def split_params(text: str) -> tuple[Param, ...]:
         elif ch in "\"'":
             quote = ch
             current.append(ch)
-        elif ch == ",":
-            raw_params.append("".join(current).strip())
+        elif ch == separator:
+            parts.append("".join(current))
             current = []
         else:
             current.append(ch)
-    raw_params.append("".join(current).strip())
+    parts.append("".join(current))
+    return parts, bool(quote)
+
+
+def split_units(message: str) -> list[str]:
+    """Split a program message at `;` outside quotes; raise -102 on an open quote."""
+    units, open_quote = _split_outside_quotes(message, ";")
+    if open_quote:
+        raise ScpiError(SYNTAX_ERROR, "unterminated string")
+    return [u.strip() for u in units]
+
+
+def split_params(text: str) -> tuple[Param, ...]:
+    """Parse a comma-separated parameter list into numbers, strings and words."""
+    text = text.strip()
+    if not text:
+        return ()
+    raw_params = [raw.strip() for raw in _split_outside_quotes(text, ",")[0]]
     params: list[Param] = []
     for raw in raw_params:
         if not raw:

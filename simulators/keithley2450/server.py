@@ -19,6 +19,7 @@ from simulators.clock import SimClock
 from simulators.errors import SimulatorError
 from simulators.faults import check_fault, number
 from simulators.keithley2450.instrument import Instrument
+from simulators.lineserver import cancel_tasks
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +104,7 @@ class Keithley2450Simulator:
         if self._server is not None:
             self._server.close()
         self.drop_connection()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_tasks(self._tasks)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)

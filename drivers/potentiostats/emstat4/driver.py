@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import NoReturn
 
+from drivers.context import AsyncContext
 from drivers.errors import (
     InstrumentConnectionError,
     InstrumentError,
@@ -100,8 +101,10 @@ class _Step:
     last: Sample | None = None
 
 
-class EmStat4:
+class EmStat4(AsyncContext):
     """One EmStat4 channel behind a serial port, pty or TCP endpoint."""
+
+    opens_with = "connect"
 
     def __init__(
         self,
@@ -146,13 +149,6 @@ class EmStat4:
 
     async def close(self) -> None:
         await self.transport.close()
-
-    async def __aenter__(self) -> EmStat4:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # -- identity ---------------------------------------------------------------------------
     async def identify(self) -> Identity:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from drivers.clock import Clock as HostClock
 from drivers.clock import WallClock
+from drivers.context import AsyncContext
 from drivers.errors import (
     CellFault,
     InstrumentConnectionError,
@@ -85,7 +86,7 @@ class _Phase:
     length_s: float
 
 
-class Keithley2450:
+class Keithley2450(AsyncContext):
     """One Keithley 2450 used as a galvanostat through a VISA resource.
 
     `clock` is what the host loop waits on (wall time by default; a simulated bench passes
@@ -95,6 +96,8 @@ class Keithley2450:
     (None = off) sets the short-circuit check. `visa_backend` selects the VISA library
     (`@py` = pyvisa-py; `@ivi` = a vendor VISA; `file.yaml@sim` = pyvisa-sim).
     """
+
+    opens_with = "connect"
 
     def __init__(
         self,
@@ -148,13 +151,6 @@ class Keithley2450:
 
     async def close(self) -> None:
         await self.transport.shutdown()
-
-    async def __aenter__(self) -> Keithley2450:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def _check_language(self) -> None:
         language = (await self.transport.query("*LANG?")).strip().strip('"').upper()
