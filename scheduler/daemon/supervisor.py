@@ -137,15 +137,13 @@ class SafetySupervisor:
     async def trip(self, slots: list[str], status: str, message: str, *, kind: str) -> bool:
         """Make every running cell of `slots` safe at once, then latch one alarm per slot.
 
-        Returns False when the slots already carry an unacknowledged alarm (no re-trip).
-        The runs are noted before the interrupts end them, so every event names its run.
+        The cells come first: they are made safe before the database is asked anything, so
+        the reaction time never includes a wait for it. Slots that already carry an
+        unacknowledged alarm get no second one; returns False when nothing was tripped. The
+        runs are noted before the interrupts end them, so every event names its run.
         """
         detected = time.monotonic()
-        alarmed = await self.alarmed_slots()
-        fresh = [s for s in slots if s not in alarmed]
-        if not fresh:
-            return False
-        watched = {s: self.active[s] for s in fresh if s in self.active}
+        watched = {s: self.active[s] for s in slots if s in self.active}
         runs = {slot: job.run_id for slot, job in watched.items()}
         targets = [job.runner for job in watched.values() if job.runner is not None]
         await asyncio.gather(
@@ -154,6 +152,10 @@ class SafetySupervisor:
         reaction = time.monotonic() - detected
         if targets:
             self.reaction_times_s.append(reaction)
+        alarmed = await self.alarmed_slots()
+        fresh = [s for s in slots if s not in alarmed]
+        if not fresh:
+            return bool(targets)
         for slot in fresh:
             await self.db.add_event(
                 kind,
