@@ -103,10 +103,10 @@ def gitt(
     *,
     current_A: float,
     tau_s: float,
+    points_per_pulse: int = 100,
     rest_s: float,
     pulses: int,
     seed: int = 0,
-    points_per_pulse: int = 100,
 ) -> dict[str, np.ndarray]:
     """A GITT titration from the cell's present state: rest, then pulse + rest `pulses` times."""
     rec = Recorder(cell, seed=seed)

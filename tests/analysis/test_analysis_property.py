@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from analysis_sim import gitt
+from cell_strategies import CELL_PARAMETERS
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from protocols.analysis import analyze_gitt, arrhenius, fit_spectrum
 from simulators.cell import Cell, load_preset
@@ -23,12 +23,7 @@ TEMPERATURES = [25.0, 45.0, 65.0]
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-@given(
-    d=st.floats(3e-9, 7e-8),
-    ea=st.floats(20.0, 60.0),
-    rct=st.floats(5.0, 200.0),
-    capacity=st.floats(150.0, 215.0),
-)
+@given(**CELL_PARAMETERS)
 def test_gitt_and_vt_eis_recover_the_cells_own_parameters(
     d: float, ea: float, rct: float, capacity: float
 ) -> None:

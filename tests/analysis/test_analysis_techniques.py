@@ -6,17 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from protocols.analysis import (
-    AnalysisError,
-    bruce_vincent,
-    conductivity,
-    cv_peaks,
-    dc_polarisation,
-    lsv_onset,
-    steady_state_current,
-    symmetric_overpotential,
-    tortuosity_factor,
-)
+from protocols import analysis
+from protocols.analysis import AnalysisError
 
 RNG = np.random.default_rng(7)
 
@@ -27,32 +18,35 @@ def test_dc_polarisation_recovers_the_conductivity() -> None:
     resistance = thickness / (sigma * area)
     steps = np.array([0.01, 0.02, 0.05, 0.1])
     currents = steps / resistance * (1 + 0.002 * RNG.standard_normal(steps.size))
-    result = dc_polarisation(steps, currents, thickness_cm=thickness, area_cm2=area)
+    result = analysis.dc_polarisation(steps, currents, thickness_cm=thickness, area_cm2=area)
     assert result.conductivity_S_cm == pytest.approx(sigma, rel=0.01)
     assert result.resistance_ohm == pytest.approx(resistance, rel=0.01)
     assert result.r_squared > 0.999
-    single = dc_polarisation([0.05], [0.05 / resistance], thickness_cm=thickness, area_cm2=area)
+    single = analysis.dc_polarisation(
+        [0.05], [0.05 / resistance], thickness_cm=thickness, area_cm2=area
+    )
     assert single.conductivity_S_cm == pytest.approx(sigma, rel=1e-9)
-    assert conductivity(resistance, thickness_cm=thickness, area_cm2=area) == pytest.approx(sigma)
+    direct = analysis.conductivity(resistance, thickness_cm=thickness, area_cm2=area)
+    assert direct == pytest.approx(sigma)
 
 
 def test_tortuosity_factor_of_a_composite() -> None:
     """A 30 vol% SE network with τ² = 4 conducts σ0·φ/τ² = 0.075·σ0."""
     sigma0, phi, tau2 = 2.224e-3, 0.30, 4.0
-    result = tortuosity_factor(sigma0, sigma0 * phi / tau2, phi)
+    result = analysis.tortuosity_factor(sigma0, sigma0 * phi / tau2, phi)
     assert result.tortuosity_factor == pytest.approx(tau2)
     assert result.tortuosity == pytest.approx(2.0)
     assert "τ² = (σ0/σ_eff)·φ" in result.formula
     with pytest.raises(AnalysisError, match="fraction"):
-        tortuosity_factor(1e-3, 1e-4, 30.0)
+        analysis.tortuosity_factor(1e-3, 1e-4, 30.0)
 
 
 def test_steady_state_current_of_a_decaying_hold() -> None:
     t = np.linspace(0, 3600, 721)
     current = 2e-6 + 8e-6 * np.exp(-t / 300.0)
-    settled = steady_state_current(t, current)
+    settled = analysis.steady_state_current(t, current)
     assert settled.settled and settled.current_A == pytest.approx(2e-6, rel=0.01)
-    early = steady_state_current(t[:120], current[:120])
+    early = analysis.steady_state_current(t[:120], current[:120])
     assert not early.settled and early.current_A > 3e-6
 
 
@@ -62,14 +56,14 @@ def test_bruce_vincent_transference_number() -> None:
     i0 = dv / (r_bulk + r0)
     # steady state: I_ss(ΔV − I0 R0) = t+ I0 (ΔV − I_ss R_ss), solved for I_ss
     iss = t_plus * i0 * dv / (dv - i0 * r0 + t_plus * i0 * rss)
-    result = bruce_vincent(delta_V=dv, I0_A=i0, Iss_A=iss, R0_ohm=r0, Rss_ohm=rss)
+    result = analysis.bruce_vincent(delta_V=dv, I0_A=i0, Iss_A=iss, R0_ohm=r0, Rss_ohm=rss)
     assert result.t_plus == pytest.approx(t_plus, rel=1e-9)
-    ideal = bruce_vincent(delta_V=dv, I0_A=i0, Iss_A=0.4 * i0, R0_ohm=0.0, Rss_ohm=0.0)
+    ideal = analysis.bruce_vincent(delta_V=dv, I0_A=i0, Iss_A=0.4 * i0, R0_ohm=0.0, Rss_ohm=0.0)
     assert ideal.t_plus == pytest.approx(0.4)  # no interfaces: the current ratio
     with pytest.raises(AnalysisError, match="interfacial drops"):
-        bruce_vincent(delta_V=0.001, I0_A=i0, Iss_A=iss, R0_ohm=r0, Rss_ohm=rss)
+        analysis.bruce_vincent(delta_V=0.001, I0_A=i0, Iss_A=iss, R0_ohm=r0, Rss_ohm=rss)
     with pytest.raises(AnalysisError, match="exceeds the initial"):
-        bruce_vincent(delta_V=dv, I0_A=iss, Iss_A=i0, R0_ohm=r0, Rss_ohm=rss)
+        analysis.bruce_vincent(delta_V=dv, I0_A=iss, Iss_A=i0, R0_ohm=r0, Rss_ohm=rss)
 
 
 def li_li_record(half_cycles: int, short_from: int | None) -> dict[str, np.ndarray]:
@@ -96,7 +90,7 @@ def li_li_record(half_cycles: int, short_from: int | None) -> dict[str, np.ndarr
 
 
 def test_li_li_overpotential_asr_and_short() -> None:
-    result = symmetric_overpotential(li_li_record(10, short_from=7), area_cm2=1.131)
+    result = analysis.symmetric_overpotential(li_li_record(10, short_from=7), area_cm2=1.131)
     assert len(result.half_cycles) == 10
     good = result.half_cycles[:7]
     for half in good:
@@ -106,7 +100,7 @@ def test_li_li_overpotential_asr_and_short() -> None:
         assert not half.shorted
     assert all(h.shorted for h in result.half_cycles[7:])
     assert result.short_at_s == pytest.approx(7 * 3600.0 + 1.0)
-    clean = symmetric_overpotential(li_li_record(4, short_from=None), area_cm2=1.131)
+    clean = analysis.symmetric_overpotential(li_li_record(4, short_from=None), area_cm2=1.131)
     assert clean.short_at_s is None
 
 
@@ -125,7 +119,7 @@ def voltammogram(e_pa: float, e_pc: float, cycles: int = 2) -> tuple[np.ndarray,
 def test_cv_peak_positions_and_separation() -> None:
     """ye2025 NCM@PVDF: oxidation peak at 3.774 V, H1–M separation 0.107 V."""
     v, i = voltammogram(3.774, 3.774 - 0.107)
-    cycles = cv_peaks(v, i)
+    cycles = analysis.cv_peaks(v, i)
     assert len(cycles) == 2
     for cycle in cycles:
         assert cycle.E_pa_V == pytest.approx(3.774, abs=0.002)
@@ -139,20 +133,20 @@ def test_lsv_decomposition_onset() -> None:
     v = np.linspace(3.0, 5.5, 2501)
     j = 1e-4 * np.ones_like(v) + 0.01 * np.exp((v - 4.62) / 0.05)  # mA/cm²
     j[v < 4.62] = np.minimum(j[v < 4.62], 0.009)  # the onset is where it crosses 0.01
-    result = lsv_onset(v, j * area * 1e-3, area_cm2=area, threshold_mA_cm2=0.01)
+    result = analysis.lsv_onset(v, j * area * 1e-3, area_cm2=area, threshold_mA_cm2=0.01)
     assert result.onset_V == pytest.approx(4.62, abs=0.002)
-    quiet = lsv_onset(v, np.full_like(v, 1e-9), area_cm2=area)
+    quiet = analysis.lsv_onset(v, np.full_like(v, 1e-9), area_cm2=area)
     assert quiet.onset_V is None
 
 
 def test_bad_input_gets_one_sentence() -> None:
     with pytest.raises(AnalysisError, match="positive"):
-        conductivity(-1.0, thickness_cm=0.05, area_cm2=1.0)
+        analysis.conductivity(-1.0, thickness_cm=0.05, area_cm2=1.0)
     with pytest.raises(AnalysisError, match="does not rise"):
-        dc_polarisation([0.01, 0.02], [2e-6, 1e-6], thickness_cm=0.05, area_cm2=1.0)
+        analysis.dc_polarisation([0.01, 0.02], [2e-6, 1e-6], thickness_cm=0.05, area_cm2=1.0)
     with pytest.raises(AnalysisError, match="no current"):
-        symmetric_overpotential(
+        analysis.symmetric_overpotential(
             {"test_time_s": [0, 1], "voltage_V": [0, 0], "current_A": [0, 0]}, area_cm2=1.0
         )
     with pytest.raises(AnalysisError, match="too few"):
-        cv_peaks([3.0, 3.1], [0.0, 0.0])
+        analysis.cv_peaks([3.0, 3.1], [0.0, 0.0])

@@ -11,19 +11,13 @@ import time
 import numpy as np
 import pytest
 from daemon_process import lab, wait_for
+from shared_protocols import charge_then_rest
 from simbench_process import EXAMPLES, port_zero
 
 from scheduler import queue
 
 TIME_SCALE = 600.0
-PROTOCOL = """
-name: long-charge
-c_rate_basis: 200 mA/g
-safety: {voltage_min: 2.5 V, voltage_max: 4.4 V, abs_current_max: 1C}
-steps:
-  - cc: {rate: 0.5C, direction: charge, until: [{voltage: ">= 4.3 V"}], record: {dt: 10 s}}
-  - rest: {duration: 10 min, record: {dt: 60 s}}
-"""
+PROTOCOL = charge_then_rest("long-charge")
 
 
 @pytest.mark.slow

@@ -59,8 +59,10 @@ async def samples_until_error(driver: EmStat4, command: StepCommand, error: type
     return got, caught.value
 
 
-async def still_works(driver: EmStat4) -> None:
-    """The channel runs a normal step afterwards: no stale lines, no stuck script."""
+async def off_and_still_working(driver: EmStat4, simulator: EmStat4Simulator) -> None:
+    """After the fault the script has stopped and the cell is off, and the channel runs a normal
+    step: no stale lines, no stuck script."""
+    assert not simulator.running and not simulator.machine.cell_on
     items = [i async for i in driver.run(StepCommand("rest", duration_s=3, sample_interval_s=1))]
     assert isinstance(items[-1], StepEnd) and items[-1].reason == "time"
     assert [s.index for s in items[:-1]] == [1, 2, 3]
@@ -80,8 +82,7 @@ async def test_stall_times_out_naming_the_wait_then_safe_confirms_cell_off(bench
     assert simulator.machine.cell_on  # truly stalled: nothing happened on the instrument yet
     simulator.stall(False)  # the link answers again: the abort sent during the stall runs
     await driver.safe()
-    assert not simulator.running and not simulator.machine.cell_on
-    await still_works(driver)
+    await off_and_still_working(driver, simulator)
 
 
 async def test_stall_that_recovers_within_the_grace_is_confirmed_off(bench) -> None:
@@ -93,8 +94,7 @@ async def test_stall_that_recovers_within_the_grace_is_confirmed_off(bench) -> N
     got, error = await samples_until_error(driver, command, InstrumentTimeout)
     assert len(got) == 3
     assert "answered the abort" in str(error) and "cell is off" in str(error)
-    assert not simulator.running and not simulator.machine.cell_on
-    await still_works(driver)
+    await off_and_still_working(driver, simulator)
 
 
 async def test_corrupted_package_names_the_line_and_aborts_the_step(bench) -> None:
@@ -105,8 +105,7 @@ async def test_corrupted_package_names_the_line_and_aborts_the_step(bench) -> No
     bad = re.search(r"corrupted data package '(P[^']*)'", str(error))
     assert bad is not None and "g" in bad.group(1)  # the line as it arrived, corruption included
     assert "aborted and the cell switched off" in str(error)
-    assert not simulator.running and not simulator.machine.cell_on
-    await still_works(driver)
+    await off_and_still_working(driver, simulator)
 
 
 async def test_instrument_error_mid_script_is_reported_with_its_meaning(bench) -> None:
@@ -120,8 +119,7 @@ async def test_instrument_error_mid_script_is_reported_with_its_meaning(bench) -
     assert error.code == "4010"
     assert "0x4010: the requested current is beyond the instrument's range" in str(error)
     assert "during a cc step" in str(error) and "cell is off" in str(error)
-    assert not simulator.running and not simulator.machine.cell_on
-    await still_works(driver)
+    await off_and_still_working(driver, simulator)
 
 
 async def test_cell_opening_mid_step_is_a_compliance_error(bench) -> None:

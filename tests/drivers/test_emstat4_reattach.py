@@ -117,18 +117,13 @@ async def test_abrupt_drop_reports_exactly_the_missing_indices() -> None:
     simulator.faults.drop_after_packages = 50
     simulator.faults.drop_mode = "abrupt"
     simulator.faults.lost_in_flight = 4
-    gaps: list[Gap] = []
-    samples: list[Sample] = []
     try:
-        async for item in driver.run(discharge(simulator.cell)):
-            if isinstance(item, Gap):
-                gaps.append(item)
-            elif isinstance(item, Sample):
-                samples.append(item)
-            elif isinstance(item, StepEnd):
-                end = item
+        items = [item async for item in driver.run(discharge(simulator.cell))]
     finally:
         await stop(driver, simulator)
+    gaps = [i for i in items if isinstance(i, Gap)]
+    samples = [i for i in items if isinstance(i, Sample)]
+    end = [i for i in items if isinstance(i, StepEnd)][-1]
     total = produced(simulator)
     received = [s.index for s in samples]
     missing = [k for gap in gaps for k in gap.missing]

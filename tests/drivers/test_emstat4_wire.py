@@ -11,6 +11,7 @@ import math
 
 import pytest
 from driver_support import abort_after, collect
+from sim_attach import attached
 
 from drivers.errors import InstrumentError, InstrumentReportedError
 from drivers.potentiostat import ImpedancePoint, StepCommand, StepLimit
@@ -133,16 +134,13 @@ async def test_same_driver_over_a_pty() -> None:
     simulator = EmStat4Simulator(charged_cell())
     path = await simulator.start_pty()
     driver = EmStat4(path)
-    try:
+    async with attached(simulator, driver):
         await driver.connect()
         assert (await driver.identify()).model == "EmStat4 HR"
         samples, end = await collect(
             driver, StepCommand("rest", duration_s=30, sample_interval_s=10)
         )
         assert end.reason == "time" and len(samples) == 3
-    finally:
-        await driver.close()
-        await simulator.stop()
 
 
 async def test_current_beyond_range_is_refused_before_sending(emstat) -> None:

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from driver_support import abort_after, collect
+from sim_attach import attached
 
 from drivers.errors import (
     InstrumentConnectionError,
@@ -56,11 +57,8 @@ async def start(
 async def bench(clock: SimClock) -> AsyncIterator[tuple[Keithley2450Simulator, Keithley2450]]:
     sim, driver = await start(charged_cell(), clock)
     await driver.connect()
-    try:
-        yield sim, driver
-    finally:
-        await driver.close()
-        await sim.stop()
+    async with attached(sim, driver) as pair:
+        yield pair
 
 
 def delivered_Ah(samples: list[Sample]) -> float:
@@ -107,12 +105,9 @@ def test_it_refuses_to_re_attach_with_a_clear_error() -> None:
 @pytest.mark.parametrize("language", ["SCPI2400", "TSP"])
 async def test_other_command_sets_are_refused_with_a_way_out(clock, language) -> None:
     sim, driver = await start(charged_cell(), clock, language=language)
-    try:
+    async with attached(sim, driver):
         with pytest.raises(InstrumentError, match=f"uses the {language} command set.*SCPI"):
             await driver.connect()
-    finally:
-        await driver.close()
-        await sim.stop()
 
 
 async def test_identify_rechecks_the_command_set(bench) -> None:
@@ -281,7 +276,7 @@ async def test_wire_faults_raise_and_leave_the_output_off(bench, fault, error) -
 async def test_a_stall_times_out_and_the_output_still_goes_off(clock) -> None:
     sim, driver = await start(charged_cell(), clock, timeout_s=0.4)
     await driver.connect()
-    try:
+    async with attached(sim, driver):
         sim.faults.stall_after_reads = 3
         sim.faults.stall_s = 0.6
         with pytest.raises(InstrumentTimeout, match=r"sent no reply within 0\.4 s"):
@@ -292,9 +287,6 @@ async def test_a_stall_times_out_and_the_output_still_goes_off(clock) -> None:
             driver, StepCommand("rest", duration_s=60, sample_interval_s=10)
         )
         assert end.reason == "time" and len(samples) == 7
-    finally:
-        await driver.close()
-        await sim.stop()
 
 
 @pytest.mark.parametrize(("fault", "kind"), [("open", "open"), ("short", "short")])
@@ -372,7 +364,7 @@ async def test_a_finite_time_scale_runs_on_scaled_wall_time() -> None:
     clock = SimClock(3600.0)  # an hour a second
     sim, driver = await start(charged_cell(), clock)
     await driver.connect()
-    try:
+    async with attached(sim, driver):
         rest = StepCommand("rest", duration_s=1800, sample_interval_s=300)
         wall0 = time.monotonic()
         samples, end = await collect(driver, rest)
@@ -382,23 +374,17 @@ async def test_a_finite_time_scale_runs_on_scaled_wall_time() -> None:
         assert 1800 <= samples[-1].t_s <= wall * 3600  # instrument time is scaled wall time
         assert all(b.t_s > a.t_s for a, b in itertools.pairwise(samples))
         assert 4 <= len(samples) <= 7  # about every 300 s (a loaded machine may skip one)
-    finally:
-        await driver.close()
-        await sim.stop()
 
 
 async def test_errors_left_from_before_connecting_are_logged_not_raised(clock, caplog) -> None:
     sim, driver = await start(charged_cell(), clock)
     sim.inject_error(-285, "Program syntax error")
-    try:
+    async with attached(sim, driver):
         with caplog.at_level(logging.WARNING):
             await driver.connect()
         assert "error -285 queued before we connected: Program syntax error" in caplog.text
         samples, end = await collect(driver, StepCommand("rest", duration_s=20))
         assert end.reason == "time" and len(samples) == 21
-    finally:
-        await driver.close()
-        await sim.stop()
 
 
 async def test_steps_run_back_to_back_when_the_consumer_breaks_at_the_end(bench) -> None:

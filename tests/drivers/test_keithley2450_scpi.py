@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sim_attach import attached
 
 from drivers.errors import InstrumentConnectionError, InstrumentTimeout
 from drivers.transports.visa import VisaTransport
@@ -33,11 +34,8 @@ async def wire() -> AsyncIterator[tuple[Keithley2450Simulator, VisaTransport]]:
     host, port = await sim.start_tcp()
     transport = VisaTransport(f"TCPIP::{host}::{port}::SOCKET", name="2450 sim", timeout_s=1.0)
     await transport.open()
-    try:
-        yield sim, transport
-    finally:
-        await transport.shutdown()
-        await sim.stop()
+    async with attached(sim, transport, close=transport.shutdown) as pair:
+        yield pair
 
 
 async def next_error(transport: VisaTransport) -> int:
@@ -192,14 +190,11 @@ async def test_other_command_sets_do_not_know_the_native_tree(language) -> None:
     host, port = await sim.start_tcp()
     t = VisaTransport(f"TCPIP::{host}::{port}::SOCKET", name="2450 sim", timeout_s=1.0)
     await t.open()
-    try:
+    async with attached(sim, t, close=t.shutdown):
         assert await t.query("*LANG?") == language
         await t.write(":SOUR:CURR 1e-3")
         assert sim.instrument.errors[0][0] == -113
         assert sim.instrument.smu.current_level_A == 0.0
-    finally:
-        await t.shutdown()
-        await sim.stop()
 
 
 async def test_the_transport_names_a_dropped_connection_and_reconnects(wire) -> None:

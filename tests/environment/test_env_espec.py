@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from chamber_support import POLL_S, STABLE_FOR_S, TOLERANCE_K, soak_to_60
+from sim_attach import attached
 
 from drivers.chamber import ChamberMode, ChamberSensorError
 from drivers.chambers.espec import EspecChamber
@@ -14,7 +17,10 @@ from drivers.errors import InstrumentConnectionError, InstrumentReportedError
 from simulators.espec import EspecSimulator
 
 
-async def _espec(chamber_bench, transport: str) -> tuple[EspecSimulator, EspecChamber]:
+@asynccontextmanager
+async def _espec(
+    chamber_bench, transport: str
+) -> AsyncIterator[tuple[EspecSimulator, EspecChamber]]:
     sim = EspecSimulator(chamber_bench.plant, chamber_bench.clock, sync=chamber_bench.bench.sync)
     if transport == "tcp":
         host, port = await sim.start_tcp()
@@ -23,14 +29,14 @@ async def _espec(chamber_bench, transport: str) -> tuple[EspecSimulator, EspecCh
         endpoint = await sim.start_pty()
     driver = EspecChamber(endpoint, timeout_s=2.0)
     await driver.open()
-    return sim, driver
+    async with attached(sim, driver) as pair:
+        yield pair
 
 
 @pytest.mark.parametrize("transport", ["tcp", "pty"])
 async def test_soak_30_to_60_no_earlier_than_the_plant_settles(chamber_bench, transport):
-    sim, chamber = await _espec(chamber_bench, transport)
-    plant = chamber_bench.plant
-    try:
+    async with _espec(chamber_bench, transport) as (sim, chamber):
+        plant = chamber_bench.plant
         began, took = await soak_to_60(chamber_bench, chamber)
         changed_at = plant.setpoint_changed_at
         # What the noise-free plant allows: from the moment the setpoint changed, the air is
@@ -52,15 +58,11 @@ async def test_soak_30_to_60_no_earlier_than_the_plant_settles(chamber_bench, tr
         assert reading.mode is ChamberMode.CONSTANT
         assert "TEMP, S60.0" in sim.commands
         assert "MODE,CONSTANT" in sim.commands
-    finally:
-        await chamber.close()
-        await sim.stop()
 
 
 async def test_cell_follows_the_air_with_its_first_order_lag(chamber_bench):
-    sim, chamber = await _espec(chamber_bench, "tcp")
-    plant, clock, cell = chamber_bench.plant, chamber_bench.clock, chamber_bench.cell
-    try:
+    async with _espec(chamber_bench, "tcp") as (_sim, chamber):
+        plant, clock, cell = chamber_bench.plant, chamber_bench.clock, chamber_bench.cell
         await chamber.set_temperature(60.0)
         samples: list[tuple[float, float, float]] = []
         while clock.now() < plant.setpoint_changed_at + 3000:
@@ -82,15 +84,11 @@ async def test_cell_follows_the_air_with_its_first_order_lag(chamber_bench):
         assert min(lagging) > 0.0 and max(lagging) > 5.0  # behind by several kelvin mid-ramp
         _t_end, air_end, cell_end = samples[-1]
         assert abs(cell_end - 60.0) < 0.3 and abs(air_end - 60.0) < 0.3
-    finally:
-        await chamber.close()
-        await sim.stop()
 
 
 async def test_remote_program_ramps_at_the_requested_rate(chamber_bench):
-    sim, chamber = await _espec(chamber_bench, "tcp")
-    plant, clock = chamber_bench.plant, chamber_bench.clock
-    try:
+    async with _espec(chamber_bench, "tcp") as (sim, chamber):
+        plant, clock = chamber_bench.plant, chamber_bench.clock
         await chamber.set_temperature(45.0, ramp_K_per_min=0.5)  # 15 K in 30 min
         assert any(
             c.startswith("RUN PRGM, TEMP") and "GOTEMP45.0 TIME0:30" in c for c in sim.commands
@@ -114,14 +112,10 @@ async def test_remote_program_ramps_at_the_requested_rate(chamber_bench):
         assert done.mode is ChamberMode.CONSTANT and done.setpoint_degC == pytest.approx(45.0)
         assert abs(done.process_degC - 45.0) < 0.5
         assert plant.ramp is None
-    finally:
-        await chamber.close()
-        await sim.stop()
 
 
 async def test_na_replies_become_clear_errors(chamber_bench):
-    sim, chamber = await _espec(chamber_bench, "pty")
-    try:
+    async with _espec(chamber_bench, "pty") as (_sim, chamber):
         with pytest.raises(InstrumentReportedError, match="outside the range") as info:
             await chamber.set_temperature(140.0)  # above the 100 °C high limit
         assert info.value.code == "DATA OUT OF RANGE"
@@ -131,43 +125,29 @@ async def test_na_replies_become_clear_errors(chamber_bench):
             await chamber.query("MODE,FAST")
         with pytest.raises(InstrumentReportedError, match="no program is running"):
             await chamber.query("RUN PRGM?")
-    finally:
-        await chamber.close()
-        await sim.stop()
 
 
 async def test_sensor_dropout_is_a_sensor_error(chamber_bench):
-    sim, chamber = await _espec(chamber_bench, "tcp")
-    try:
+    async with _espec(chamber_bench, "tcp") as (_sim, chamber):
         assert math.isfinite((await chamber.read()).process_degC)
         chamber_bench.plant.faults.sensor_dropout = True
         with pytest.raises(ChamberSensorError, match="sensor has failed or dropped out"):
             await chamber.read()
         with pytest.raises(ChamberSensorError):
             await chamber.monitor()
-    finally:
-        await chamber.close()
-        await sim.stop()
 
 
 async def test_dropped_connection_is_reconnected(chamber_bench):
-    sim, chamber = await _espec(chamber_bench, "tcp")
-    try:
+    async with _espec(chamber_bench, "tcp") as (sim, chamber):
         before = sim.server.connections
         sim.server.drop_connections()
         reading = await chamber.read()  # the driver reconnects and repeats the query
         assert math.isfinite(reading.process_degC)
         assert sim.server.connections == before + 1
-    finally:
-        await chamber.close()
-        await sim.stop()
 
 
 async def test_chamber_gone_for_good_is_a_clear_connection_error(chamber_bench):
-    sim, chamber = await _espec(chamber_bench, "tcp")
-    await sim.stop()
-    try:
+    async with _espec(chamber_bench, "tcp") as (sim, chamber):
+        await sim.stop()
         with pytest.raises(InstrumentConnectionError, match="could not be reconnected"):
             await chamber.read()
-    finally:
-        await chamber.close()

@@ -5,9 +5,12 @@ from __future__ import annotations
 import itertools
 import math
 import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from chamber_support import POLL_S, STABLE_FOR_S, TOLERANCE_K, soak_to_60
+from sim_attach import attached
 
 from drivers.chamber import ChamberMode, ChamberSensorError
 from drivers.chambers.watlow_f4t import WatlowF4T
@@ -16,12 +19,16 @@ from scheduler.environment import Environment, EnvironmentSettings
 from simulators.watlow import REG_SETPOINT, WatlowSimulator, registers_to_float
 
 
-async def _watlow(chamber_bench, timeout_s: float = 2.0) -> tuple[WatlowSimulator, WatlowF4T]:
+@asynccontextmanager
+async def _watlow(
+    chamber_bench, timeout_s: float = 2.0
+) -> AsyncIterator[tuple[WatlowSimulator, WatlowF4T]]:
     sim = WatlowSimulator(chamber_bench.plant, chamber_bench.clock, sync=chamber_bench.bench.sync)
     host, port = await sim.start_tcp()
     driver = WatlowF4T(f"tcp://{host}:{port}", timeout_s=timeout_s)
     await driver.open()
-    return sim, driver
+    async with attached(sim, driver) as pair:
+        yield pair
 
 
 def test_floats_go_low_word_first():
@@ -31,9 +38,8 @@ def test_floats_go_low_word_first():
 
 
 async def test_soak_30_to_60_over_modbus(chamber_bench):
-    sim, chamber = await _watlow(chamber_bench)
-    plant = chamber_bench.plant
-    try:
+    async with _watlow(chamber_bench) as (sim, chamber):
+        plant = chamber_bench.plant
         began, took = await soak_to_60(chamber_bench, chamber)
         twin = type(plant)(plant.params, start_degC=30.0)
         twin.set_mode("CONSTANT")
@@ -50,15 +56,11 @@ async def test_soak_30_to_60_over_modbus(chamber_bench):
         assert reading.setpoint_degC == pytest.approx(60.0)
         assert abs(reading.process_degC - 60.0) <= TOLERANCE_K
         assert abs(chamber_bench.cell.temperature_degC - 60.0) < 2.0  # the cell follows
-    finally:
-        await chamber.close()
-        await sim.stop()
 
 
 async def test_host_side_ramp_for_a_controller_that_cannot_ramp(chamber_bench):
-    sim, chamber = await _watlow(chamber_bench)
-    clock = chamber_bench.clock
-    try:
+    async with _watlow(chamber_bench) as (sim, chamber):
+        clock = chamber_bench.clock
         assert chamber.supports_ramp is False
         env = Environment(
             chamber, None, clock, settings=EnvironmentSettings(poll_s=POLL_S, host_ramp_step_s=60)
@@ -75,43 +77,28 @@ async def test_host_side_ramp_for_a_controller_that_cannot_ramp(chamber_bench):
         assert took >= 600.0  # a 10 K ramp at 1 K/min cannot be done sooner
         with pytest.raises(Exception, match="does not ramp on its own"):
             await chamber.set_temperature(50.0, ramp_K_per_min=2.0)
-    finally:
-        await chamber.close()
-        await sim.stop()
 
 
 async def test_sensor_dropout_reads_nan_and_is_reported(chamber_bench):
-    sim, chamber = await _watlow(chamber_bench)
-    try:
+    async with _watlow(chamber_bench) as (_sim, chamber):
         chamber_bench.plant.faults.sensor_dropout = True
         with pytest.raises(ChamberSensorError, match="sensor has dropped out"):
             await chamber.read()
-    finally:
-        await chamber.close()
-        await sim.stop()
 
 
 async def test_refused_value_is_a_modbus_exception(chamber_bench):
-    sim, chamber = await _watlow(chamber_bench)
-    try:
+    async with _watlow(chamber_bench) as (_sim, chamber):
         with pytest.raises(InstrumentReportedError, match="Modbus exception"):
             await chamber.set_temperature(400.0)  # beyond the chamber's range
         assert chamber_bench.plant.setpoint_degC == 30.0
-    finally:
-        await chamber.close()
-        await sim.stop()
 
 
 async def test_dropped_connection_is_reconnected(chamber_bench):
     # pymodbus notices a dropped connection when the pending request times out
-    sim, chamber = await _watlow(chamber_bench, timeout_s=0.3)
-    try:
+    async with _watlow(chamber_bench, timeout_s=0.3) as (sim, chamber):
         assert math.isfinite((await chamber.read()).process_degC)
         sim.drop_connections()
         assert math.isfinite((await chamber.read()).process_degC)
         await sim.stop()
         with pytest.raises(InstrumentConnectionError, match="lost the connection"):
             await chamber.read()
-    finally:
-        await chamber.close()
-        await sim.stop()

@@ -26,9 +26,13 @@ PRESET = "gao2025-dfncm-llzo"
 TRUE_D = load_preset(PRESET).D_cm2_s  # at its T_ref, 25 °C, where these runs are
 
 
-async def gitt_run(tmp_path, name: str, **options) -> object:
+async def gitt_run(tmp_path, name: str, n_pulses: int, log: str | None = None, **options) -> object:
+    """The library GITT at mid SOC, `n_pulses` pulses (logged every `log`), run and analysed."""
     store = open_store(f"sqlite:///{tmp_path}/{name}.db")
-    procedure = Procedure(name, name, "gao2025/gitt.yaml", PRESET, expectations=(), **options)
+    derive = gitt_at_mid_soc(n_pulses=n_pulses, log=log)
+    procedure = Procedure(
+        name, name, "gao2025/gitt.yaml", PRESET, expectations=(), derive=derive, **options
+    )
     run = await run_procedure(store, procedure, output_dir=None, paper="gao2025")
     assert run.status == "completed", run.message
     return run.analysed.report.get("gitt")
@@ -36,7 +40,7 @@ async def gitt_run(tmp_path, name: str, **options) -> object:
 
 @pytest.mark.slow
 async def test_gitt_recovers_the_presets_D_at_mid_soc(tmp_path) -> None:
-    gitt = await gitt_run(tmp_path, "mid-soc", derive=gitt_at_mid_soc(n_pulses=12))
+    gitt = await gitt_run(tmp_path, "mid-soc", 12)
     result = gitt.result
     assert len(result.pulses) == 12
     assert all(0.4 < p.soc < 0.7 for p in result.pulses)
@@ -51,12 +55,7 @@ async def test_gitt_recovers_the_presets_D_at_mid_soc(tmp_path) -> None:
 @pytest.mark.slow
 async def test_pulses_that_break_tau_much_less_than_L2_over_D_are_flagged(tmp_path) -> None:
     # the usual 10 min pulse: τ·D/L² ≈ 0.6 for this electrode, so no D may be reported
-    gitt = await gitt_run(
-        tmp_path,
-        "long-pulses",
-        derive=gitt_at_mid_soc(n_pulses=3, log="2 s"),
-        overrides={"pulse": "10 min"},
-    )
+    gitt = await gitt_run(tmp_path, "long-pulses", 3, log="2 s", overrides={"pulse": "10 min"})
     pulses = gitt.result.pulses
     assert len(pulses) == 3 and not gitt.result.valid_pulses
     for pulse in pulses:
@@ -72,7 +71,8 @@ async def test_gitt_follows_a_four_times_lower_D(tmp_path) -> None:
     gitt = await gitt_run(
         tmp_path,
         "slow",
-        derive=gitt_at_mid_soc(n_pulses=8, log="2 s"),
+        8,
+        log="2 s",
         overrides={"pulse": "80 s", "relax": "4 h", "pulse_rate": "0.125C"},
         cell_overrides={"D_cm2_s": TRUE_D / 4},
     )

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from cell_strategies import CELL_PARAMETERS
 from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
 
 import protocols
 from protocols.analysis.dispatch import analyze_run
@@ -99,12 +99,7 @@ async def _run(tmp_path, name: str, text: str, overrides: dict, slot: bool) -> o
     phases=(Phase.explicit, Phase.generate),  # no shrinking: each example is seconds long
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(
-    d=st.floats(3e-9, 7e-8),
-    ea=st.floats(20.0, 60.0),
-    rct=st.floats(5.0, 200.0),
-    capacity=st.floats(150.0, 215.0),
-)
+@given(**CELL_PARAMETERS)
 def test_wire_gitt_and_vt_eis_recover_the_cells_own_d_and_ea(
     tmp_path, d: float, ea: float, rct: float, capacity: float
 ) -> None:

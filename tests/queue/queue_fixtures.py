@@ -9,6 +9,23 @@ from pathlib import Path
 HERE = Path(__file__).parent
 BENCH_FILE = HERE / "bench.toml"
 
+
+def _hold_then_rest(
+    name: str, quantity: str, setpoint: str, *, tolerance: str, timeout: str, limit: str
+) -> str:
+    """A protocol that brings the slot's chamber or press to `setpoint` (a parameter), then
+    rests an hour: it needs the instrument, and a slot whose range holds the setpoint."""
+    return f"""
+    name: {name}
+    safety: {{voltage_min: 2.5 V, voltage_max: 4.4 V, abs_current_max: 10 mA,
+             {quantity}_max: {limit}}}
+    parameters: {{{quantity}: {setpoint}}}
+    steps:
+      - set_{quantity}: {{target: "${{{quantity}}}", tolerance: {tolerance}, timeout: {timeout}}}
+      - rest: {{duration: 1 h}}
+    """
+
+
 # Small protocols, each made to need one thing a slot may lack.
 SAFETY = "safety: {voltage_min: 2.5 V, voltage_max: 4.4 V, abs_current_max: 3C}\n"
 PROTOCOLS = {
@@ -43,24 +60,12 @@ PROTOCOLS = {
           - cc: {rate: 3C, direction: charge, until: ["voltage >= 4.2 V"]}
           - cc: {rate: 1C, direction: discharge, until: ["voltage <= 3.0 V"]}
         """,
-    "hot": """
-        name: hot-rest
-        safety: {voltage_min: 2.5 V, voltage_max: 4.4 V, abs_current_max: 10 mA,
-                 temperature_max: 95 degC}
-        parameters: {temperature: 60 degC}
-        steps:
-          - set_temperature: {target: "${temperature}", tolerance: 0.5 K, timeout: 2 h}
-          - rest: {duration: 1 h}
-        """,
-    "pressed": """
-        name: pressed-rest
-        safety: {voltage_min: 2.5 V, voltage_max: 4.4 V, abs_current_max: 10 mA,
-                 pressure_max: 60 MPa}
-        parameters: {pressure: 15 MPa}
-        steps:
-          - set_pressure: {target: "${pressure}", tolerance: 0.5 MPa, timeout: 30 min}
-          - rest: {duration: 1 h}
-        """,
+    "hot": _hold_then_rest(
+        "hot-rest", "temperature", "60 degC", tolerance="0.5 K", timeout="2 h", limit="95 degC"
+    ),
+    "pressed": _hold_then_rest(
+        "pressed-rest", "pressure", "15 MPa", tolerance="0.5 MPa", timeout="30 min", limit="60 MPa"
+    ),
     "high-voltage": """
         name: high-voltage-hold
         safety: {voltage_min: 2.5 V, voltage_max: 5.0 V, abs_current_max: 10 mA}

@@ -75,15 +75,9 @@ def test_status_merges_run_steps_samples_and_slot_state(cli, store: Store, bench
     run = store.start_run(
         cell_id=store.get_cell("C1").id, protocol_id=None, slot="A2", bench="test-bench", job_id=job
     )
-    store.start_step(
-        run,
-        step_count=3,
-        step_index=1,
-        kind="ConstantCurrent",
-        label="cc discharge 0.5C",
-        started_at_s=100.0,
-        cycle=1,
-    )
+    # the run is in its third step, the 0.5C discharge of cycle 1
+    discharge = {"kind": "ConstantCurrent", "label": "cc discharge 0.5C", "cycle": 1}
+    store.start_step(run, step_count=3, step_index=1, started_at_s=100.0, **discharge)
     n = 50
     store.write_samples(
         run,

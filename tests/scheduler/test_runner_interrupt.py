@@ -8,6 +8,7 @@ import asyncio
 
 import numpy as np
 import pytest
+from shared_protocols import charge_then_rest
 
 import protocols
 from scheduler.binding import CellInfo, bind
@@ -16,15 +17,7 @@ from scheduler.runner import Runner
 from scheduler.sim.bench import simulated_emstat4
 from storage import open_store
 
-PROTOCOL = """
-name: interrupt-me
-c_rate_basis: 200 mA/g
-safety: {voltage_min: 2.5 V, voltage_max: 4.4 V, abs_current_max: 1C}
-steps:
-  - cc: {rate: 0.5C, direction: charge, until: [{voltage: ">= 4.3 V"}], record: {dt: 10 s}}
-  - rest: {duration: 10 min, record: {dt: 60 s}}
-  - cc: {rate: 0.5C, direction: discharge, until: [{voltage: "<= 3.0 V"}], record: {dt: 10 s}}
-"""
+PROTOCOL = charge_then_rest("interrupt-me", then_discharge=True)
 
 
 async def test_pause_then_resume_continues_with_continuous_counters(tmp_path) -> None:
