@@ -66,7 +66,9 @@ class LineTransport:
     def __init__(self, endpoint: str, *, newline: str = "\n", **link: Unpack[LinkSettings]) -> None:
         self.endpoint = parse_endpoint(endpoint)
         self.link = Link(**link)
-        self.name = self.link.name
+        self.name = self.link.name  # the fields read most, at hand (a Link is frozen)
+        self.baudrate = self.link.baudrate
+        self.timeout_s = self.link.timeout_s
         self.newline = newline
         self.lock = asyncio.Lock()
         self._reader: asyncio.StreamReader | None = None
@@ -74,15 +76,6 @@ class LineTransport:
 
     def __str__(self) -> str:
         return f"{self.name} at {self.endpoint}"
-
-    @property
-    def baudrate(self) -> int:
-        return self.link.baudrate
-
-    @property
-    def timeout_s(self) -> float:
-        """How long a reply may take, unless a read says otherwise."""
-        return self.link.timeout_s
 
     @property
     def connected(self) -> bool:
