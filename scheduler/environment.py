@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from drivers.chamber import ChamberMode, TemperatureChamber
 from drivers.clock import Clock, WallClock
@@ -30,6 +30,8 @@ from drivers.pressure import PressureRig
 from protocols import steps as p
 from scheduler.errors import SchedulerError
 from scheduler.soak import SoakDetector, SoakStatus
+
+D = TypeVar("D")  # a chamber or a rig
 
 
 class ChamberFault(SchedulerError):
@@ -106,11 +108,7 @@ class Environment:
         soak_s: float = 0.0,
         timeout_s: float | None = None,
     ) -> float:
-        chamber = self.chamber
-        if chamber is None:
-            raise SchedulerError(
-                f"a step sets the temperature to {target_degC:g} °C, but this slot has no chamber"
-            )
+        chamber = _present(self.chamber, f"the temperature to {target_degC:g} °C", "chamber")
         if ramp_K_per_min is not None and not ramp_K_per_min > 0:
             raise SchedulerError(f"ramp rate {ramp_K_per_min} K/min must be positive")
         s = self.settings
@@ -211,11 +209,7 @@ class Environment:
         settle_s: float = 0.0,
         timeout_s: float | None = None,
     ) -> float:
-        rig = self.rig
-        if rig is None:
-            raise SchedulerError(
-                f"a step sets the stack pressure to {target_MPa:g} MPa, but this slot has no rig"
-            )
+        rig = _present(self.rig, f"the stack pressure to {target_MPa:g} MPa", "rig")
         started = self.clock.now()
         if target_MPa <= 0:
             await rig.release()
@@ -256,3 +250,10 @@ class Environment:
 
     def _note(self, text: str) -> None:
         self.events.append((self.clock.now(), text))
+
+
+def _present(device: D | None, what: str, role: str) -> D:
+    """The slot's chamber or rig, which a step that sets `what` needs."""
+    if device is None:
+        raise SchedulerError(f"a step sets {what}, but this slot has no {role}")
+    return device

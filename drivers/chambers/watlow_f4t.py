@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
+from typing import Unpack
 from urllib.parse import urlparse
 
 from pymodbus.client import AsyncModbusTcpClient
@@ -25,6 +26,7 @@ from drivers.errors import (
     InstrumentReportedError,
 )
 from drivers.retry import backoff
+from drivers.transports.link import Link, LinkSettings
 
 LOOP_STRIDE = 160
 REG_MODE = 2730
@@ -34,6 +36,7 @@ REG_CURRENT_SETPOINT = 2810
 REG_PROCESS_VALUE = 2820
 MODE_AUTO = 10
 MODE_OFF = 62
+LINK: LinkSettings = {"name": "Watlow F4T", "timeout_s": 3.0}
 LINK_ERRORS = (ModbusException, OSError, InstrumentConnectionError)
 
 
@@ -54,22 +57,18 @@ class WatlowF4T(AsyncContext):
     supports_ramp = False
 
     def __init__(
-        self,
-        endpoint: str,
-        *,
-        name: str = "Watlow F4T",
-        loop: int = 1,
-        device_id: int = 1,
-        timeout_s: float = 3.0,
+        self, endpoint: str, *, loop: int = 1, device_id: int = 1, **link: Unpack[LinkSettings]
     ) -> None:
+        settings: LinkSettings = {**LINK, **link}
+        self.link = Link(**settings)
+        self.name = self.link.name
         if loop < 1:
-            raise InstrumentConnectionError(f"{name}: loop {loop} must be 1 or more")
-        self.name = name
+            raise InstrumentConnectionError(f"{self.name}: loop {loop} must be 1 or more")
         self.host, self.port = parse_modbus_endpoint(endpoint)
         self.device_id = device_id
         self.offset = (loop - 1) * LOOP_STRIDE
         self.client = AsyncModbusTcpClient(
-            self.host, port=self.port, timeout=timeout_s, retries=0, reconnect_delay=0
+            self.host, port=self.port, timeout=self.link.timeout_s, retries=0, reconnect_delay=0
         )
 
     async def open(self) -> None:

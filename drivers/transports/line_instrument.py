@@ -8,23 +8,17 @@ safe because every command these drivers send is idempotent (a query, or a setpo
 
 from __future__ import annotations
 
-from typing import ClassVar, TypedDict, Unpack
+from typing import ClassVar, Unpack
 
 from drivers.context import AsyncContext
 from drivers.errors import InstrumentConnectionError
 from drivers.transports.delimited import DelimitedTransport
 from drivers.transports.lines import LineTransport, TransportOptions
+from drivers.transports.link import LinkSettings
 
 RECONNECT_FIRST_DELAY_S = 0.05  # these instruments answer within milliseconds
 
-
-class LinkSettings(TypedDict, total=False):
-    """How a line instrument is reached; what is left out takes the driver class's default."""
-
-    name: str
-    baudrate: int
-    timeout_s: float
-    reconnect_attempts: int
+__all__ = ["LineInstrument", "LinkSettings"]
 
 
 class LineInstrument(AsyncContext):
@@ -41,12 +35,12 @@ class LineInstrument(AsyncContext):
     separator: ClassVar[str | None] = None
 
     def __init__(self, endpoint: str, **link: Unpack[LinkSettings]) -> None:
-        self.name = link.get("name", self.default_name)
-        self.reconnect_attempts = link.get("reconnect_attempts", 3)
         options: TransportOptions = {
-            "name": self.name,
-            "baudrate": link.get("baudrate", self.default_baudrate),
-            "timeout_s": link.get("timeout_s", self.default_timeout_s),
+            "name": self.default_name,
+            "baudrate": self.default_baudrate,
+            "timeout_s": self.default_timeout_s,
+            "reconnect_delay_s": RECONNECT_FIRST_DELAY_S,
+            **link,
             "newline": self.newline,
         }
         self.transport = (
@@ -54,6 +48,11 @@ class LineInstrument(AsyncContext):
             if self.separator is None
             else DelimitedTransport(endpoint, separator=self.separator, **options)
         )
+        self.name = self.transport.name
+
+    @property
+    def reconnect_attempts(self) -> int:
+        return self.transport.link.reconnect_attempts
 
     async def open(self) -> None:
         await self.transport.open()
@@ -66,8 +65,9 @@ class LineInstrument(AsyncContext):
         try:
             return await self._exchange_once(line)
         except InstrumentConnectionError:
+            link = self.transport.link
             await self.transport.reconnect(
-                attempts=self.reconnect_attempts, first_delay_s=RECONNECT_FIRST_DELAY_S
+                attempts=link.reconnect_attempts, first_delay_s=link.reconnect_delay_s
             )
             return await self._exchange_once(line)
 

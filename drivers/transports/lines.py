@@ -12,11 +12,12 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Unpack
 from urllib.parse import urlparse
 
 from drivers.errors import InstrumentConnectionError, InstrumentTimeout
 from drivers.retry import reopen
+from drivers.transports.link import Link, LinkSettings
 
 wire_log = logging.getLogger("cellbench.wire")
 
@@ -49,13 +50,9 @@ def parse_endpoint(text: str) -> Endpoint:
     )
 
 
-class TransportOptions(TypedDict, total=False):
+class TransportOptions(LinkSettings, total=False):
     """The keyword arguments of `LineTransport`, for transports built on it."""
 
-    name: str
-    baudrate: int
-    timeout_s: float
-    connect_timeout_s: float
     newline: str
 
 
@@ -66,21 +63,12 @@ class LineTransport:
     so that only one command is ever in flight on the instrument.
     """
 
-    def __init__(
-        self,
-        endpoint: str,
-        *,
-        name: str = "instrument",
-        baudrate: int = 921600,
-        timeout_s: float = 5.0,
-        connect_timeout_s: float = 5.0,
-        newline: str = "\n",
-    ) -> None:
+    def __init__(self, endpoint: str, *, newline: str = "\n", **link: Unpack[LinkSettings]) -> None:
         self.endpoint = parse_endpoint(endpoint)
-        self.name = name
-        self.baudrate = baudrate
-        self.timeout_s = timeout_s
-        self.connect_timeout_s = connect_timeout_s
+        self.link = Link(**link)
+        self.name = self.link.name  # the fields read most, at hand (a Link is frozen)
+        self.baudrate = self.link.baudrate
+        self.timeout_s = self.link.timeout_s
         self.newline = newline
         self.lock = asyncio.Lock()
         self._reader: asyncio.StreamReader | None = None
@@ -103,10 +91,10 @@ class LineTransport:
                 coro = serial_asyncio_fast.open_serial_connection(
                     url=self.endpoint.device, baudrate=self.baudrate
                 )
-            self._reader, self._writer = await asyncio.wait_for(coro, self.connect_timeout_s)
+            self._reader, self._writer = await asyncio.wait_for(coro, self.link.connect_timeout_s)
         except TimeoutError as exc:
             raise InstrumentConnectionError(
-                f"{self} did not accept a connection within {self.connect_timeout_s:g} s"
+                f"{self} did not accept a connection within {self.link.connect_timeout_s:g} s"
             ) from exc
         except (OSError, ValueError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)

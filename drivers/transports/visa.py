@@ -20,15 +20,17 @@ import select
 import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from drivers.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
 from drivers.retry import reopen
+from drivers.transports.link import Link, LinkSettings
 
 wire_log = logging.getLogger("cellbench.wire")
 
 T = TypeVar("T")
 
+TERMINATION = "\n"  # of every line both ways (SCPI's)
 THREAD_SLACK_S = 2.0  # how much longer than the VISA timeout the loop waits for the worker
 
 
@@ -44,27 +46,16 @@ class VisaTransport:
     """Write SCPI commands and read their reply lines through one VISA resource."""
 
     def __init__(
-        self,
-        resource: str,
-        *,
-        name: str = "instrument",
-        timeout_s: float = 5.0,
-        connect_timeout_s: float = 5.0,
-        read_termination: str = "\n",
-        write_termination: str = "\n",
-        backend: str = "@py",
+        self, resource: str, *, backend: str = "@py", **link: Unpack[LinkSettings]
     ) -> None:
+        self.link = Link(**link)
+        self.name = self.link.name
         if not isinstance(resource, str) or "::" not in resource:
             raise InstrumentConnectionError(
-                f"VISA resource {resource!r} for {name} is not a VISA resource string such as "
-                "TCPIP0::192.168.0.20::5025::SOCKET or USB0::0x05E6::0x2450::<serial>::INSTR"
+                f"VISA resource {resource!r} for {self.name} is not a VISA resource string such "
+                "as TCPIP0::192.168.0.20::5025::SOCKET or USB0::0x05E6::0x2450::<serial>::INSTR"
             )
         self.resource = resource.strip()
-        self.name = name
-        self.timeout_s = timeout_s
-        self.connect_timeout_s = connect_timeout_s
-        self.read_termination = read_termination
-        self.write_termination = write_termination
         self.backend = backend
         self.lock = asyncio.Lock()
         self._executor = self._new_worker()
@@ -111,10 +102,10 @@ class VisaTransport:
             return
         await self._drop_session()
         try:
-            await self._call(self._open_blocking, self.connect_timeout_s)
+            await self._call(self._open_blocking, self.link.connect_timeout_s)
         except InstrumentTimeout as exc:
             raise InstrumentConnectionError(
-                f"{self} did not accept a connection within {self.connect_timeout_s:g} s"
+                f"{self} did not accept a connection within {self.link.connect_timeout_s:g} s"
             ) from exc
         self._broken = False
         wire_log.debug("%s: connected to %s", self.name, self.resource)
@@ -131,11 +122,11 @@ class VisaTransport:
         try:
             inst = rm.open_resource(
                 self.resource,
-                open_timeout=int(self.connect_timeout_s * 1000),
-                read_termination=self.read_termination,
-                write_termination=self.write_termination,
+                open_timeout=int(self.link.connect_timeout_s * 1000),
+                read_termination=TERMINATION,
+                write_termination=TERMINATION,
             )
-            inst.timeout = int(self.timeout_s * 1000)
+            inst.timeout = int(self.link.timeout_s * 1000)
             sock, _ = _socket_of(inst)
             if sock is not None:  # pyvisa-py reports a refused raw socket only on first use
                 error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -211,7 +202,8 @@ class VisaTransport:
     async def _ensure(self) -> Any:
         """The open session; after a lost connection, reconnect with backoff first."""
         if (self._inst is None or self._broken) and self._wanted:
-            await self._reconnect_unlocked(attempts=3, first_delay_s=0.2)
+            link = self.link
+            await self._reconnect_unlocked(link.reconnect_attempts, link.reconnect_delay_s)
         return self._require()
 
     async def write(self, command: str) -> None:
@@ -241,7 +233,7 @@ class VisaTransport:
                 raise _Closed(_reason(exc)) from None
 
         try:
-            await self._call(send, self.timeout_s)
+            await self._call(send, self.link.timeout_s)
         except _Closed as exc:
             await self._drop_session()
             raise InstrumentConnectionError(
@@ -250,8 +242,8 @@ class VisaTransport:
 
     async def _read_unlocked(self, timeout_s: float | None) -> str:
         inst = self._require()
-        limit = self.timeout_s if timeout_s is None else timeout_s
-        term = self.read_termination.encode("ascii") or b"\n"
+        limit = self.link.timeout_s if timeout_s is None else timeout_s
+        term = TERMINATION.encode("ascii")
 
         def receive() -> str:
             sock, pending = _socket_of(inst)

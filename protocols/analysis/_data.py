@@ -65,6 +65,13 @@ def finite(array: np.ndarray, where: str, technique: str) -> np.ndarray:
     return array
 
 
+class Result:
+    """Base of the analysis result dataclasses: `as_dict()` gives the result as plain data."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return result_dict(self)
+
+
 def result_dict(result: Any) -> dict[str, Any]:
     """A result dataclass as plain data, field by field: tuples become lists, and the results
     they hold their own as_dict()."""

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from protocols.analysis._data import finite, float_column, result_dict, same_length
+from protocols.analysis._data import Result, finite, float_column, same_length
 from protocols.analysis.errors import AnalysisError
 
 TECHNIQUE = "GITT analysis"
@@ -44,7 +44,7 @@ GEOMETRIES = {
 
 
 @dataclass(frozen=True)
-class GittPulse:
+class GittPulse(Result):
     """One current pulse and its relaxation; potentials in V, times in s, D in cm²/s."""
 
     index: int
@@ -73,12 +73,9 @@ class GittPulse:
     valid: bool
     reasons: tuple[str, ...]
 
-    def as_dict(self) -> dict[str, Any]:
-        return result_dict(self)
-
 
 @dataclass(frozen=True)
-class GittResult:
+class GittResult(Result):
     """Every pulse found, the diffusion length used, and the conventions behind the numbers."""
 
     pulses: tuple[GittPulse, ...]
@@ -90,9 +87,6 @@ class GittResult:
     @property
     def valid_pulses(self) -> tuple[GittPulse, ...]:
         return tuple(p for p in self.pulses if p.valid)
-
-    def as_dict(self) -> dict[str, Any]:
-        return result_dict(self)
 
 
 @dataclass(frozen=True)

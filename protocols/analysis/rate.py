@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from protocols.analysis._data import finite, float_column, result_dict
+from protocols.analysis._data import Result, finite, float_column
 from protocols.analysis.cycles import CycleSummary
 from protocols.analysis.errors import AnalysisError
 
@@ -23,7 +23,7 @@ TECHNIQUE = "rate table"
 
 
 @dataclass(frozen=True)
-class RateRow:
+class RateRow(Result):
     block: int
     c_rate: float
     cycles: tuple[int, ...]
@@ -33,20 +33,14 @@ class RateRow:
     normalised: float  # mean / reference block's mean
     mean_discharge_V: float | None
 
-    def as_dict(self) -> dict[str, Any]:
-        return result_dict(self)
-
 
 @dataclass(frozen=True)
-class RateTable:
+class RateTable(Result):
     rows: tuple[RateRow, ...]
     unit: str  # "mAh/g" or "mAh"
     reference: str  # which block the normalisation uses, in words
     recovery: float | None  # last block / reference block, when the ladder returns to it
     exclude_first: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return result_dict(self)
 
 
 def discharge_c_rates(

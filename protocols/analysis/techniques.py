@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from protocols.analysis._data import as_float_array, finite, float_column, result_dict, same_length
+from protocols.analysis._data import Result, as_float_array, finite, float_column, same_length
 from protocols.analysis.errors import AnalysisError
 
 
@@ -45,13 +45,10 @@ def conductivity(resistance_ohm: float, *, thickness_cm: float, area_cm2: float)
 
 
 @dataclass(frozen=True)
-class SteadyCurrent:
+class SteadyCurrent(Result):
     current_A: float  # mean over the tail of the hold
     change: float  # relative change from the window before the tail to the tail
     settled: bool  # |change| within tolerance
-
-    def as_dict(self) -> dict[str, Any]:
-        return result_dict(self)
 
 
 def steady_state_current(
@@ -76,7 +73,7 @@ def steady_state_current(
 
 
 @dataclass(frozen=True)
-class DcPolarisation:
+class DcPolarisation(Result):
     resistance_ohm: float  # 1 / (dI_ss/dΔV)
     conductivity_S_cm: float  # L / (R·A)
     intercept_A: float
@@ -84,9 +81,6 @@ class DcPolarisation:
     n: int
     thickness_cm: float
     area_cm2: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return result_dict(self)
 
 
 def dc_polarisation(
@@ -131,16 +125,13 @@ def dc_polarisation(
 
 
 @dataclass(frozen=True)
-class Tortuosity:
+class Tortuosity(Result):
     tortuosity_factor: float  # τ² = (σ0/σ_eff)·φ
     tortuosity: float  # τ = √(τ²)
     sigma_bulk_S_cm: float
     sigma_eff_S_cm: float
     volume_fraction: float
     formula: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return result_dict(self)
 
 
 def tortuosity_factor(
@@ -163,14 +154,11 @@ BV_TECHNIQUE = "Bruce-Vincent transference number"
 
 
 @dataclass(frozen=True)
-class InitialCurrent:
+class InitialCurrent(Result):
     current_A: float  # I0: extrapolated to the start of the step
     first_sample_A: float
     samples: int  # how many of the first samples the extrapolation used
     rule: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return result_dict(self)
 
 
 def initial_current(step_time_s: Any, current_A: Any, *, samples: int = 5) -> InitialCurrent:
@@ -202,7 +190,7 @@ def initial_current(step_time_s: Any, current_A: Any, *, samples: int = 5) -> In
 
 
 @dataclass(frozen=True)
-class Transference:
+class Transference(Result):
     t_plus: float
     delta_V: float
     I0_A: float
@@ -211,9 +199,6 @@ class Transference:
     Rss_ohm: float
     formula: str
     note: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return result_dict(self)
 
 
 def bruce_vincent(
@@ -262,7 +247,7 @@ LILI_TECHNIQUE = "Li||Li overpotential"
 
 
 @dataclass(frozen=True)
-class HalfCycle:
+class HalfCycle(Result):
     index: int
     start_time_s: float
     duration_s: float
@@ -273,12 +258,9 @@ class HalfCycle:
     asr_ohm_cm2: float  # mean |V| / |j|
     shorted: bool
 
-    def as_dict(self) -> dict[str, Any]:
-        return result_dict(self)
-
 
 @dataclass(frozen=True)
-class SymmetricCycling:
+class SymmetricCycling(Result):
     half_cycles: tuple[HalfCycle, ...]
     short_at_s: float | None  # start of the first shorted half cycle
     short_rule: str
@@ -289,9 +271,6 @@ class SymmetricCycling:
     peak_mean_abs_V: float | None = None
     peak_after_s: float | None = None  # start of the half cycle with the highest plateau
     settle_rule: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return result_dict(self)
 
 
 def _settling(
@@ -421,16 +400,13 @@ CV_TECHNIQUE = "CV peaks"
 
 
 @dataclass(frozen=True)
-class CvCycle:
+class CvCycle(Result):
     cycle: int
     E_pa_V: float
     i_pa_A: float
     E_pc_V: float | None
     i_pc_A: float | None
     delta_Ep_V: float | None  # E_pa − E_pc
-
-    def as_dict(self) -> dict[str, Any]:
-        return result_dict(self)
 
 
 def cv_peaks(voltage_V: Any, current_A: Any, *, min_points: int = 5) -> tuple[CvCycle, ...]:
@@ -488,14 +464,11 @@ LSV_TECHNIQUE = "LSV onset"
 
 
 @dataclass(frozen=True)
-class LsvOnset:
+class LsvOnset(Result):
     onset_V: float | None
     threshold_mA_cm2: float
     area_cm2: float
     max_j_mA_cm2: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return result_dict(self)
 
 
 def lsv_onset(

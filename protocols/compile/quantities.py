@@ -71,10 +71,7 @@ class Quantities:
         if v.kind is U.CURRENT:
             return v.value
         if v.kind is U.C_RATE:
-            if self.one_c_A is None:
-                self.report.need(where, f"'{v.text}' is a C-rate")
-                return math.nan
-            return v.value * self.one_c_A
+            return self._times(v, where, self.one_c_A, "a C-rate")
         if v.kind is U.CURRENT_DENSITY:
             return self.per_area(v, where)
         if v.kind is U.SPECIFIC_CURRENT:
@@ -84,18 +81,19 @@ class Quantities:
     def per_area(self, v: U.Value, where: Where) -> float:
         """A per-cm² value times the electrode area; NaN (noted) when the area is unknown."""
         area = self.basis.area_cm2 if self.basis else None
-        if not area:
-            self.report.need(where, f"'{v.text}' is per cm², so the electrode area must be known")
-            return math.nan
-        return v.value * area
+        return self._times(v, where, area, "per cm², so the electrode area must be known")
 
     def per_mass(self, v: U.Value, where: Where) -> float:
         """A per-gram value times the active mass; NaN (noted) when the mass is unknown."""
         mass = self.basis.active_mass_g if self.basis else None
-        if not mass:
-            self.report.need(where, f"'{v.text}' is per gram, so the active mass must be known")
+        return self._times(v, where, mass, "per gram, so the active mass must be known")
+
+    def _times(self, v: U.Value, where: Where, factor: float | None, needs: str) -> float:
+        """`v` times the cell's `factor`; NaN, noted as "'<v>' is <needs>", when it is unknown."""
+        if not factor:
+            self.report.need(where, f"'{v.text}' is {needs}")
             return math.nan
-        return v.value * mass
+        return v.value * factor
 
     def c_rate_of(self, v: U.Value) -> float | None:
         """The C-rate a current amounts to, when 1C is known."""

@@ -149,17 +149,6 @@ class InstrumentKind:
         return {key: getattr(config, key) for key in self.endpoints}
 
 
-async def identify_potentiostat(driver: Any) -> tuple[dict[str, str], str]:
-    """A potentiostat's `probe`: its identity, no reading."""
-    identity = await driver.identify()
-    return {
-        "vendor": identity.vendor,
-        "model": identity.model,
-        "serial": identity.serial,
-        "firmware": identity.firmware,
-    }, ""
-
-
 def endpoint_driver(
     driver_class: Any, *fields: str, channel: bool = False, clock: bool = False
 ) -> DriverFactory:
@@ -176,26 +165,3 @@ def endpoint_driver(
         return driver_class(config.endpoint, name=name, **options)
 
     return build
-
-
-def potentiostat_kind(
-    label: str,
-    config: type[InstrumentSettings],
-    capabilities: Capabilities,
-    faults: Mapping[str, str],
-    driver: DriverFactory,
-    simulator: SimulatorFactory,
-    **more: Any,
-) -> InstrumentKind:
-    """A potentiostat kind: `bench check` asks it only who it is."""
-    return InstrumentKind(
-        label=label,
-        role="potentiostat",
-        config=config,
-        capabilities=capabilities,
-        faults=faults,
-        driver=driver,
-        simulator=simulator,
-        probe=identify_potentiostat,
-        **more,
-    )

@@ -15,8 +15,8 @@ from scheduler.kinds.base import (
     SimContext,
     SimulatedInstrument,
     endpoint_driver,
-    potentiostat_kind,
 )
+from scheduler.kinds.potentiostat import potentiostat_kind
 
 # PalmSens EmStat4 LR/HR datasheet: EIS from 10 µHz to 200 kHz (reference/instruments.md gives
 # the current ranges, 1 nA to 100 mA on the HR, but no frequency range).

@@ -17,8 +17,8 @@ from scheduler.kinds.base import (
     SimContext,
     SimulatedInstrument,
     endpoint_driver,
-    potentiostat_kind,
 )
+from scheduler.kinds.potentiostat import potentiostat_kind
 
 
 class Keithley2450Config(EndpointSettings):

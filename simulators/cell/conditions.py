@@ -8,7 +8,7 @@ and how a step advances the clock are one rule, kept here.
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 
 import numpy as np
 
@@ -38,27 +38,30 @@ class SharedParameters(Protocol):
     short_ohm: float
 
 
+class CellStart(TypedDict, total=False):
+    """How a simulated cell starts: its temperature (left out or None: the preset's T_ref),
+    its stack pressure in MPa (0) and the seed of its noise (None: a fresh one)."""
+
+    temperature_degC: float | None
+    pressure_MPa: float
+    seed: int | None
+
+
 class CellConditions:
     """Conditions, faults, noise and the stepping frame; a kind adds its physics."""
 
     params: SharedParameters
 
-    def __init__(
-        self,
-        params: SharedParameters,
-        *,
-        temperature_degC: float | None,
-        pressure_MPa: float,
-        seed: int | None,
-    ) -> None:
+    def __init__(self, params: SharedParameters, **start: Unpack[CellStart]) -> None:
         self.params = params
-        self._rng = np.random.default_rng(seed)
+        self._rng = np.random.default_rng(start.get("seed"))
         self._t_ref_k = params.T_ref_degC + KELVIN
         self._fault: str | None = None
         self._time_s = 0.0
+        temperature_degC = start.get("temperature_degC")
         self._temperature_degC = params.T_ref_degC if temperature_degC is None else temperature_degC
         self._pressure_MPa = 0.0
-        self._set_conditions(self._temperature_degC, pressure_MPa)
+        self._set_conditions(self._temperature_degC, start.get("pressure_MPa", 0.0))
 
     # --- conditions ----------------------------------------------------------------------
     def _set_conditions(self, temperature_degC: float, pressure_MPa: float) -> None:

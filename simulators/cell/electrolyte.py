@@ -22,11 +22,11 @@ its exact inverse, which a potentiostat uses to hold or sweep a potential.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
-from simulators.cell.conditions import CellConditions, arrhenius_factor
+from simulators.cell.conditions import CellConditions, CellStart, arrhenius_factor
 from simulators.cell.electrolyte_params import (
     BlockingCellParameters,
     ElectrolyteParameters,
@@ -54,18 +54,6 @@ class ElectrolyteCell(CellConditions):
     """What every electrolyte-only cell shares: the electrolyte's Arrhenius conductivity."""
 
     params: ElectrolyteParameters
-
-    def __init__(
-        self,
-        params: ElectrolyteParameters,
-        *,
-        temperature_degC: float | None = None,
-        pressure_MPa: float = 0.0,
-        seed: int | None = None,
-    ) -> None:
-        super().__init__(
-            params, temperature_degC=temperature_degC, pressure_MPa=pressure_MPa, seed=seed
-        )
 
     # --- conditions ----------------------------------------------------------------------
     def _set_conditions(self, temperature_degC: float, pressure_MPa: float) -> None:
@@ -174,10 +162,10 @@ class LiBlockingCell(ElectrolyteCell):
 
     params: LiBlockingCellParameters
 
-    def __init__(self, params: LiBlockingCellParameters, **options: Any) -> None:
+    def __init__(self, params: LiBlockingCellParameters, **start: Unpack[CellStart]) -> None:
         self._e_guess = params.ocv_V
         self._oxidation_C = 0.0
-        super().__init__(params, **options)
+        super().__init__(params, **start)
 
     def _update_conditions(self) -> None:
         p = self.params

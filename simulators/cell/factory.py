@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
+from simulators.cell.conditions import CellStart
 from simulators.cell.electrolyte import BlockingCell, LiBlockingCell
 from simulators.cell.electrolyte_params import (
     BlockingCellParameters,
@@ -23,33 +24,19 @@ def cell_kind(params: Any) -> str:
     return getattr(params, "kind", NCM_KIND)
 
 
-def make_cell(
-    params: Any,
-    *,
-    soc: float | None = None,
-    temperature_degC: float | None = None,
-    pressure_MPa: float = 0.0,
-    seed: int | None = None,
-) -> Any:
+def make_cell(params: Any, *, soc: float | None = None, **start: Unpack[CellStart]) -> Any:
     """The simulated cell for these parameters: the NCM811 half cell or an electrolyte cell."""
     if isinstance(params, CellParameters):
-        return Cell(
-            params, soc=soc, temperature_degC=temperature_degC, pressure_MPa=pressure_MPa, seed=seed
-        )
+        return Cell(params, soc=soc, **start)
     if soc is not None:
         raise SimulatorError(
             f"cell preset {params.name!r} is a {cell_kind(params)} cell, which has no state of "
             "charge to start from; remove its soc."
         )
-    options: dict[str, Any] = {
-        "temperature_degC": temperature_degC,
-        "pressure_MPa": pressure_MPa,
-        "seed": seed,
-    }
     if isinstance(params, BlockingCellParameters):
-        return BlockingCell(params, **options)
+        return BlockingCell(params, **start)
     if isinstance(params, LiBlockingCellParameters):
-        return LiBlockingCell(params, **options)
+        return LiBlockingCell(params, **start)
     if isinstance(params, SymmetricLiCellParameters):
-        return SymmetricLiCell(params, **options)
+        return SymmetricLiCell(params, **start)
     raise SimulatorError(f"no cell model for parameters of type {type(params).__name__}.")

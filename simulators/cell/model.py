@@ -19,12 +19,14 @@ The impedance is the small-signal linearisation of the same elements (see `imped
 from __future__ import annotations
 
 import math
+from typing import Unpack
 
 import numpy as np
 
 from simulators.cell.conditions import (
     FARADAY,
     CellConditions,
+    CellStart,
     arrhenius_factor,
 )
 from simulators.cell.diffusion import SphericalDiffusion
@@ -48,9 +50,7 @@ class Cell(CellConditions):
         params: CellParameters,
         *,
         soc: float | None = None,
-        temperature_degC: float | None = None,
-        pressure_MPa: float = 0.0,
-        seed: int | None = None,
+        **conditions: Unpack[CellStart],
     ) -> None:
         self._ocv = OCVCurve(params.v_min, params.v_max, params.ocv_points)
         self._diffusion = SphericalDiffusion()
@@ -65,9 +65,7 @@ class Cell(CellConditions):
         self._side_c = 0.0
         self._last_u = 0.0
         self._last_theta_s = 0.0
-        super().__init__(
-            params, temperature_degC=temperature_degC, pressure_MPa=pressure_MPa, seed=seed
-        )
+        super().__init__(params, **conditions)
         start = params.initial_soc if soc is None else soc
         if not 0.0 <= start <= 1.0:
             raise SimulatorError(f"initial SOC {start} is outside 0..1.")

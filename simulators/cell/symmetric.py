@@ -27,10 +27,11 @@ R_d·tanh(√(jωL²/4D))/√(jωL²/4D), the sum of the same modes.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
+from simulators.cell.conditions import CellStart
 from simulators.cell.electrolyte import ElectrolyteCell, butler_volmer_eta
 from simulators.cell.electrolyte_params import SymmetricLiCellParameters
 
@@ -55,7 +56,7 @@ class SymmetricLiCell(ElectrolyteCell):
 
     params: SymmetricLiCellParameters
 
-    def __init__(self, params: SymmetricLiCellParameters, **options: Any) -> None:
+    def __init__(self, params: SymmetricLiCellParameters, **start: Unpack[CellStart]) -> None:
         n = np.arange(1, 2 * params.diffusion_modes, 2, dtype=float)
         weights = 8.0 / (math.pi**2 * n**2)
         self._mode_n2 = n**2
@@ -64,7 +65,7 @@ class SymmetricLiCell(ElectrolyteCell):
         self._decay: dict[float, np.ndarray] = {}
         self._charge_mAh_cm2 = 0.0
         self._asr = params.asr_initial_ohm_cm2
-        super().__init__(params, **options)
+        super().__init__(params, **start)
 
     # --- conditions and interphase --------------------------------------------------------
     def _update_conditions(self) -> None:

@@ -46,7 +46,7 @@ def discharge(cell: Cell) -> StepCommand:
 async def start(time_scale: float = float("inf")) -> tuple[EmStat4, EmStat4Simulator]:
     simulator = EmStat4Simulator(charged_cell(), time_scale=time_scale)
     host, port = await simulator.start_tcp()
-    driver = EmStat4(f"tcp://{host}:{port}", name="ES4", reattach_delay_s=0.1)
+    driver = EmStat4(f"tcp://{host}:{port}", name="ES4", reconnect_delay_s=0.1)
     await driver.connect()
     return driver, simulator
 

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from typing import NoReturn
+from typing import NoReturn, Unpack
 
 from drivers.context import AsyncContext
 from drivers.errors import (
@@ -60,6 +60,7 @@ from drivers.potentiostats.emstat4.scripts import (
 )
 from drivers.potentiostats.emstat4.tally import Tally, step_end
 from drivers.transports import LineTransport
+from drivers.transports.link import LinkSettings
 
 TECHNIQUE_PHASE: dict[int, Phase] = {0x000C: "pulse", 0x000D: "relax"}
 DEVICE_TYPES = {
@@ -72,6 +73,7 @@ DEVICE_TYPES = {
 }
 MEASURED_TYPES = {"eb", "ab", "ba", "da", "db", "dc", "cc", "cd"}
 NOT_RUNNING = 0x0006
+LINK: LinkSettings = {"name": "EmStat4", "reconnect_attempts": 8}  # re-attach for a while
 STASH_LINES = 200_000  # lines kept from connect() for attach() to pick up
 REATTACH_NOTES = (
     "Steps run as MethodSCRIPT on the instrument, with voltage and current limits evaluated "
@@ -110,23 +112,19 @@ class EmStat4(AsyncContext):
         self,
         endpoint: str,
         *,
-        name: str = "EmStat4",
         channel: int = 0,
-        timeout_s: float = 5.0,
         invert_current: bool = False,
         reattach: bool = True,
-        reattach_attempts: int = 8,
-        reattach_delay_s: float = 0.2,
         short_voltage_V: float | None = SHORT_VOLTAGE_V,
+        **link: Unpack[LinkSettings],
     ) -> None:
-        self.name = name
+        settings: LinkSettings = {**LINK, **link}
+        self.transport = LineTransport(endpoint, **settings)
+        self.name = self.transport.name
         self.channel = channel
         self.invert_current = invert_current
         self.reattach = reattach
-        self.reattach_attempts = reattach_attempts
-        self.reattach_delay_s = reattach_delay_s
         self.short_voltage_V = short_voltage_V
-        self.transport = LineTransport(endpoint, name=name, timeout_s=timeout_s)
         self._running = False
         self._abort_sent = False
         self._stash: deque[str] = deque(maxlen=STASH_LINES)
@@ -428,12 +426,13 @@ class EmStat4(AsyncContext):
             ) from cause
         started = time.monotonic()
         try:
+            link = self.transport.link
             await self.transport.reconnect(
-                attempts=self.reattach_attempts, first_delay_s=self.reattach_delay_s
+                attempts=link.reconnect_attempts, first_delay_s=link.reconnect_delay_s
             )
         except InstrumentConnectionError as exc:
             raise InstrumentConnectionError(
-                f"{cause}, and re-attaching failed after {self.reattach_attempts} attempts "
+                f"{cause}, and re-attaching failed after {link.reconnect_attempts} attempts "
                 f"over {time.monotonic() - started:.1f} s; the {command.technique} step carries "
                 "on unwatched on the instrument under its own limits (cell_off when it ends)"
             ) from exc

@@ -33,6 +33,7 @@ import logging
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Unpack
 
 from drivers.clock import Clock as HostClock
 from drivers.clock import WallClock
@@ -57,6 +58,7 @@ from drivers.potentiostat import (
 )
 from drivers.potentiostats.keithley2450.limits import compliance_voltage, first_fired, is_upper
 from drivers.retry import backoff
+from drivers.transports.link import LinkSettings
 from drivers.transports.visa import VisaTransport
 
 log = logging.getLogger(__name__)
@@ -103,8 +105,6 @@ class Keithley2450(AsyncContext):
         self,
         resource: str,
         *,
-        name: str = "Keithley 2450",
-        timeout_s: float = 5.0,
         four_wire: bool = True,
         nplc: float = 1.0,
         clock: HostClock | None = None,
@@ -112,23 +112,23 @@ class Keithley2450(AsyncContext):
         max_voltage_V: float = 5.0,
         max_jump_V: float | None = 1.0,
         visa_backend: str = "@py",
+        **link: Unpack[LinkSettings],
     ) -> None:
+        settings: LinkSettings = {"name": "Keithley 2450", **link}
+        self.transport = VisaTransport(resource, backend=visa_backend, **settings)
+        self.name = name = self.transport.name
         if not 0.01 <= nplc <= 10.0:
             raise InstrumentError(f"{name}: nplc {nplc} is outside the 2450's 0.01-10 range")
         if not 0.0 < vlim_margin_V < 10.0:
             raise InstrumentError(f"{name}: vlim_margin_V {vlim_margin_V} must be 0-10 V")
         if not 0.0 < max_voltage_V <= VOLTAGE_RANGE_V[1]:
             raise InstrumentError(f"{name}: max_voltage_V {max_voltage_V} must be 0-200 V")
-        self.name = name
         self.four_wire = four_wire
         self.nplc = nplc
         self.clock: HostClock = clock if clock is not None else WallClock()
         self.vlim_margin_V = vlim_margin_V
         self.max_voltage_V = max_voltage_V
         self.max_jump_V = max_jump_V
-        self.transport = VisaTransport(
-            resource, name=name, timeout_s=timeout_s, backend=visa_backend
-        )
         self._abort = asyncio.Event()
         self._running: object | None = None  # the running step's token
         self._vlim_V = math.inf
