@@ -62,9 +62,11 @@ PSTATS_A = ["pstat1", "pstat2", "pstat3", "pstat4"]  # the EmStat4s of A1-A4
 POLL_S = 0.02
 COOL_DEGC = 30.0
 SPREAD_CYCLES = 3  # the fault comes at a random moment of this many lock cycles
-# 0.01C for up to 100 h: it never reaches 4.3 V within a trip, and ten trips of a few
-# seconds of charging move the cells' state of charge by a few per cent only.
+# 0.01C for up to 100 h: a trip drives the cells for a few wall seconds (1-2 % of state of
+# charge at time scale 1000). Pairs of trips alternate charge and discharge, so the cells
+# stay near half charge however many trips there are.
 CHARGE = long_charge(6000, rate="0.01C", name="slow-charge")
+DISCHARGE = CHARGE.replace("charge", "discharge").replace(">= 4.3 V", "<= 3.0 V")
 # Holds SQLite's write lock in a loop and says when (CLOCK_MONOTONIC, shared by processes).
 LOCKER = """
 import sqlite3, sys, time
@@ -176,9 +178,10 @@ async def one_trip(
     limit = bench.slot("A1").limits.temperature_max_degC
     cells = [f"{slot}-t{number}" for slot in CHAMBER_A]
     add_cells(store, cells)
+    protocol = DISCHARGE if number // 2 % 2 else CHARGE  # a baseline and a contended trip each
     jobs = [
         queue.submit(
-            store, bench, protocol_path_or_text=CHARGE, cell_name=cell, slot=slot, by="benchmark"
+            store, bench, protocol_path_or_text=protocol, cell_name=cell, slot=slot, by="benchmark"
         )
         for cell, slot in zip(cells, CHAMBER_A, strict=True)
     ]
