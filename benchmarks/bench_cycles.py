@@ -156,9 +156,11 @@ async def stack_without_storage(cycles: int) -> Timed:
 
 
 def cell_model_alone(cycles: int) -> Timed:
-    from simulators.cell import Cell, load_preset
+    from simulators.cell import Cell, CellParameters, load_preset
 
-    cell = Cell(load_preset(PRESET), seed=1)
+    params = load_preset(PRESET)
+    assert isinstance(params, CellParameters), f"{PRESET} is not a cell preset"
+    cell = Cell(params, seed=1)
     current = RATE_C * cell.one_c_A
     count = 0
     with Stopwatch() as watch:

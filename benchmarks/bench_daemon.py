@@ -19,11 +19,11 @@ has started storing, it measures for a fixed wall-clock window:
   does not stamp its packages with wall time;
 - **memory**: the daemon's resident set (VmRSS) at the start and the end of the window.
 
-The memory scenario runs the same bench at a higher time scale for one simulated day and
-reports RSS growth per simulated day (a week at time scale 100 would take 100 minutes).
+The memory scenario runs the same bench at a higher time scale for `--days` simulated days
+and reports RSS growth per simulated day (a week at time scale 100 would take 100 minutes).
 
     .venv/bin/python benchmarks/bench_daemon.py [--slots 64] [--window-s 60]
-        [--day-scale 1000] [--skip-memory]
+        [--day-scale 5000] [--days 7] [--skip-memory | --memory-only]
 """
 
 from __future__ import annotations
