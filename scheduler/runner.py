@@ -195,7 +195,9 @@ class Runner:
             if self._refresh is not None and not self._refresh.done():
                 self._refresh.cancel()
             self._push()
-            await self.db.call(self._writer.close)
+            # The writer commits on its own thread and connection: its close waits there,
+            # not in the store's one thread, so many runs ending at once close side by side.
+            await asyncio.to_thread(self._writer.close)
             await self.db.finish_run(self.run_id, result.status, result.message)
             result.state = self.state
             self.progress("finished", self.state)
