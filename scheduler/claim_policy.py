@@ -7,8 +7,9 @@ and the chamber rules of a shared chamber:
 - no job starts under a chamber whose temperature another job (or group) owns;
 - first in, first served: a temperature job waiting for its chamber keeps later jobs out
   of that chamber, or they could hold it forever.
-The daemon claims what this returns through the queue's atomic claim; a lost claim is
-simply planned again on the next tick.
+The daemon claims what this returns through the queue's atomic claim
+(`queue.claim_jobs`); a job another daemon claimed first is planned around at once, so its
+slot goes to the next candidate in the same tick.
 """
 
 from __future__ import annotations

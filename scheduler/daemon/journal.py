@@ -42,15 +42,6 @@ ON_DEVICE_KINDS = {
 }
 
 
-def interrupted_step(store: Any, run_id: int) -> Any | None:
-    """The last journaled step of a run if it never ended, else None."""
-    steps = store.steps(run_id)
-    if not steps:
-        return None
-    last = max(steps, key=lambda s: s.step_count)
-    return last if last.end_reason is None else None
-
-
 def resume_point(store: Any, run_id: int, *, can_attach: bool) -> ResumePoint:
     """Build the ResumePoint of an interrupted run from its journal and committed samples."""
     steps = store.steps(run_id)

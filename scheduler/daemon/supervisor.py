@@ -11,6 +11,7 @@ safe is the reaction time, kept for `health()` and the daemon benchmark.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -65,10 +66,8 @@ class SafetySupervisor:
         for task in self._watchers:
             task.cancel()
         for task in self._watchers:
-            try:
+            with contextlib.suppress(BaseException):  # a watcher's end is not the stop's
                 await task
-            except BaseException:
-                pass
         self._watchers.clear()
 
     async def alarmed_slots(self) -> set[str]:
