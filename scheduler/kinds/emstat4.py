@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from drivers.potentiostats.emstat4 import EmStat4
-from drivers.potentiostats.emstat4.scripts import MAX_CURRENT_A, VOLTAGE_RANGE_V
+from drivers.potentiostats.emstat4.scripts import MAX_CURRENT_A, TECHNIQUES, VOLTAGE_RANGE_V
 from scheduler.kinds.base import (
     Capabilities,
     EndpointSettings,
@@ -42,7 +42,7 @@ KIND = potentiostat_kind(
     "PalmSens EmStat4",
     EmStat4Config,
     Capabilities(
-        techniques=frozenset({"rest", "cc", "cv", "eis", "geis", "pulse_train", "sweep"}),
+        techniques=TECHNIQUES,
         on_device_limits=True,
         can_reattach=True,
         runs="step",
