@@ -122,6 +122,21 @@ def test_a_linear_sweep_returns_its_points_with_monotonic_source_values(
     assert errors(smu) == []
 
 
+def test_a_buffer_trigger_makes_count_readings_of_the_cell(smu: Keithley2450) -> None:
+    source_current_sense_voltage(smu)
+    smu.source.current(PROBE_A)
+    smu.output_enabled(True)
+    reference = smu.sense.voltage()
+    buffer = smu.buffer("defbuffer1")
+    buffer.clear_buffer()
+    smu.sense.count(4)
+    buffer.trigger_start()  # :TRACe:TRIGger 'defbuffer1'
+    assert buffer.number_of_readings() == 4
+    readings = buffer.get_data(1, 4, readings_only=True)
+    assert readings == pytest.approx([reference] * 4, abs=1e-3)
+    assert errors(smu) == []
+
+
 def test_output_off(smu: Keithley2450) -> None:
     source_current_sense_voltage(smu)
     smu.source.current(PROBE_A)
