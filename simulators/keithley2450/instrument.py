@@ -460,7 +460,7 @@ class Instrument:
         key, buffer = self.traces.named(sweep.buffer)
         buffer.clear()
         smu, attribute = self.smu, _LEVEL_OF[sweep.function]
-        was_on, smu.source_function = smu.output, sweep.function
+        was_on, smu.source_function = smu.output, sweep.function  # the sweep's source
         source_delay = self.settings[f"source.{sweep.function}.delay"]
         delay = max(0.0, sweep.delay_s) + (
             0.0 if self.settings[f"source.{sweep.function}.delay_auto"] else source_delay
@@ -478,6 +478,7 @@ class Instrument:
                 break
         smu.output = was_on
         smu.settle()
+        self._apply()
 
     async def _fetch(self, params: tuple[Param, ...]) -> str:
         _, buffer = self.traces.named(params[0] if params else None)
