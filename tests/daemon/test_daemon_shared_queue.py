@@ -88,8 +88,9 @@ def test_two_daemons_share_the_queue_priorities_and_a_temperature_group(
         # chamberA: a cycling job on A4, then the VT-EIS group on A1-A3, then another
         # cycling job on A4 submitted after the group.
         before = submit(CYCLING, "c1", "A4")
-        # Any slot that fits; long enough to be running when the second daemon starts.
-        early_any = submit(long_charge(100), "c10", None)
+        # Any slot that fits; long enough (12 s of wall time) to be running when the second
+        # daemon starts, even on a loaded machine.
+        early_any = submit(long_charge(200), "c10", None)
         group = [submit(VT_EIS, f"c{i}", f"A{i - 1}", group="vt") for i in (2, 3, 4)]
         after = submit(CYCLING, "c5", "A4")
         # chamberB: a chain of cycling jobs on B1, a pressed cycle on B2.
