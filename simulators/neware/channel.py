@@ -280,7 +280,7 @@ class Channel:
         assert self.file is not None
         record = self.file.record_for(step)
         tick = min(record.dt_s or MAX_TICK_S, MAX_TICK_S)
-        if self.progress.step_s == 0.0:
+        if not self.layers or self.layers[-1].endseqid:  # no step open: this one starts
             self._open_layer(step)
         while True:
             dt_s = tick
