@@ -40,3 +40,7 @@ def export_neware(plan: Any, file: Path, output: Path | None, as_json: bool) -> 
             console.print(f"  not in the file (the host guards it): {guard}")
 
     emit(report, as_json, render)
+
+
+# `protocol export --to NAME` for vendor step files.
+VENDOR_TARGETS = {"neware": export_neware}

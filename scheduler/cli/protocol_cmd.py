@@ -224,11 +224,10 @@ def export(
     import json
 
     from protocols.export_pybamm import experiment_config, python_source, to_pybamm
+    from scheduler.cli.neware_export import VENDOR_TARGETS
 
-    if to == "neware":
-        from scheduler.cli.neware_export import export_neware
-
-        return export_neware(_bind(file, cell, set_)[1], file, output, as_json)
+    if to in VENDOR_TARGETS:  # vendor step files, written whole or refused
+        return VENDOR_TARGETS[to](_bind(file, cell, set_)[1], file, output, as_json)
     if to != "pybamm":
         raise ProtocolError(
             [Problem(str(file), "", f"unknown export target '{to}'; valid: pybamm, neware")]

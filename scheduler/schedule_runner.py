@@ -1,0 +1,435 @@
+"""Run a bound protocol as a whole schedule on a cycler channel (Neware BTS first).
+
+The plan is written as a step file (`scheduler.neware_schedule`), the channel is started with
+it and a barcode naming the run, and the records the cycler logs are downloaded by record
+number and stored with the protocol's own counters: the cycler's record number is the
+record index, its steps are followed through the plan's sequencer (so cycle numbers and
+step indices are the protocol's, as on any other instrument), and its per-step capacity and
+energy become the cumulative BDF columns. Each plan step is journaled as the runner does,
+so after a host crash the run re-attaches: the channel never stopped, and the records it
+logged meanwhile are fetched from the first one not yet stored.
+
+The cycler enforces the step ends and its `<Protect>` limits itself; the host checks every
+record against the protocol's safety block and the slot's hard limits as well, and guards
+the limits the file has no field for (temperature, from the channel's aux sensor).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drivers.cyclers.neware import Record
+from drivers.errors import InstrumentError
+from protocols import steps as p
+from protocols.sequencer import Sequencer
+from scheduler import kinds
+from scheduler.errors import SchedulerError
+from scheduler.neware_schedule import NewareSchedule, neware_schedule
+from scheduler.run_state import (
+    Interrupted,
+    Progress,
+    ResumePoint,
+    RunResult,
+    RunState,
+    RunStatus,
+    SafetyTrip,
+    safety_breach,
+)
+from scheduler.runner import Runner
+from storage import AsyncStore
+
+ENDED = ("finish", "protect", "stop")
+
+
+@dataclass
+class _Tally:
+    """Where the records stand: the cycler step they belong to and its running values."""
+
+    neware_step: int = 0
+    neware_cycle: int = 0
+    step_s: float = 0.0  # the cycler step's time at the last record
+    cap_Ah: float = 0.0
+    eng_Wh: float = 0.0
+    charge_Ah: float = 0.0  # |charge| of the plan step so far (its step-capacity safety)
+    step_started_s: float = 0.0  # test time at which the plan step began
+
+
+def _merged_limits(safeties: list[p.Safety]) -> p.Safety:
+    """The tightest of several safety blocks (the slot's hard limits, for the step file)."""
+
+    def pick(name: str, choose: Any) -> float | None:
+        values = [getattr(s, name) for s in safeties if getattr(s, name) is not None]
+        return choose(values) if values else None
+
+    return p.Safety(
+        voltage_min_V=pick("voltage_min_V", max),
+        voltage_max_V=pick("voltage_max_V", min),
+        abs_current_max_A=pick("abs_current_max_A", min),
+        temperature_min_degC=pick("temperature_min_degC", max),
+        temperature_max_degC=pick("temperature_max_degC", min),
+    )
+
+
+class ScheduleRunner:
+    """Executes a bound plan as one schedule on a cycler channel; the daemon drives it as it
+    drives a `Runner` (run, interrupt, detach, state)."""
+
+    def __init__(
+        self,
+        plan: Any,
+        potentiostat: Any,
+        store: Any,
+        run_id: int,
+        *,
+        one_c_A: float | None = None,
+        progress: Progress | None = None,
+        environment: Any = None,
+    ) -> None:
+        self.plan = plan
+        self.channel = potentiostat
+        self.db = AsyncStore.of(store)
+        self.run_id = run_id
+        self.one_c_A = one_c_A
+        self.progress = progress or (lambda event, state: None)
+        self.environment = environment
+        self.state = RunState()
+        self.extra_safety: list[p.Safety] = []
+        self.progress_every_s: float | None = None
+        self.detached = False
+        self.barcode = f"cellbench-run-{run_id}"
+        self._interrupt: tuple[str, str] | None = None
+        self._wake = asyncio.Event()
+        self._tally = _Tally()
+        self._rows: dict[str, list[float]] = {}
+        self._writer: Any = None
+        self._wall_start = time.time()
+        self._schedule: NewareSchedule | None = None
+        self._sequencer = Sequencer(plan)
+        self._open_step = False  # a plan step is journaled and not yet ended
+        self._testid: int | None = None
+        self._guards = _merged_limits([])
+
+    # -- the daemon's interface ------------------------------------------------------------------
+    async def run(self, resume: ResumePoint | None = None) -> RunResult:
+        """Start the schedule (or re-attach to it) and store its records until it ends."""
+        result = RunResult(RunStatus.COMPLETED, "the cycler finished the schedule")
+        self._writer = await self.db.open_writer(self.run_id)
+        try:
+            first = await (self._reattach(resume) if resume else self._start())
+            await self._follow(first, result)
+        except Interrupted as stop:
+            result.status, result.message = stop.status, str(stop)
+        except SafetyTrip as trip:
+            result.status, result.message = RunStatus.SAFETY, str(trip)
+            await self._make_safe()
+            await self.db.add_event("safety", str(trip), run_id=self.run_id, severity="alarm")
+        except (InstrumentError, SchedulerError) as exc:
+            kind = "instrument" if isinstance(exc, InstrumentError) else "run"
+            result.status, result.message = RunStatus.FAILED, str(exc)
+            await self._make_safe()
+            await self.db.add_event(kind, str(exc), run_id=self.run_id, severity="error")
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            if self.detached:  # the host goes away; the cycler runs on and is re-attached
+                result.status, result.message = RunStatus.INTERRUPTED, "the host stopped"
+            else:
+                result.status, result.message = RunStatus.ABORTED, "stopped by the operator"
+                await self._make_safe()
+            raise
+        finally:
+            self._push()
+            await asyncio.to_thread(self._writer.close)
+            await self.db.finish_run(self.run_id, result.status, result.message)
+            result.state = self.state
+            self.progress("finished", self.state)
+        return result
+
+    async def interrupt(self, status: str, reason: str, *, wait_s: float = 5.0) -> None:
+        """Stop the channel's test; the run ends with `status` once its records are in."""
+        if self._interrupt is None:
+            self._interrupt = (status, reason)
+        await self._make_safe()
+        self._wake.set()
+
+    def detach(self) -> None:
+        """Let the host stop; the schedule keeps running on the cycler."""
+        self.detached = True
+
+    # -- starting and re-attaching ----------------------------------------------------------
+    def _make_schedule(self) -> NewareSchedule:
+        hard = _merged_limits([self.plan.safety, *self.extra_safety])
+        self._guards = hard
+        self._schedule = neware_schedule(self.plan, hard_limits=hard, remark=self.barcode)
+        return self._schedule
+
+    async def _start(self) -> int:
+        schedule = self._make_schedule()
+        folder = Path(getattr(self.channel, "step_dir", "") or ".")
+        path = folder / f"{self.barcode}.xml"
+
+        def write() -> None:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_text(schedule.xml, encoding="utf-8")
+
+        await asyncio.to_thread(write)
+        await self.channel.start(str(path), self.barcode)
+        self._testid, _ = await self.channel.test()
+        await self.db.add_event(
+            "schedule",
+            f"started step file {path.name} ({len(schedule.steps)} steps) on {self.channel}, "
+            f"test {self._testid}",
+            run_id=self.run_id,
+        )
+        return 1
+
+    async def _reattach(self, resume: ResumePoint) -> int:
+        """Continue storing a schedule a previous host process started."""
+        self._make_schedule()
+        self._sequencer = Sequencer.restore(self.plan, resume.sequencer_state)
+        self.state = resume.counters
+        self.state.step = self._sequencer.next(None)  # the step that was running
+        if resume.unix_anchor_s is not None:
+            self._wall_start = resume.unix_anchor_s
+        live = await self.channel.live()
+        if live.barcode != self.barcode:
+            raise SchedulerError(
+                f"{self.channel} now runs test {live.barcode!r}, not this run's {self.barcode!r}"
+            )
+        self._testid, count = await self.channel.test()
+        if live.state in ("stop", "pause"):  # stopped for a pause: carry on where it was
+            await self.channel.resume()
+        last = self.state.record_index
+        self._open_step = True
+        if last:
+            (record,) = await self.channel.records(last, last, self._testid)
+            self._baseline(record)
+        missed = max(count - last, 0)
+        await self.db.add_event(
+            "reattach",
+            f"re-attached to {self.channel}, which kept running test {self._testid}; "
+            f"fetching the {missed} record(s) it logged after record {last}",
+            run_id=self.run_id,
+        )
+        return last + 1
+
+    def _baseline(self, record: Record) -> None:
+        t = self._tally
+        t.neware_step, t.neware_cycle = record.step, record.cycle
+        t.step_s, t.cap_Ah, t.eng_Wh = record.step_s, record.capacity_Ah, record.energy_Wh
+        t.step_started_s = self.state.test_time_s - self.state.step_time_s
+
+    # -- following the cycler ---------------------------------------------------------------------
+    async def _follow(self, first: int, result: RunResult) -> None:
+        poll_s = float(getattr(self.channel, "poll_s", 2.0))
+        following = first
+        while True:
+            status = await self.channel.status()  # first the state, then the count
+            _, count = await self.channel.test()
+            if count >= following:
+                records = await self.channel.records(following, count, self._testid)
+                await self._take(records)
+                following = count + 1
+            self._push()
+            if status in ENDED:
+                break
+            if self._interrupt is not None:
+                continue  # stopping: one more round collects the last records
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), poll_s)
+            except TimeoutError:
+                pass
+        await self._end_step("completed" if status == "finish" else status)
+        if self._interrupt is not None:
+            raise Interrupted(*self._interrupt)
+        if status == "protect":
+            code = (await self.channel.log() or [(0, 0, "")])[-1][1]
+            raise SafetyTrip(f"{self.channel} went to protect (log code {code})")
+        if status == "stop":
+            result.status, result.message = RunStatus.ABORTED, "stopped at the BTS host"
+
+    async def _take(self, records: list[Record]) -> None:
+        for record in records:
+            if self._is_new_step(record):
+                await self._enter(record)
+            self._row_of(record)
+
+    def _is_new_step(self, record: Record) -> bool:
+        t = self._tally
+        if not self._open_step:
+            return True
+        assert self._schedule is not None
+        index = self._schedule.steps.get(record.step)
+        current = self._sequencer.current
+        if index != current:
+            return True
+        moved = (record.step, record.cycle) != (t.neware_step, t.neware_cycle)
+        restarted = record.step == t.neware_step and record.step_s < t.step_s - 1e-6
+        first_of_step = min(k for k, v in self._schedule.steps.items() if v == index)
+        return (moved or restarted) and record.step == first_of_step
+
+    async def _enter(self, record: Record) -> None:
+        """The cycler moved on to the plan step `record` belongs to: follow the sequencer."""
+        assert self._schedule is not None
+        target = self._schedule.steps.get(record.step)
+        if target is None:
+            raise SchedulerError(f"{self.channel} logged step {record.step}, not in the step file")
+        await self._end_step("completed")
+        seq = self._sequencer
+        step = seq.next(None) if seq.current is None else seq.next(p.StepOutcome(None, "done"))
+        for _ in range(len(self.plan.steps) + 1):
+            if step is None or step.index == target:
+                break
+            step = seq.next(p.StepOutcome(None, "completed"))  # an advance_cycle, a step skipped
+        if step is None or step.index != target:
+            raise SchedulerError(
+                f"{self.channel} ran plan step {target} where the protocol goes on otherwise"
+            )
+        state = self.state
+        state.cycle, state.step_count, state.step_time_s = seq.cycle, state.step_count + 1, 0.0
+        state.step = step
+        self._tally = _Tally(step_started_s=state.test_time_s)
+        self._open_step = True
+        self._push()
+        await self.db.start_step(
+            self.run_id,
+            step_count=state.step_count,
+            step_index=step.index,
+            kind=step.kind,
+            label=step.label,
+            started_at_s=state.test_time_s,
+            cycle=state.cycle,
+            data=self._journal(),
+        )
+        self.progress("step", state)
+
+    async def _end_step(self, reason: str) -> None:
+        if not self._open_step or self.state.step is None:
+            return
+        self._open_step = False
+        self._push()
+        await self.db.end_step(
+            self.run_id,
+            self.state.step_count,
+            ended_at_s=self.state.test_time_s,
+            end_reason=reason,
+        )
+        self.progress("step_end", self.state)
+
+    def _journal(self) -> dict[str, Any]:
+        state = self.state
+        return {
+            "sequencer": self._sequencer.state(),
+            "counters": {
+                "cycle": state.cycle,
+                "step_count": state.step_count,
+                "test_time_s": state.test_time_s,
+                "charge_Ah": state.charge_Ah,
+                "discharge_Ah": state.discharge_Ah,
+                "charge_Wh": state.charge_Wh,
+                "discharge_Wh": state.discharge_Wh,
+                "record_index": state.record_index,
+            },
+            "cycler": {"test": self._testid, "barcode": self.barcode},
+        }
+
+    def _row_of(self, record: Record) -> None:
+        """One record as a stored sample with the run's counters; checked against safety."""
+        t, state = self._tally, self.state
+        same = (record.step, record.cycle) == (t.neware_step, t.neware_cycle) and (
+            record.step_s >= t.step_s - 1e-6
+        )
+        dt = record.step_s - t.step_s if same else record.step_s
+        dq = record.capacity_Ah - t.cap_Ah if same else record.capacity_Ah
+        de = record.energy_Wh - t.eng_Wh if same else record.energy_Wh
+        if record.current_A > 0:
+            state.charge_Ah, state.charge_Wh = state.charge_Ah + dq, state.charge_Wh + de
+        elif record.current_A < 0:
+            state.discharge_Ah += dq
+            state.discharge_Wh += de
+        t.charge_Ah += abs(dq)
+        t.neware_step, t.neware_cycle = record.step, record.cycle
+        t.step_s, t.cap_Ah, t.eng_Wh = record.step_s, record.capacity_Ah, record.energy_Wh
+        state.test_time_s += max(dt, 0.0)
+        state.step_time_s = state.test_time_s - t.step_started_s
+        state.voltage_V, state.current_A = record.voltage_V, record.current_A
+        state.record_index = record.seqid
+        temperature = record.temperature_degC if record.temperature_degC is not None else math.nan
+        self._append(record, temperature)
+        self._check(record, temperature)
+
+    def _append(self, record: Record, temperature: float) -> None:
+        state = self.state
+        step = state.step
+        values = dict(
+            test_time_s=state.test_time_s,
+            unix_time_s=self._wall_start + state.test_time_s,
+            voltage_V=record.voltage_V,
+            current_A=record.current_A,
+            cycle=state.cycle,
+            step_count=state.step_count,
+            step_index=step.index if step is not None else 0,
+            step_time_s=state.step_time_s,
+            record_index=record.seqid,
+            charge_capacity_Ah=state.charge_Ah,
+            discharge_capacity_Ah=state.discharge_Ah,
+            charge_energy_Wh=state.charge_Wh,
+            discharge_energy_Wh=state.discharge_Wh,
+            temperature_degC=temperature,
+            pressure_Pa=math.nan,
+        )
+        for key, value in values.items():
+            self._rows.setdefault(key, []).append(value)
+        if state.record_index % 256 == 0:
+            self.progress("sample", state)
+
+    def _check(self, record: Record, temperature: float) -> None:
+        where = f"step {self.state.step.index if self.state.step else '?'}"
+        for safety in (self.plan.safety, *self.extra_safety):
+            breach = safety_breach(
+                safety, record.voltage_V, record.current_A, self._tally.charge_Ah
+            )
+            if breach:
+                raise SafetyTrip(f"{where} on {self.channel}: {breach}")
+        guards = self._guards
+        if math.isfinite(temperature):
+            if (
+                guards.temperature_max_degC is not None
+                and temperature > guards.temperature_max_degC
+            ):
+                raise SafetyTrip(
+                    f"{where} on {self.channel}: temperature {temperature:.1f} °C above "
+                    f"{guards.temperature_max_degC:g} °C"
+                )
+            if (
+                guards.temperature_min_degC is not None
+                and temperature < guards.temperature_min_degC
+            ):
+                raise SafetyTrip(
+                    f"{where} on {self.channel}: temperature {temperature:.1f} °C below "
+                    f"{guards.temperature_min_degC:g} °C"
+                )
+
+    def _push(self) -> None:
+        if self._rows and self._writer is not None:
+            self._writer.append({k: np.asarray(v) for k, v in self._rows.items()})
+        self._rows = {}
+
+    async def _make_safe(self) -> None:
+        try:
+            await asyncio.wait_for(self.channel.safe(), 10.0)
+        except Exception:  # best effort; the failure itself is already being reported
+            pass
+
+
+def runner_for(bench: Any, slot: str) -> type[Runner] | type[ScheduleRunner]:
+    """The runner a slot's potentiostat needs: whole schedules on a cycler, else steps."""
+    config = bench.instrument(bench.slot(slot).potentiostat)
+    runs = kinds.kind_of(config).capabilities_for(config).runs
+    return ScheduleRunner if runs == "schedule" else Runner

@@ -1,0 +1,183 @@
+"""Neware channels as slots, through the whole stack in one process: the bench simulation
+serves a BTS host, the daemon runs queued jobs on its channels as step files and stores the
+downloaded records; capacities match the EmStat4 path for the same preset, a protection
+trip ends one job and not the others, and unsupported protocols are refused at submission."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from protocols import LIBRARY
+from protocols.analysis.cycles import cycle_summary
+from scheduler import queue
+from scheduler.bench import Bench
+from scheduler.binding import CellInfo
+from scheduler.daemon.lifecycle import Daemon
+from scheduler.errors import SchedulerError
+from scheduler.jobs import JobState
+from scheduler.session import run_protocol
+from scheduler.sim.bench import simulated_emstat4
+from scheduler.sim.server import BenchSimulation
+from storage import open_store
+
+PRESET = "gao2025-dfncm-llzo"
+MASS_G, AREA_CM2 = 0.0204, 1.131  # 1C = 4.08 mA at 200 mA/g
+TIME_SCALE = 20000.0
+SHORT = {"cycles": 2, "formation_rate": "0.5C"}  # keep the whole-stack run short
+LIMITS = "limits = { voltage_min_V = 2.5, voltage_max_V = 4.4, abs_current_max_A = 0.02 }"
+
+
+def bench_text(slots: int = 3) -> str:
+    rows = "".join(
+        f'\n[[slots]]\nname = "N{i}"\npotentiostat = "bts"\nchannel = {i}\n{LIMITS}\n'
+        for i in range(1, slots + 1)
+    )
+    cells = "".join(f'N{i} = {{ preset = "{PRESET}", soc = 0.0 }}\n' for i in range(1, slots + 1))
+    return f"""
+[bench]
+name = "cyclers"
+recovery = "auto"
+sample_period_s = 0.5
+
+[instruments.bts]
+kind = "neware"
+endpoint = "tcp://127.0.0.1:0"
+units = 2
+channels = 2
+max_current_A = 0.02
+poll_s = 0.2
+{rows}
+[simulation]
+time_scale = {TIME_SCALE}
+control = "tcp://127.0.0.1:0"
+[simulation.cells]
+{cells}"""
+
+
+async def _until_done(store, job_ids: list[int], wait_s: float = 90.0) -> None:
+    for _ in range(int(wait_s / 0.1)):
+        states = [store.get_job(j).state for j in job_ids]
+        if all(s not in (JobState.QUEUED, JobState.RUNNING) for s in states):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"jobs still running: {states}")
+
+
+@pytest.fixture
+async def cyclers(tmp_path: Path):
+    simulation = BenchSimulation(Bench.from_text(bench_text(), free_ports=True))
+    await simulation.start()
+    bench = Bench.from_text(simulation.resolved_text())
+    store = open_store(f"sqlite:///{tmp_path}/cyclers.db")
+    store.add_cell("c1", active_mass_g=MASS_G, area_cm2=AREA_CM2, specific_capacity_mAh_g=200.0)
+    daemon = Daemon(bench, store, poll_s=0.1)
+    task = asyncio.create_task(daemon.run())
+    try:
+        yield simulation, bench, store
+    finally:
+        daemon.request_stop()
+        await asyncio.wait_for(task, 30)
+        await simulation.stop()
+
+
+def _summary(store, run_id: int):
+    samples = store.read_samples(run_id)
+    return samples, cycle_summary(samples, active_mass_g=MASS_G)
+
+
+async def _emstat4_summary(tmp_path: Path, protocol: Path):
+    from protocols import load
+
+    store = open_store(f"sqlite:///{tmp_path}/emstat4.db")
+    cell = CellInfo("c1", active_mass_g=MASS_G, area_cm2=AREA_CM2, specific_capacity_mAh_g=200.0)
+    async with simulated_emstat4(PRESET, seed=1) as channel:
+        run_id, _ = await run_protocol(store, load(protocol), cell, channel.driver, overrides=SHORT)
+    return _summary(store, run_id)[1]
+
+
+async def test_cycling_on_a_neware_channel_matches_the_emstat4_path(cyclers, tmp_path) -> None:
+    simulation, bench, store = cyclers
+    protocol = LIBRARY / "gao2025" / "cycling-0.5C.yaml"
+    job = queue.submit(
+        store,
+        bench,
+        protocol_path_or_text=protocol,
+        cell_name="c1",
+        slot="N1",
+        by="t",
+        overrides=SHORT,
+    )
+    await _until_done(store, [job])
+    assert store.get_job(job).state == JobState.COMPLETED
+    run = store.latest_run_for_job(job)
+    samples, neware = _summary(store, run.id)
+    emstat = await _emstat4_summary(tmp_path, protocol)
+    # the same cycles (formation, then two 0.5C cycles), capacities and retention within 1 %
+    assert [r.cycle for r in neware] == [r.cycle for r in emstat] and len(neware) == 3
+    for ours, theirs in zip(neware, emstat, strict=True):
+        assert ours.discharge_mAh_g == pytest.approx(theirs.discharge_mAh_g, rel=0.01)
+        assert ours.charge_mAh_g == pytest.approx(theirs.charge_mAh_g, rel=0.01)
+    assert neware[-1].retention == pytest.approx(emstat[-1].retention, abs=0.01)
+    # every record of the channel stored once, in order, with the aux temperature
+    channel = simulation.served["bts"].simulator.channel(1)
+    assert list(samples["record_index"]) == list(range(1, len(channel.records) + 1))
+    assert np.all(np.diff(samples["test_time_s"]) >= 0)
+    assert np.allclose(samples["temperature_degC"], 25.0)
+    assert set(np.unique(samples["step_index"])) == {0, 1, 2, 3, 4, 6, 7, 8, 9, 10}
+
+
+async def test_a_protection_trip_ends_that_job_and_the_others_run_on(cyclers) -> None:
+    simulation, bench, store = cyclers
+    protocol = LIBRARY / "gao2025" / "cycling-0.5C.yaml"
+    jobs = [
+        queue.submit(
+            store,
+            bench,
+            protocol_path_or_text=protocol,
+            cell_name="c1",
+            slot=slot,
+            by="t",
+            overrides=SHORT,
+        )
+        for slot in ("N1", "N2", "N3")
+    ]
+    host = simulation.served["bts"].simulator
+    for _ in range(300):
+        if host.channel(2).state == "working" and host.channel(2).records:
+            break
+        await asyncio.sleep(0.05)
+    host.inject("protect", channel=2)
+    await _until_done(store, jobs)
+    states = [store.get_job(j).state for j in jobs]
+    assert states[0] == states[2] == JobState.COMPLETED
+    assert states[1] != JobState.COMPLETED
+    tripped = store.latest_run_for_job(jobs[1])
+    assert tripped.status == "safety" and "went to protect" in tripped.message
+    assert host.channel(1).state == host.channel(3).state == "finish"
+
+
+def test_what_a_neware_channel_cannot_run_is_refused_at_submission(tmp_path) -> None:
+    bench = Bench.from_text(bench_text(), free_ports=True)
+    store = open_store(f"sqlite:///{tmp_path}/refuse.db")
+    store.add_cell("c1", active_mass_g=MASS_G, area_cm2=AREA_CM2, specific_capacity_mAh_g=200.0)
+    for name, words in [
+        ("vt-eis", "EIS cannot run on a Neware BTS channel"),
+        ("cv", "voltage sweeps cannot run on a Neware BTS channel"),
+    ]:
+        with pytest.raises(SchedulerError, match=words) as caught:
+            queue.submit(
+                store,
+                bench,
+                protocol_path_or_text=LIBRARY / "gao2025" / f"{name}.yaml",
+                cell_name="c1",
+                slot="N1",
+                by="t",
+            )
+        assert "cannot run on slot N1" in str(caught.value)
+    assert store.list_jobs() == []
+    assert not math.isnan(0.0)
