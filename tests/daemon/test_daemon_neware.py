@@ -90,13 +90,15 @@ def _summary(store, run_id: int):
     return samples, cycle_summary(samples, active_mass_g=MASS_G)
 
 
-async def _emstat4_summary(tmp_path: Path, protocol: Path):
+async def _emstat4_summary(tmp_path: Path, protocol: Path, overrides=SHORT):
     from protocols import load
 
     store = open_store(f"sqlite:///{tmp_path}/emstat4.db")
     cell = CellInfo("c1", active_mass_g=MASS_G, area_cm2=AREA_CM2, specific_capacity_mAh_g=200.0)
     async with simulated_emstat4(PRESET, seed=1) as channel:
-        run_id, _ = await run_protocol(store, load(protocol), cell, channel.driver, overrides=SHORT)
+        run_id, _ = await run_protocol(
+            store, load(protocol), cell, channel.driver, overrides=overrides
+        )
     return _summary(store, run_id)[1]
 
 
@@ -129,6 +131,38 @@ async def test_cycling_on_a_neware_channel_matches_the_emstat4_path(cyclers, tmp
     assert np.all(np.diff(samples["test_time_s"]) >= 0)
     assert np.allclose(samples["temperature_degC"], 25.0)
     assert set(np.unique(samples["step_index"])) == {0, 1, 2, 3, 4, 6, 7, 8, 9, 10}
+
+
+# Up to 2C: charged at 3C from 2C, this cell overshoots the 2.8 V safety limit at the end of the
+# 3C discharge on both paths alike (one logged point every 10 s).
+RATES = {"rates": ["0.5C", "1C", "2C"], "cycles_per_rate": 1}
+
+
+async def test_the_rate_test_on_a_neware_channel_matches_the_emstat4_path(
+    cyclers, tmp_path
+) -> None:
+    _, bench, store = cyclers
+    protocol = LIBRARY / "gao2025" / "rate.yaml"
+    job = queue.submit(
+        store,
+        bench,
+        protocol_path_or_text=protocol,
+        cell_name="c1",
+        slot="N2",
+        by="t",
+        overrides=RATES,
+    )
+    await _until_done(store, [job])
+    assert store.get_job(job).state == JobState.COMPLETED, store.get_job(job).message
+    neware = _summary(store, store.latest_run_for_job(job).id)[1]
+    emstat = await _emstat4_summary(tmp_path, protocol, RATES)
+    assert len(neware) == len(emstat) == 3
+    for ours, theirs in zip(neware, emstat, strict=True):
+        assert ours.discharge_mAh_g == pytest.approx(theirs.discharge_mAh_g, rel=0.01)
+    # the rate table falls with rate on both paths
+    assert [r.discharge_mAh_g for r in neware] == sorted(
+        (r.discharge_mAh_g for r in neware), reverse=True
+    )
 
 
 async def test_a_protection_trip_ends_that_job_and_the_others_run_on(cyclers) -> None:
