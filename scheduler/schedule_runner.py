@@ -17,6 +17,7 @@ the limits the file has no field for (temperature, from the channel's aux sensor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from scheduler.runner import Runner
 from storage import AsyncStore
 
 ENDED = ("finish", "protect", "stop")
+MAX_FAILED_POLLS = 10  # rounds in a row without a good reply before the run gives up
 
 
 @dataclass
@@ -227,24 +229,30 @@ class ScheduleRunner:
     # -- following the cycler ---------------------------------------------------------------------
     async def _follow(self, first: int, result: RunResult) -> None:
         poll_s = float(getattr(self.channel, "poll_s", 2.0))
-        following = first
+        following, failures = first, 0
         while True:
-            status = await self.channel.status()  # first the state, then the count
-            _, count = await self.channel.test()
-            if count >= following:
-                records = await self.channel.records(following, count, self._testid)
-                await self._take(records)
-                following = count + 1
-            self._push()
+            try:
+                status, following = await self._poll(following)
+                failures = 0
+            except InstrumentError as exc:  # the schedule runs on; ask again next time
+                failures += 1
+                if failures >= MAX_FAILED_POLLS:
+                    raise
+                await self.db.add_event(
+                    "instrument",
+                    f"{exc}; nothing of that reply was stored, asking again "
+                    f"({failures} of {MAX_FAILED_POLLS})",
+                    run_id=self.run_id,
+                    severity="warning",
+                )
+                status = ""
             if status in ENDED:
                 break
-            if self._interrupt is not None:
+            if self._interrupt is not None and not failures:
                 continue  # stopping: one more round collects the last records
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll_s)
-            except TimeoutError:
-                pass
         await self._end_step("completed" if status == "finish" else status)
         if self._interrupt is not None:
             raise Interrupted(*self._interrupt)
@@ -253,6 +261,21 @@ class ScheduleRunner:
             raise SafetyTrip(f"{self.channel} went to protect (log code {code})")
         if status == "stop":
             result.status, result.message = RunStatus.ABORTED, "stopped at the BTS host"
+
+    async def _poll(self, following: int) -> tuple[str, int]:
+        """One round: the channel's state, then every record logged since `following`."""
+        status = await self.channel.status()  # first the state, then the count
+        _, count = await self.channel.test()
+        if count >= following:
+            records = await self.channel.records(following, count, self._testid)
+            if len(records) != count - following + 1:
+                raise InstrumentError(
+                    f"{self.channel} sent {len(records)} of records {following}-{count}"
+                )
+            await self._take(records)
+            following = count + 1
+        self._push()
+        return status, following
 
     async def _take(self, records: list[Record]) -> None:
         for record in records:

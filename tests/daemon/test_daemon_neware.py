@@ -215,3 +215,40 @@ def test_what_a_neware_channel_cannot_run_is_refused_at_submission(tmp_path) -> 
         assert "cannot run on slot N1" in str(caught.value)
     assert store.list_jobs() == []
     assert not math.isnan(0.0)
+
+
+async def test_hostile_replies_mid_run_store_nothing_wrong(cyclers) -> None:
+    simulation, bench, store = cyclers
+    job = queue.submit(
+        store,
+        bench,
+        protocol_path_or_text=LIBRARY / "gao2025" / "cycling-0.5C.yaml",
+        cell_name="c1",
+        slot="N3",
+        by="t",
+        overrides=SHORT,
+    )
+    host = simulation.served["bts"].simulator
+    channel = host.channel(3)
+    for _ in range(300):
+        if len(channel.records) > 200:
+            break
+        await asyncio.sleep(0.05)
+    run = store.latest_run_for_job(job)
+    for mode in ("truncate", "count", "entity", "channel"):
+        warned = len([e for e in store.events(run.id) if e.kind == "instrument"])
+        host.inject("corrupt", mode=mode, command="download")
+        for _ in range(100):
+            if len([e for e in store.events(run.id) if e.kind == "instrument"]) > warned:
+                break
+            await asyncio.sleep(0.05)
+    await _until_done(store, [job])
+    assert store.get_job(job).state == JobState.COMPLETED, store.get_job(job).message
+    samples = store.read_samples(run.id)
+    assert list(samples["record_index"]) == list(range(1, len(channel.records) + 1))
+    assert np.allclose(samples["voltage_V"], [r.volt for r in channel.records])
+    warnings = [e.message for e in store.events(run.id) if e.kind == "instrument"]
+    assert len(warnings) == 4 and all("nothing of that reply was stored" in w for w in warnings)
+    assert any("not complete XML" in w for w in warnings)
+    assert any("document type or entities" in w for w in warnings)
+    assert any("with channel 1-2-91" in w for w in warnings)
