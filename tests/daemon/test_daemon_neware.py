@@ -252,3 +252,59 @@ async def test_hostile_replies_mid_run_store_nothing_wrong(cyclers) -> None:
     assert any("not complete XML" in w for w in warnings)
     assert any("document type or entities" in w for w in warnings)
     assert any("with channel 1-2-91" in w for w in warnings)
+
+
+async def test_a_graceful_restart_and_an_operator_pause_carry_the_schedule_on(tmp_path) -> None:
+    simulation = BenchSimulation(Bench.from_text(bench_text(1), free_ports=True))
+    await simulation.start()
+    bench = Bench.from_text(simulation.resolved_text())
+    store = open_store(f"sqlite:///{tmp_path}/restart.db")
+    store.add_cell("c1", active_mass_g=MASS_G, area_cm2=AREA_CM2, specific_capacity_mAh_g=200.0)
+    channel = simulation.served["bts"].simulator.channel(1)
+    job = queue.submit(
+        store,
+        bench,
+        protocol_path_or_text=LIBRARY / "gao2025" / "cycling-0.5C.yaml",
+        cell_name="c1",
+        slot="N1",
+        by="t",
+        overrides=SHORT,
+    )
+
+    async def run_daemon_until(predicate) -> None:
+        daemon = Daemon(bench, store, poll_s=0.1)
+        task = asyncio.create_task(daemon.run())
+        try:
+            for _ in range(900):
+                if predicate():
+                    return
+                await asyncio.sleep(0.1)
+            raise AssertionError("the condition was not reached")
+        finally:
+            daemon.request_stop()
+            await asyncio.wait_for(task, 30)
+
+    try:
+        await run_daemon_until(lambda: len(channel.records) > 300)
+        assert channel.state == "working"  # a graceful stop leaves the schedule running
+        assert store.get_job(job).state == JobState.INTERRUPTED
+        paused = False
+
+        def pause_then_done() -> bool:
+            nonlocal paused
+            if not paused and len(channel.records) > 1500:
+                queue.pause(store, job, by="t")
+                paused = True
+            if paused and store.get_job(job).state == JobState.PAUSED:
+                assert channel.state == "stop"
+                queue.resume(store, job, by="t")
+            return store.get_job(job).state in (JobState.COMPLETED, JobState.FAILED)
+
+        await run_daemon_until(pause_then_done)
+    finally:
+        await simulation.stop()
+    assert store.get_job(job).state == JobState.COMPLETED, store.get_job(job).message
+    assert paused and channel.testid == 1  # one test, stopped once and continued
+    samples = store.read_samples(store.latest_run_for_job(job).id)
+    assert list(samples["record_index"]) == list(range(1, len(channel.records) + 1))
+    assert len(_summary(store, store.latest_run_for_job(job).id)[1]) == 3
