@@ -12,8 +12,11 @@ protocol's safety block and the slot's hard limits; the temperature limits have 
 the file and are left to the host (`host_guards`), which reads the channel's aux sensor.
 
 What the file cannot say is refused, one sentence per kind of problem, naming the step:
-EIS, sweeps, constant power, temperature and pressure steps, waits, ends the cycler has no
-field for, ends that jump elsewhere than the next step, and loops that run until a limit.
+EIS, sweeps, constant power, waits, ends the cycler has no field for, ends that jump
+elsewhere than the next step, and loops that run until a limit. Temperature and pressure
+steps are the host's: the plan is cut there into segments (`segments`), one step file each,
+which the schedule runner runs in turn with the host's steps between them (a loop around a
+host step is refused).
 """
 
 from __future__ import annotations
@@ -36,12 +39,37 @@ ELSEWHERE = {
     "files; run them on a potentiostat slot such as an EmStat4",
     "ConstantPower": "constant-power steps are not written into Neware step files; use a "
     "constant-current step or a potentiostat slot",
-    "SetPressure": "a Neware BTS channel sets no stack pressure; run pressure steps on a slot "
-    "with a pressure rig and a potentiostat",
-    "SetTemperature": "a Neware BTS schedule cannot hold a chamber setpoint; run temperature "
-    "steps on a potentiostat slot with a chamber",
     "Wait": "a wait for a condition has no Neware step; use a rest of fixed length",
 }
+
+
+# Steps the host runs itself between cycler segments (on the slot's chamber or rig).
+HOST_STEPS = (P.SetTemperature, P.SetPressure)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Plan steps run in turn: by the cycler as one step file, or by the host (one step)."""
+
+    on_cycler: bool
+    indices: tuple[int, ...]
+
+
+def segments(plan: Plan) -> list[Segment]:
+    """The plan cut at its host steps: cycler blocks between temperature or pressure steps."""
+    out: list[Segment] = []
+    block: list[int] = []
+    for step in plan.steps:
+        if isinstance(step, HOST_STEPS):
+            if block:
+                out.append(Segment(True, tuple(block)))
+            out.append(Segment(False, (step.index,)))
+            block = []
+        else:
+            block.append(step.index)
+    if block:
+        out.append(Segment(True, tuple(block)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -58,6 +86,7 @@ class NewareSchedule:
 class _Writer:
     plan: Plan
     one_c_A: float | None
+    indices: frozenset[int] | None = None  # the plan steps of this step file (None: all)
     elements: list[ET.Element] = field(default_factory=list)
     steps: dict[int, int] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # kind -> first sentence
@@ -207,16 +236,31 @@ def _steps(writer: _Writer) -> None:
                 f"the loop {span.label or f'at step {span.start}'} runs until a limit ends it; "
                 "a Neware cycle step repeats a fixed number of times",
             )
+    for span in plan.loops:
+        inside = [i for i in range(span.start, span.end + 1)]
+        if any(isinstance(plan.steps[i], HOST_STEPS) for i in inside):
+            writer.problem(
+                "host-loop",
+                f"the loop {span.label or f'at step {span.start}'} holds a temperature or "
+                "pressure step, which the host runs between cycler segments, not inside a "
+                "cycle of the step file",
+            )
     for step in plan.steps:
+        if writer.indices is not None and step.index not in writer.indices:
+            continue
         first_id[step.index] = writer.next_id
         record = step.record if step.record != plan.record else None
+        if isinstance(step, HOST_STEPS):
+            continue
         if type(step).__name__ in ELSEWHERE:
             writer.problem(type(step).__name__, f"{_name(step)}: {ELSEWHERE[type(step).__name__]}")
         elif not isinstance(step, P.AdvanceCycle):
             _electrical(writer, step, record)
         for span in plan.loops_containing(step.index):  # innermost first
             if span.end == step.index and span.count is not None:
-                start = first_id[span.start]
+                start = first_id.get(span.start)
+                if start is None:
+                    continue  # the loop begins outside this segment: refused above
                 if start >= writer.next_id:
                     writer.problem("empty", f"the loop at step {span.start} runs no step")
                     continue
@@ -259,8 +303,8 @@ def _protect(plan: Plan, hard: Any) -> tuple[ET.Element, tuple[str, ...]]:
     return protect, tuple(guards)
 
 
-def _writer(plan: Plan) -> _Writer:
-    writer = _Writer(plan, plan.basis.one_c_A if plan.basis else None)
+def _writer(plan: Plan, indices: frozenset[int] | None = None) -> _Writer:
+    writer = _Writer(plan, plan.basis.one_c_A if plan.basis else None, indices)
     if plan.needs_cell:
         writer.problem(
             "basis",
@@ -268,6 +312,13 @@ def _writer(plan: Plan) -> _Writer:
             f"capacity basis ({', '.join(plan.needs_cell[:2])} …)",
         )
         return writer
+    if indices is None and any(isinstance(step, HOST_STEPS) for step in plan.steps):
+        writer.problem(
+            "segments",
+            f"the protocol runs in {len(segments(plan))} segments around its temperature or "
+            "pressure steps, which the host runs between step files; one step file cannot "
+            "hold it (a Neware slot runs it segment by segment)",
+        )
     _steps(writer)
     if plan.safety.pressure_min_Pa is not None or plan.safety.pressure_max_Pa is not None:
         writer.problem(
@@ -277,14 +328,23 @@ def _writer(plan: Plan) -> _Writer:
 
 
 def schedule_problems(plan: Plan) -> list[str]:
-    """Why the plan cannot run as a Neware schedule, one sentence per kind (empty: it can)."""
-    return list(_writer(plan).problems.values())
+    """Why the plan cannot run as Neware schedules (one step file per cycler segment, the
+    host's steps between them), one sentence per kind (empty: it can)."""
+    found: dict[str, str] = {}
+    for segment in segments(plan):
+        if segment.on_cycler:
+            for kind, text in _writer(plan, frozenset(segment.indices)).problems.items():
+                found.setdefault(kind, text)
+    return list(found.values())
 
 
-def neware_schedule(plan: Plan, *, hard_limits: Any = None, remark: str = "") -> NewareSchedule:
-    """The step file of `plan`, protected by its safety block and the slot's `hard_limits`;
-    SchedulerError with every problem when the cycler cannot run it."""
-    writer = _writer(plan)
+def neware_schedule(
+    plan: Plan, *, hard_limits: Any = None, remark: str = "", segment: Segment | None = None
+) -> NewareSchedule:
+    """The step file of `plan` (of one cycler `segment` of it), protected by its safety block
+    and the slot's `hard_limits`; SchedulerError with every problem when the cycler cannot
+    run it."""
+    writer = _writer(plan, frozenset(segment.indices) if segment is not None else None)
     if writer.problems:
         raise SchedulerError("; ".join(writer.problems.values()))
     root = ET.Element("root")

@@ -9,6 +9,10 @@ energy become the cumulative BDF columns. Each plan step is journaled as the run
 so after a host crash the run re-attaches: the channel never stopped, and the records it
 logged meanwhile are fetched from the first one not yet stored.
 
+A plan with temperature or pressure steps runs in segments: each block between them is a
+step file of its own (its test's barcode numbers the segment), and the host runs the chamber
+or rig step in between, as the step runner does; record numbers continue over the segments.
+
 The cycler enforces the step ends and its `<Protect>` limits itself; the host checks every
 record against the protocol's safety block and the slot's hard limits as well, and guards
 the limits the file has no field for (temperature, from the channel's aux sensor).
@@ -32,7 +36,7 @@ from protocols import steps as p
 from protocols.sequencer import Sequencer
 from scheduler import kinds
 from scheduler.errors import SchedulerError
-from scheduler.neware_schedule import NewareSchedule, neware_schedule
+from scheduler.neware_schedule import NewareSchedule, neware_schedule, segments
 from scheduler.run_state import (
     Interrupted,
     Progress,
@@ -117,6 +121,10 @@ class ScheduleRunner:
         self._open_step = False  # a plan step is journaled and not yet ended
         self._testid: int | None = None
         self._guards = _merged_limits([])
+        self._segments = segments(plan)
+        self._segment = 0  # the segment running now
+        self._offset = 0  # records stored from the segments before it
+        self._host_task: asyncio.Task[float] | None = None
 
     # -- the daemon's interface ------------------------------------------------------------------
     async def run(self, resume: ResumePoint | None = None) -> RunResult:
@@ -124,8 +132,7 @@ class ScheduleRunner:
         result = RunResult(RunStatus.COMPLETED, "the cycler finished the schedule")
         self._writer = await self.db.open_writer(self.run_id)
         try:
-            first = await (self._reattach(resume) if resume else self._start())
-            await self._follow(first, result)
+            await self._run_segments(resume, result)
         except Interrupted as stop:
             result.status, result.message = stop.status, str(stop)
         except SafetyTrip as trip:
@@ -156,6 +163,8 @@ class ScheduleRunner:
         """Stop the channel's test; the run ends with `status` once its records are in."""
         if self._interrupt is None:
             self._interrupt = (status, reason)
+        if self._host_task is not None and not self._host_task.done():
+            self._host_task.cancel()
         await self._make_safe()
         self._wake.set()
 
@@ -163,25 +172,77 @@ class ScheduleRunner:
         """Let the host stop; the schedule keeps running on the cycler."""
         self.detached = True
 
-    # -- starting and re-attaching ----------------------------------------------------------
-    def _make_schedule(self) -> NewareSchedule:
+    # -- segments: step files on the cycler, the host's steps between them ------------------
+    def _barcode(self, k: int) -> str:
+        """The barcode of segment `k`'s test: it names the run (and the segment)."""
+        on_cycler = [i for i, seg in enumerate(self._segments) if seg.on_cycler]
+        if k not in on_cycler:
+            return ""  # the host's own step
+        if len(on_cycler) <= 1:
+            return self.barcode
+        return f"{self.barcode}-{on_cycler.index(k) + 1}"
+
+    async def _run_segments(self, resume: ResumePoint | None, result: RunResult) -> None:
         hard = _merged_limits([self.plan.safety, *self.extra_safety])
         self._guards = hard
-        self._schedule = neware_schedule(self.plan, hard_limits=hard, remark=self.barcode)
-        return self._schedule
+        start, first = (0, None) if resume is None else await self._reattach(resume)
+        for k in range(start, len(self._segments)):
+            self._segment, segment = k, self._segments[k]
+            if not segment.on_cycler:
+                await self._host_step(segment, again=first is None and k == start and bool(resume))
+                continue
+            self._schedule = neware_schedule(
+                self.plan, hard_limits=hard, remark=self._barcode(k), segment=segment
+            )
+            if not self._schedule.steps:
+                continue  # only cycle advances: nothing for the cycler to run
+            if first is None or k != start:
+                first = await self._start(k)
+            await self._follow(first, result)
+            if result.status != RunStatus.COMPLETED:
+                return
+            first = None
 
-    async def _start(self) -> int:
-        schedule = self._make_schedule()
+    async def _host_step(self, segment: Any, *, again: bool) -> None:
+        """A temperature or pressure step between cycler segments, run by the host."""
+        step = self.state.step if again else self._advance_to(segment.indices[0])
+        if self.environment is None or step is None:
+            raise SchedulerError(
+                f"step {segment.indices[0]} sets the temperature or pressure, but this slot "
+                "has no instrument for it"
+            )
+        state = self.state
+        state.step_count, state.step, state.step_time_s = state.step_count + 1, step, 0.0
+        started = state.test_time_s
+        await self._journal_start(step)
+        self._open_step = True
+        self._host_task = asyncio.ensure_future(self.environment.apply(step))
+        try:
+            elapsed = await self._host_task
+        except asyncio.CancelledError:
+            if self._interrupt is not None:
+                raise Interrupted(*self._interrupt) from None
+            raise
+        finally:
+            self._host_task = None
+        state.test_time_s, state.step_time_s = started + elapsed, elapsed
+        await self._end_step("completed")
+
+    async def _start(self, k: int) -> int:
+        assert self._schedule is not None
+        schedule, barcode = self._schedule, self._barcode(k)
         folder = Path(getattr(self.channel, "step_dir", "") or ".")
-        path = folder / f"{self.barcode}.xml"
+        path = folder / f"{barcode}.xml"
 
         def write() -> None:
             folder.mkdir(parents=True, exist_ok=True)
             path.write_text(schedule.xml, encoding="utf-8")
 
         await asyncio.to_thread(write)
-        await self.channel.start(str(path), self.barcode)
+        await self.channel.start(str(path), barcode)
         self._testid, _ = await self.channel.test()
+        self._offset = self.state.record_index
+        self._open_step = False
         await self.db.add_event(
             "schedule",
             f"started step file {path.name} ({len(schedule.steps)} steps) on {self.channel}, "
@@ -190,35 +251,53 @@ class ScheduleRunner:
         )
         return 1
 
-    async def _reattach(self, resume: ResumePoint) -> int:
-        """Continue storing a schedule a previous host process started."""
-        self._make_schedule()
+    async def _reattach(self, resume: ResumePoint) -> tuple[int, int | None]:
+        """Continue a run a previous host process started: (segment, next record of its
+        test), or (segment, None) when that segment is a host step to run again."""
         self._sequencer = Sequencer.restore(self.plan, resume.sequencer_state)
         self.state = resume.counters
         self.state.step = self._sequencer.next(None)  # the step that was running
         if resume.unix_anchor_s is not None:
             self._wall_start = resume.unix_anchor_s
+        index = self.state.step.index if self.state.step is not None else 0
+        k = next(i for i, seg in enumerate(self._segments) if index in seg.indices)
         live = await self.channel.live()
-        if live.barcode != self.barcode:
+        later = [j for j in range(k, len(self._segments)) if self._segments[j].on_cycler]
+        j = next((j for j in later if self._barcode(j) == live.barcode), None)
+        if j is None:
+            if not self._segments[k].on_cycler:
+                return k, None
             raise SchedulerError(
-                f"{self.channel} now runs test {live.barcode!r}, not this run's {self.barcode!r}"
+                f"{self.channel} now runs test {live.barcode!r}, not this run's "
+                f"{self._barcode(k)!r}"
             )
+        saved = await self._saved_offset()
+        self._offset = saved if j == k and saved is not None else self.state.record_index
         self._testid, count = await self.channel.test()
         if live.state in ("stop", "pause"):  # stopped for a pause: carry on where it was
             await self.channel.resume()
-        last = self.state.record_index
-        self._open_step = True
-        if last:
+        last = self.state.record_index - self._offset
+        self._open_step = j == k and self._segments[k].on_cycler
+        if last and self._open_step:
             (record,) = await self.channel.records(last, last, self._testid)
             self._baseline(record)
-        missed = max(count - last, 0)
         await self.db.add_event(
             "reattach",
             f"re-attached to {self.channel}, which kept running test {self._testid}; "
-            f"fetching the {missed} record(s) it logged after record {last}",
+            f"fetching the {max(count - last, 0)} record(s) it logged after record "
+            f"{self.state.record_index}",
             run_id=self.run_id,
         )
-        return last + 1
+        return j, last + 1
+
+    async def _saved_offset(self) -> int | None:
+        """The record offset the last journaled step noted for its segment."""
+        steps = await self.db.steps(self.run_id)
+        journaled = [s for s in steps if (s.data or {}).get("cycler")]
+        if not journaled:
+            return None
+        last = max(journaled, key=lambda s: s.step_count)
+        return int(last.data["cycler"].get("offset", 0))
 
     def _baseline(self, record: Record) -> None:
         t = self._tally
@@ -254,6 +333,7 @@ class ScheduleRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll_s)
         await self._end_step("completed" if status == "finish" else status)
+        self._open_step = False
         if self._interrupt is not None:
             raise Interrupted(*self._interrupt)
         if status == "protect":
@@ -304,6 +384,15 @@ class ScheduleRunner:
         if target is None:
             raise SchedulerError(f"{self.channel} logged step {record.step}, not in the step file")
         await self._end_step("completed")
+        step = self._advance_to(target)
+        state = self.state
+        state.step_count, state.step_time_s, state.step = state.step_count + 1, 0.0, step
+        self._tally = _Tally(step_started_s=state.test_time_s)
+        self._open_step = True
+        await self._journal_start(step)
+
+    def _advance_to(self, target: int) -> p.Step:
+        """Move the sequencer on to plan step `target`, past cycle advances on the way."""
         seq = self._sequencer
         step = seq.next(None) if seq.current is None else seq.next(p.StepOutcome(None, "done"))
         for _ in range(len(self.plan.steps) + 1):
@@ -314,11 +403,11 @@ class ScheduleRunner:
             raise SchedulerError(
                 f"{self.channel} ran plan step {target} where the protocol goes on otherwise"
             )
+        self.state.cycle = seq.cycle
+        return step
+
+    async def _journal_start(self, step: p.Step) -> None:
         state = self.state
-        state.cycle, state.step_count, state.step_time_s = seq.cycle, state.step_count + 1, 0.0
-        state.step = step
-        self._tally = _Tally(step_started_s=state.test_time_s)
-        self._open_step = True
         self._push()
         await self.db.start_step(
             self.run_id,
@@ -359,7 +448,12 @@ class ScheduleRunner:
                 "discharge_Wh": state.discharge_Wh,
                 "record_index": state.record_index,
             },
-            "cycler": {"test": self._testid, "barcode": self.barcode},
+            "cycler": {
+                "test": self._testid,
+                "barcode": self._barcode(self._segment),
+                "segment": self._segment,
+                "offset": self._offset,
+            },
         }
 
     def _row_of(self, record: Record) -> None:
@@ -382,7 +476,7 @@ class ScheduleRunner:
         state.test_time_s += max(dt, 0.0)
         state.step_time_s = state.test_time_s - t.step_started_s
         state.voltage_V, state.current_A = record.voltage_V, record.current_A
-        state.record_index = record.seqid
+        state.record_index = self._offset + record.seqid
         temperature = record.temperature_degC if record.temperature_degC is not None else math.nan
         self._append(record, temperature)
         self._check(record, temperature)
@@ -399,7 +493,7 @@ class ScheduleRunner:
             step_count=state.step_count,
             step_index=step.index if step is not None else 0,
             step_time_s=state.step_time_s,
-            record_index=record.seqid,
+            record_index=state.record_index,
             charge_capacity_Ah=state.charge_Ah,
             discharge_capacity_Ah=state.discharge_Ah,
             charge_energy_Wh=state.charge_Wh,

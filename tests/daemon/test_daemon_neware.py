@@ -308,3 +308,58 @@ async def test_a_graceful_restart_and_an_operator_pause_carry_the_schedule_on(tm
     samples = store.read_samples(store.latest_run_for_job(job).id)
     assert list(samples["record_index"]) == list(range(1, len(channel.records) + 1))
     assert len(_summary(store, store.latest_run_for_job(job).id)[1]) == 3
+
+
+SOAK = """
+name: soak-between-blocks
+c_rate_basis: 200 mA/g
+record: {dt: 10 s}
+safety: {voltage_min: 2.8 V, voltage_max: 4.4 V, abs_current_max: 1.5C, temperature_max: 60 degC}
+steps:
+  - cc: {rate: 1C, direction: charge, until: ["voltage >= 4.3 V"]}
+  - cc: {rate: 1C, direction: discharge, until: ["voltage <= 3.0 V"]}
+  - advance_cycle: {}
+  - set_temperature: {target: 45 degC, tolerance: 1 K, soak: 30 min, timeout: 6 h}
+  - cc: {rate: 1C, direction: charge, until: ["voltage >= 4.3 V"]}
+  - cc: {rate: 1C, direction: discharge, until: ["voltage <= 3.0 V"]}
+  - advance_cycle: {}
+"""
+
+
+async def test_a_chamber_soak_splits_the_schedule_into_segments(tmp_path) -> None:
+    text = bench_text(1).replace('potentiostat = "bts"', 'potentiostat = "bts"\nchamber = "ch1"')
+    text = text.replace(
+        "[simulation]",
+        '[instruments.ch1]\nkind = "espec"\nendpoint = "tcp://127.0.0.1:0"\n\n[simulation]',
+    )
+    simulation = BenchSimulation(Bench.from_text(text, free_ports=True))
+    await simulation.start()
+    bench = Bench.from_text(simulation.resolved_text())
+    store = open_store(f"sqlite:///{tmp_path}/soak.db")
+    store.add_cell("c1", active_mass_g=MASS_G, area_cm2=AREA_CM2, specific_capacity_mAh_g=200.0)
+    daemon = Daemon(bench, store, poll_s=0.1)
+    task = asyncio.create_task(daemon.run())
+    try:
+        job = queue.submit(
+            store, bench, protocol_path_or_text=SOAK, cell_name="c1", slot="N1", by="t"
+        )
+        await _until_done(store, [job], wait_s=120)
+    finally:
+        daemon.request_stop()
+        await asyncio.wait_for(task, 30)
+        await simulation.stop()
+    assert store.get_job(job).state == JobState.COMPLETED, store.get_job(job).message
+    run = store.latest_run_for_job(job)
+    samples, rows = _summary(store, run.id)
+    # two step files, the host's soak between them; one record sequence over both
+    started = [e.message for e in store.events(run.id) if e.kind == "schedule"]
+    assert len(started) == 2 and "cellbench-run-1-2.xml" in started[1]
+    assert list(samples["record_index"]) == list(range(1, len(samples["record_index"]) + 1))
+    kinds = [s.kind for s in store.steps(run.id)]
+    assert kinds == ["ConstantCurrent"] * 2 + ["SetTemperature"] + ["ConstantCurrent"] * 2
+    first, second = samples["cycle"] == 1, samples["cycle"] == 2
+    assert np.nanmax(samples["temperature_degC"][first]) < 27.0  # the aux sensor, 25 °C ...
+    assert np.nanmin(samples["temperature_degC"][second]) > 43.0  # ... then after the soak
+    # physics: the warmer cell gives more of its capacity at 1C
+    assert [r.cycle for r in rows] == [1, 2]
+    assert rows[1].discharge_mAh_g > rows[0].discharge_mAh_g

@@ -86,7 +86,7 @@ steps:
     [
         ("gao2025/vt-eis.yaml", "EIS cannot run on a Neware BTS channel"),
         ("gao2025/cv.yaml", "voltage sweeps cannot run on a Neware BTS channel"),
-        ("kim2025/formation.yaml", "a Neware BTS channel sets no stack pressure"),
+        ("kim2025/formation.yaml", "pressure safety limits have no field"),
         ("gao2025/gitt.yaml", "pulse train with ends of its own"),
     ],
 )
@@ -113,3 +113,41 @@ steps:
     problems = schedule_problems(bind(loads(text), CELL).plan)
     assert any("no field for" in p and "dV" in p for p in problems), problems
     assert any("then does 'goto'" in p for p in problems)
+
+
+def test_host_steps_cut_the_plan_into_segments_and_may_not_sit_in_a_loop() -> None:
+    from scheduler.neware_schedule import segments
+
+    text = """
+name: soak
+c_rate_basis: 200 mA/g
+safety: {voltage_min: 2.8 V, voltage_max: 4.4 V, temperature_max: 60 degC}
+steps:
+  - cc: {rate: 1C, direction: charge, until: ["voltage >= 4.3 V"]}
+  - set_temperature: {target: 45 degC, soak: 30 min}
+  - repeat:
+      times: 3
+      steps:
+        - cc: {rate: 1C, direction: discharge, until: ["voltage <= 3.0 V"]}
+        - cc: {rate: 1C, direction: charge, until: ["voltage >= 4.3 V"]}
+"""
+    plan = bind(loads(text), CELL).plan
+    parts = segments(plan)
+    assert [(s.on_cycler, s.indices) for s in parts] == [
+        (True, (0,)),
+        (False, (1,)),
+        (True, (2, 3)),
+    ]
+    assert schedule_problems(plan) == []  # runnable segment by segment
+    with pytest.raises(SchedulerError, match="runs in 3 segments"):
+        neware_schedule(plan)  # but not as one step file
+    second = parse_step_file(neware_schedule(plan, segment=parts[2]).xml)
+    assert [s.step_type for s in second.steps.values()] == [2, 1, 5, 6]
+    assert second.steps[3].start_step == 1 and second.steps[3].cycle_count == 3
+    looped = text.replace("  - set_temperature: {target: 45 degC, soak: 30 min}\n", "").replace(
+        "        - cc: {rate: 1C, direction: discharge",
+        "        - set_temperature: {target: 45 degC, soak: 30 min}\n"
+        "        - cc: {rate: 1C, direction: discharge",
+    )
+    problems = schedule_problems(bind(loads(looped), CELL).plan)
+    assert any("holds a temperature or pressure step" in p for p in problems)
