@@ -285,3 +285,26 @@ def _environment_problems(step: P.Step, where: str, fit: _Fit, found: _Problems)
                 "p_max",
                 f"{where} sets {mpa:g} MPa but slot {fit.slot} allows at most {p_max:g} MPa",
             )
+
+
+def fitting_slots(plan: Any, bench: Any, protocol_name: str, slot: str | None = None) -> list[str]:
+    """The slots of `bench` that can run `plan`: `slot` alone when it is named, else every
+    slot that fits. Refuses, in one sentence naming the protocol, the slot and why, a plan
+    that fits none (what `queue submit` and `protocol check --bench` say)."""
+    if slot is not None:
+        problems = fit_problems(plan, bench, slot)
+        if problems:
+            raise SchedulerError(
+                f"protocol {protocol_name} cannot run on slot {slot}: {'; '.join(problems)}"
+            )
+        return [slot]
+    names = slot_names(bench)
+    why = {name: fit_problems(plan, bench, name) for name in names}
+    fits = [name for name in names if not why[name]]
+    if not fits:
+        reasons = "; ".join(f"{problems[0]}" for problems in why.values() if problems)
+        raise SchedulerError(
+            f"protocol {protocol_name} fits no slot of bench {getattr(bench, 'name', None)}: "
+            f"{reasons or 'the bench has no slots'}"
+        )
+    return fits

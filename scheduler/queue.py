@@ -24,7 +24,7 @@ from typing import Any
 
 from protocols.estimate import estimate
 from scheduler.binding import CellInfo, bind
-from scheduler.checks import fit_problems, slot_names
+from scheduler.checks import fitting_slots
 from scheduler.claim_policy import BenchView, RunningJob, plan_claims
 from scheduler.errors import SchedulerError
 from scheduler.jobs import ACTIVE, FINISHED, EstimateRecord, JobParams, JobState
@@ -210,24 +210,7 @@ def submit(
     cell = store.get_cell(cell_name)
     plan = bind(protocol, CellInfo.from_row(cell), overrides).plan
     est = estimate(plan)
-    bench_name = getattr(bench, "name", None)
-    if slot is not None:
-        problems = fit_problems(plan, bench, slot)
-        if problems:
-            raise SchedulerError(
-                f"protocol {protocol.name} cannot run on slot {slot}: {'; '.join(problems)}"
-            )
-        fits = [slot]
-    else:
-        names = slot_names(bench)
-        why = {name: fit_problems(plan, bench, name) for name in names}
-        fits = [name for name in names if not why[name]]
-        if not fits:
-            reasons = "; ".join(f"{problems[0]}" for problems in why.values() if problems)
-            raise SchedulerError(
-                f"protocol {protocol.name} fits no slot of bench {bench_name}: "
-                f"{reasons or 'the bench has no slots'}"
-            )
+    fits = fitting_slots(plan, bench, protocol.name, slot)
     protocol_id = store.add_protocol(protocol.name, protocol.source_text)
     params = JobParams(
         protocol_name=protocol.name,
@@ -246,7 +229,7 @@ def submit(
         submitted_by=by,
         state=JobState.HELD if hold else JobState.QUEUED,
         params=params.model_dump(mode="json"),
-        bench=bench_name,
+        bench=getattr(bench, "name", None),
     )
 
 

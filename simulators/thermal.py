@@ -9,6 +9,12 @@ observed):
   small overshoot. The air's rate T' is clipped to the heater's and the refrigerator's limits
   (heat_rate_K_min, cool_rate_K_min), which is why big steps start as straight ramps.
 - In OFF or STANDBY the air drifts passively toward ambient with time constant loss_tau_s.
+- In MANUAL (open loop, as a controller's manual mode) the output power is what the operator
+  set, -100..100 % (cooling below 0): the air drifts passively plus that fraction of the
+  heater's (or refrigerator's) full rate.
+- The output power under control is the controller's effort: the rate it asks for beyond
+  the passive drift, as a fraction of the heater's or refrigerator's full rate, clipped to
+  ±100 % (a failed heater leaves the controller asking for full power in vain).
 - A cell (a `ThermalLoad`) follows the air as a first-order lag with its own time constant.
 - The sensor adds Gaussian noise.
 
@@ -27,7 +33,7 @@ import numpy as np
 from simulators.errors import SimulatorError
 from simulators.faults import check_fault, number
 
-MODES = ("OFF", "STANDBY", "CONSTANT", "RUN")
+MODES = ("OFF", "STANDBY", "CONSTANT", "RUN", "MANUAL")
 CHAMBER_FAULTS = ("heater-failure", "overshoot", "sensor-dropout")
 
 
@@ -107,6 +113,8 @@ class ChamberPlant:
         self.ramp: Ramp | None = None
         self.loads: list[ThermalLoad] = []
         self.setpoint_changed_at = 0.0
+        self.manual_power_pct = 0.0  # the output power MANUAL mode applies
+        self.power_pct = 0.0  # the output power now (heat > 0, cool < 0)
         self._rng = np.random.default_rng(self.seed)
 
     # -- commands (the instrument front ends call these) -----------------------------------
@@ -130,6 +138,12 @@ class ChamberPlant:
         self.mode = mode
         if mode != "RUN":
             self.ramp = None
+
+    def set_manual_power(self, pct: float) -> None:
+        """The output power MANUAL mode applies, -100 (full cooling) to 100 % (full heat)."""
+        if not -100.0 <= pct <= 100.0:
+            raise SimulatorError(f"output power {pct} % is outside -100..100 %.")
+        self.manual_power_pct = float(pct)
 
     def start_ramp(self, from_degC: float, to_degC: float, duration_s: float) -> None:
         """Run a one-step program: the control target moves linearly, then holds at the end."""
@@ -173,6 +187,7 @@ class ChamberPlant:
             "air_degC": self.air_degC,
             "setpoint_degC": self.current_setpoint(),
             "mode": self.mode,
+            "power_pct": self.power_pct,
             "faults": dict(vars(self.faults)),
         }
 
@@ -194,17 +209,27 @@ class ChamberPlant:
         p = self.params
         temp = self.air_degC
         passive = (p.ambient_degC - temp) / p.loss_tau_s
+        heat_max, cool_max = p.heat_rate_K_min / 60.0, p.cool_rate_K_min / 60.0
         if self.mode in ("CONSTANT", "RUN"):
             target = self.current_setpoint() + self.faults.overshoot_K
             omega = 1.0 / p.response_s
             accel = omega * omega * (target - temp) - 2.0 * p.damping * omega * self.rate_K_s
             rate = self.rate_K_s + accel * h
-            heat_limit = p.heat_rate_K_min / 60.0
+            effort = rate - passive
+            self.power_pct = max(
+                -100.0, min(100.0, 100.0 * effort / (heat_max if effort > 0 else cool_max))
+            )
+            heat_limit = heat_max
             if self.faults.heater_failed:
                 heat_limit = passive  # nothing but the room can warm the air
             rate = min(rate, heat_limit)
-            rate = max(rate, -p.cool_rate_K_min / 60.0)
+            rate = max(rate, -cool_max)
+        elif self.mode == "MANUAL":
+            self.power_pct = power = self.manual_power_pct
+            heating = 0.0 if self.faults.heater_failed else heat_max
+            rate = passive + power / 100.0 * (heating if power > 0 else cool_max)
         else:
+            self.power_pct = 0.0
             rate = passive
         self.rate_K_s = rate
         self.air_degC = temp + rate * h
@@ -226,6 +251,7 @@ class ChamberPlant:
         twin = ChamberPlant(self.params, seed=0)
         twin.t, twin.air_degC, twin.rate_K_s = 0.0, self.air_degC, self.rate_K_s
         twin.setpoint_degC, twin.mode = self.setpoint_degC, self.mode
+        twin.manual_power_pct = self.manual_power_pct
         if self.ramp is not None:
             twin.ramp = Ramp(
                 self.ramp.start_t - self.t,

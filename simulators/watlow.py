@@ -1,10 +1,17 @@
 """Watlow F4T chamber controller simulator: a pymodbus TCP server over the thermal plant.
 
-Loop-1 holding registers (reference/instruments.md 2.2), 32-bit floats in two registers with
-the low word first: 2782 setpoint (read/write), 2810 current (ramping) setpoint, 2820 process
-value, 2774/2776 range low/high, and 2730 the loop's control mode as an enumeration
-(62 off, 10 auto; anything else is refused). A dropped-out sensor reads NaN, as the F4T
-shows a failed input.
+Loop-1 holding registers (reference/instruments.md 2.2, and the loop map of ESPEC's
+ChamberConnectLibrary, MIT, `watlowf4t.py`), 32-bit floats in two registers with the low
+word first:
+
+- 2782 setpoint (read/write), 2810 current (ramping) setpoint, 2820 process value;
+- 2774/2776 the setpoint range low/high (read/write, within the chamber's own limits);
+- 2730 the loop's control mode as the F4T's enumeration (62 off, 10 auto, 54 manual;
+  anything else is refused with exception 3) and 2814 the mode in effect now;
+- 2784 the manual output power (read/write, -100..100 %, what manual mode applies) and
+  2808 the output power now (the controller's effort in auto, the manual power in manual).
+
+A dropped-out sensor reads NaN, as the F4T shows a failed input.
 
 pymodbus 3.16 turns the older ModbusSequentialDataBlock / ModbusDeviceContext datastore into
 SimData / SimDevice and logs a deprecation warning for the old classes, so this server builds
@@ -37,9 +44,17 @@ REG_RANGE_HIGH = 2776
 REG_SETPOINT = 2782
 REG_CURRENT_SETPOINT = 2810
 REG_PROCESS_VALUE = 2820
+REG_CURRENT_MODE = 2814
+REG_MANUAL_POWER = 2784
+REG_CURRENT_POWER = 2808
 MODE_OFF = 62
 MODE_AUTO = 10
+MODE_MANUAL = 54
+PLANT_MODES = {MODE_AUTO: "CONSTANT", MODE_OFF: "STANDBY", MODE_MANUAL: "MANUAL"}
 WRITE_CODES = (6, 16, 23)
+WRITABLE_FLOATS = {
+    r + i for r in (REG_SETPOINT, REG_RANGE_LOW, REG_RANGE_HIGH, REG_MANUAL_POWER) for i in (0, 1)
+}
 
 
 def float_to_registers(value: float) -> list[int]:
@@ -64,6 +79,7 @@ class WatlowSimulator(PlantFront):
     writes: list[tuple[int, list[int]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.range_degC = [self.plant.params.min_degC, self.plant.params.max_degC]
         self._server: ModbusTcpServer | None = None
         self.address: tuple[str, int] | None = None
         self.stalled = False
@@ -123,12 +139,17 @@ class WatlowSimulator(PlantFront):
             REG_SETPOINT: plant.setpoint_degC,
             REG_CURRENT_SETPOINT: plant.current_setpoint(),
             REG_PROCESS_VALUE: plant.measured_degC(),
-            REG_RANGE_LOW: plant.params.min_degC,
-            REG_RANGE_HIGH: plant.params.max_degC,
+            REG_RANGE_LOW: self.range_degC[0],
+            REG_RANGE_HIGH: self.range_degC[1],
+            REG_MANUAL_POWER: plant.manual_power_pct,
+            REG_CURRENT_POWER: plant.power_pct,
         }
         for address, value in values.items():
             registers[address - BASE : address - BASE + 2] = float_to_registers(value)
-        registers[REG_MODE - BASE] = MODE_AUTO if plant.mode in ("CONSTANT", "RUN") else MODE_OFF
+        mode = {"CONSTANT": MODE_AUTO, "RUN": MODE_AUTO, "MANUAL": MODE_MANUAL}
+        registers[REG_MODE - BASE] = registers[REG_CURRENT_MODE - BASE] = mode.get(
+            plant.mode, MODE_OFF
+        )
 
     async def _action(
         self,
@@ -150,16 +171,40 @@ class WatlowSimulator(PlantFront):
         after = list(registers)
         offset = address - start_address
         after[offset : offset + len(values)] = values
-        touched = range(address, address + len(values))
-        if REG_SETPOINT in touched or REG_SETPOINT + 1 in touched:
-            sp = registers_to_float(after[REG_SETPOINT - BASE : REG_SETPOINT - BASE + 2])
-            p = self.plant.params
-            if not (math.isfinite(sp) and p.min_degC <= sp <= p.max_degC):
-                return ExcCodes.ILLEGAL_VALUE
+        touched = set(range(address, address + len(values)))
+        if touched & (WRITABLE_FLOATS | {REG_MODE}) != touched:
+            return ExcCodes.ILLEGAL_ADDRESS  # read-only registers
+        return self._apply(after, touched)
+
+    def _apply(self, after: list[int], touched: set[int]) -> ExcCodes | None:
+        """Check every value written, then hand them to the plant (all or none)."""
+
+        def written(register: int) -> float | None:
+            if not touched & {register, register + 1}:
+                return None
+            return registers_to_float(after[register - BASE : register - BASE + 2])
+
+        p = self.plant.params
+        low, high = written(REG_RANGE_LOW), written(REG_RANGE_HIGH)
+        new_range = [
+            self.range_degC[0] if low is None else low,
+            self.range_degC[1] if high is None else high,
+        ]
+        if not (p.min_degC <= new_range[0] < new_range[1] <= p.max_degC):
+            return ExcCodes.ILLEGAL_VALUE
+        sp, power = written(REG_SETPOINT), written(REG_MANUAL_POWER)
+        if sp is not None and not (math.isfinite(sp) and new_range[0] <= sp <= new_range[1]):
+            return ExcCodes.ILLEGAL_VALUE
+        if power is not None and not (math.isfinite(power) and -100.0 <= power <= 100.0):
+            return ExcCodes.ILLEGAL_VALUE
+        mode = after[REG_MODE - BASE] if REG_MODE in touched else None
+        if mode is not None and mode not in PLANT_MODES:
+            return ExcCodes.ILLEGAL_VALUE
+        self.range_degC = new_range
+        if sp is not None:
             self.plant.set_setpoint(sp)
-        if REG_MODE in touched:
-            mode = after[REG_MODE - BASE]
-            if mode not in (MODE_AUTO, MODE_OFF):
-                return ExcCodes.ILLEGAL_VALUE
-            self.plant.set_mode("CONSTANT" if mode == MODE_AUTO else "STANDBY")
+        if power is not None:
+            self.plant.set_manual_power(power)
+        if mode is not None:
+            self.plant.set_mode(PLANT_MODES[mode])
         return None

@@ -164,12 +164,34 @@ def check(
     file: Path = typer.Argument(..., help="Protocol file (YAML)."),
     cell: Path | None = CellOption,
     set_: list[str] | None = SetOption,
+    bench_file: Path | None = typer.Option(
+        None, "--bench", help="Bench file (TOML): also check FILE against its slots."
+    ),
+    slot: str | None = typer.Option(None, "--slot", help="With --bench: this slot only."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Validate FILE, show it expanded step by step, estimate its duration and resources."""
+    """Validate FILE, show it expanded step by step, estimate its duration and resources.
+
+    With --bench, FILE is also checked against what the bench's slots can do, as
+    `queue submit` checks a job: one that fits no slot is refused in one sentence."""
+    from scheduler.errors import SchedulerError
+
+    if slot is not None and bench_file is None:
+        raise SchedulerError("--slot needs --bench (the bench file the slot is in)")
     protocol, plan, spec = _bind(file, cell, set_)
     report = _report(protocol, plan, spec)
-    emit(report, as_json, lambda r: _render_check(r, plan))
+    if bench_file is not None:
+        from scheduler.bench import Bench
+        from scheduler.checks import fitting_slots
+
+        report["fits"] = fitting_slots(plan, Bench.load(bench_file), protocol.name, slot)
+
+    def render(r: dict[str, Any]) -> None:
+        _render_check(r, plan)
+        if "fits" in r:
+            console.print(f"  runs on slots: {', '.join(r['fits'])}")
+
+    emit(report, as_json, render)
 
 
 @protocol_app.command("show")

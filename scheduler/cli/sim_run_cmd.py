@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,8 @@ from scheduler.errors import SchedulerError
 
 if TYPE_CHECKING:
     from simulators.emstat4 import FaultSpec
+
+ENVIRONMENT_TIME_SCALE = 5e4  # a chamber's and a press's plants need a finite pace
 
 
 def parse_settings(pairs: list[str]) -> dict[str, Any]:
@@ -80,10 +83,19 @@ def run(
             "short, open. Repeatable."
         ),
     ),
+    chamber: str = typer.Option(
+        "espec",
+        "--chamber",
+        help="The simulated chamber a protocol with temperature steps gets: espec or watlow.",
+    ),
     output: Path | None = typer.Option(None, "--output", help="Folder for the PNG plots."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
-    """Run PROTOCOL on a simulated cell behind a simulated EmStat4, store it, print results."""
+    """Run PROTOCOL on a simulated cell behind a simulated EmStat4, store it, print results.
+
+    A protocol that sets the temperature or the stack pressure gets a simulated chamber and
+    press on the same clock (at 5e4 simulated seconds per wall second unless --time-scale
+    says otherwise)."""
     import protocols
     from scheduler.analyze import analyse_stored_run
     from scheduler.cli.analyze_cmd import render_report
@@ -99,7 +111,7 @@ def run(
     overrides = parse_settings(set_)
     parameters = protocol_overrides(param, loaded.name)
     store = open_store(db)
-    run_id, result, cell = asyncio.run(
+    run_id, result, cell, beyond = asyncio.run(
         _run_simulated(
             store,
             loaded,
@@ -109,12 +121,15 @@ def run(
             time_scale=time_scale,
             transport=transport,
             faults=faults,
+            chamber=chamber,
         )
     )
     report = analyse_stored_run(store, run_id, output_dir=output).report
-    data = _results(store, run_id, result, report)
+    data = {**_results(store, run_id, result, report), "beyond_the_instrument": beyond}
 
     def render(_: object) -> None:
+        for line in beyond:
+            console.print(f"note: a real EmStat4 slot refuses this at submission: {line}")
         render_report(report, f"run {run_id}: {loaded.name} on {cell.name}")
         for event in data["events"]:
             console.print(f"{event['severity']} {event['kind']}: {event['message']}", markup=False)
@@ -138,33 +153,74 @@ async def _run_simulated(
     time_scale: float,
     transport: str,
     faults: list[FaultSpec],
-) -> tuple[int, Any, Any]:
-    """Run `protocol` on the preset's cell behind a simulated EmStat4, through the driver."""
-    from scheduler.binding import CellInfo
+    chamber: str = "espec",
+) -> tuple[int, Any, Any, list[str]]:
+    """Run `protocol` on the preset's cell behind a simulated EmStat4, through the driver,
+    with a simulated chamber and press when its steps set temperature or pressure.
+
+    Also returns what the slot's real instruments could not do (a spectrum above the
+    EmStat4's frequency range): the simulation runs it, and says so, so that a paper's
+    procedure can be tried as published and then with `--param` on what the lab has."""
+    from scheduler.binding import CellInfo, bind
     from scheduler.session import run_protocol
-    from scheduler.sim.bench import simulated_emstat4
+    from scheduler.sim.bench import (
+        CHAMBERS,
+        roles_needed,
+        simulated_emstat4,
+        simulated_slot,
+        slot_problems,
+    )
     from scheduler.sim.papers import cell_extra
+    from simulators.cell import load_preset
     from storage import AsyncStore
 
+    if chamber not in CHAMBERS:
+        raise SchedulerError(f"--chamber must be {' or '.join(CHAMBERS)}, not {chamber!r}")
     db = AsyncStore.of(db)
-    async with simulated_emstat4(
-        preset, overrides=cell_overrides, time_scale=time_scale, transport=transport
-    ) as channel:
+    params = load_preset(preset)
+    params = params.with_overrides(cell_overrides) if cell_overrides else params
+    cell = CellInfo.from_preset(params, f"sim {params.name}")
+    plan = bind(protocol, cell, parameters or None).plan
+    needed = roles_needed(plan)
+    beyond = slot_problems(plan, needed, params.area_cm2 * 100.0, chamber)
+    await db.add_cell(cell.name, extra=cell_extra(params))
+    metadata = {"preset": preset, "cell_overrides": cell_overrides, "time_scale": time_scale}
+    async with contextlib.AsyncExitStack() as stack:
+        if needed:
+            pace = time_scale if math.isfinite(time_scale) else ENVIRONMENT_TIME_SCALE
+            slot = await stack.enter_async_context(
+                simulated_slot(
+                    preset,
+                    overrides=cell_overrides or None,
+                    time_scale=pace,
+                    chamber="chamber" in needed,
+                    press="rig" in needed,
+                    chamber_kind=chamber,
+                    transport=transport,
+                )
+            )
+            driver, simulator, environment = slot.driver, slot.emstat, slot.environment
+            metadata |= {"time_scale": pace, "chamber": chamber if "chamber" in needed else None}
+        else:
+            channel = await stack.enter_async_context(
+                simulated_emstat4(
+                    preset, overrides=cell_overrides, time_scale=time_scale, transport=transport
+                )
+            )
+            driver, simulator, environment = channel.driver, channel.simulator, None
         for spec in faults:
-            channel.simulator.inject(spec.kind, after=spec.after, code=spec.code)
-        params = channel.params
-        cell = CellInfo.from_preset(params, f"sim {params.name}")
-        await db.add_cell(cell.name, extra=cell_extra(params))
+            simulator.inject(spec.kind, after=spec.after, code=spec.code)
         run_id, result = await run_protocol(
             db,
             protocol,
             cell,
-            channel.driver,
+            driver,
             slot="sim-1",
             overrides=parameters or None,
-            metadata={"preset": preset, "cell_overrides": cell_overrides, "time_scale": time_scale},
+            environment=environment,
+            metadata=metadata,
         )
-        return run_id, result, cell
+        return run_id, result, cell, beyond
 
 
 def _results(store: Any, run_id: int, result: Any, report: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from drivers.potentiostats.emstat4 import EmStat4
-from drivers.potentiostats.emstat4.scripts import MAX_CURRENT_A, VOLTAGE_RANGE_V
+from drivers.potentiostats.emstat4.scripts import MAX_CURRENT_A, TECHNIQUES, VOLTAGE_RANGE_V
 from scheduler.kinds.base import (
     Capabilities,
     EndpointSettings,
@@ -18,8 +18,12 @@ from scheduler.kinds.base import (
 )
 from scheduler.kinds.potentiostat import potentiostat_kind
 
-# PalmSens EmStat4 LR/HR datasheet: EIS from 10 µHz to 200 kHz (reference/instruments.md gives
-# the current ranges, 1 nA to 100 mA on the HR, but no frequency range).
+# EIS from 10 µHz to 200 kHz, the range PalmSens states for the EmStat4 LR/HR. Unverified here:
+# no PalmSens specification sheet was among the public references searched (the MethodSCRIPT
+# manuals, PalmSens/MethodSCRIPT_Examples, the PalmSens SDK pages); the vendor's own EIS example
+# scripts for the EmStat4 stay within it (MSLoopExample012-EIS.mscr: 100 kHz to 100 Hz).
+# reference/instruments.md gives the current ranges (1 nA to 100 mA on the HR) but no
+# frequency range. Whatever its exact top, it is far below the MHz some papers measured to.
 EIS_FREQUENCY_HZ = (1e-5, 2e5)
 
 
@@ -42,7 +46,7 @@ KIND = potentiostat_kind(
     "PalmSens EmStat4",
     EmStat4Config,
     Capabilities(
-        techniques=frozenset({"rest", "cc", "cv", "eis", "geis", "pulse_train", "sweep"}),
+        techniques=TECHNIQUES,
         on_device_limits=True,
         can_reattach=True,
         runs="step",

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from drivers.potentiostats.keithley2450 import Keithley2450
-from drivers.potentiostats.keithley2450.driver import MAX_CURRENT_A, VOLTAGE_RANGE_V
+from drivers.potentiostats.keithley2450.driver import MAX_CURRENT_A, TECHNIQUES, VOLTAGE_RANGE_V
 from scheduler.endpoints import check_visa_resource, tcp_address
 from scheduler.kinds.base import (
     Capabilities,
@@ -57,7 +57,7 @@ KIND = potentiostat_kind(
     "Keithley 2450",
     Keithley2450Config,
     Capabilities(
-        techniques=frozenset({"rest", "cc", "pulse_train"}),
+        techniques=TECHNIQUES,
         on_device_limits=False,
         can_reattach=False,
         runs="host",

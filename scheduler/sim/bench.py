@@ -19,6 +19,7 @@ from typing import Any
 from drivers.potentiostat import Potentiostat
 from scheduler import kinds
 from scheduler.endpoints import tcp_address, with_port
+from scheduler.errors import SchedulerError
 from scheduler.instruments import open_instrument
 from scheduler.kinds import InstrumentKind, Role, SimContext
 from simulators.cell import load_preset, make_cell
@@ -28,8 +29,8 @@ from simulators.press import PressParams
 FREE_ENDPOINT = "tcp://127.0.0.1:0"  # every endpoint starts here: a free local port
 _PRESS = PressParams()  # the simulated press as its plant models it by default
 
-# The kind that fills each role of a simulated slot, and its bench-file settings beyond the
-# endpoints.
+# The kind that fills each role of a simulated slot by default, and its bench-file settings
+# beyond the endpoints.
 SLOT: dict[Role, tuple[str, dict[str, Any]]] = {
     "potentiostat": ("emstat4", {}),
     "chamber": ("espec", {}),
@@ -38,6 +39,55 @@ SLOT: dict[Role, tuple[str, dict[str, Any]]] = {
         {"piston_area_mm2": _PRESS.piston_area_mm2, "friction_N": _PRESS.friction_N},
     ),
 }
+# The chambers a simulated slot can have (`sim run --chamber`): the name -> its kind.
+CHAMBERS = {"espec": "espec", "watlow": "watlow-f4t"}
+SLOT_NAME = "sim-1"
+
+
+def roles_needed(plan: Any) -> list[Role]:
+    """The environment instruments a bound plan's steps use: "chamber" for a temperature
+    step, "rig" for a stack-pressure step (the runner refuses those steps without one)."""
+    from protocols import steps as P
+
+    needed: list[Role] = []
+    if any(isinstance(step, P.SetTemperature) for step in plan.steps):
+        needed.append("chamber")
+    if any(isinstance(step, P.SetPressure) for step in plan.steps):
+        needed.append("rig")
+    return needed
+
+
+def slot_problems(
+    plan: Any, needed: list[Role], cell_area_mm2: float, chamber_kind: str = "espec"
+) -> list[str]:
+    """Why a bound plan cannot run on the simulated slot `sim run` would build for it
+    (its potentiostat, and the chamber and press it needs), by the same submission checks
+    a real bench's slot gets (`scheduler.checks`): an instrument's documented ranges hold
+    in simulation too."""
+    import tomli_w
+
+    from scheduler.bench import Bench
+    from scheduler.checks import fit_problems
+
+    names: dict[Role, str] = {"potentiostat": "pstat", "chamber": "chamber", "rig": "press"}
+    planned = _plan_roles(["potentiostat", *needed], chamber_kind)
+    instruments = {
+        names[role]: config.model_dump(mode="json", exclude_none=True)
+        for role, (_, config) in planned.items()
+    }
+    slot: dict[str, Any] = {
+        "name": SLOT_NAME,
+        "potentiostat": "pstat",
+        "cell_area_mm2": cell_area_mm2,
+    }
+    slot |= {
+        key: names[role] for role, key in (("chamber", "chamber"), ("rig", "rig")) if role in needed
+    }
+    text = tomli_w.dumps(
+        {"bench": {"name": "sim-run"}, "instruments": instruments, "slots": [slot]}
+    )
+    bench = Bench.from_text(text, source="the simulated slot", free_ports=True)
+    return fit_problems(plan, bench, SLOT_NAME)
 
 
 @dataclass
@@ -85,11 +135,26 @@ def kind_for(role: Role) -> InstrumentKind:
     return kinds.get(SLOT[role][0])
 
 
-def _configure(role: Role) -> tuple[InstrumentKind, Any]:
-    """The role's kind and its config, every endpoint on a free port still to be bound."""
-    kind = kind_for(role)
-    raw = {"kind": kind.kind, **dict.fromkeys(kind.endpoints, FREE_ENDPOINT), **SLOT[role][1]}
+def _configure(role: Role, kind_name: str | None = None) -> tuple[InstrumentKind, Any]:
+    """The role's kind (`kind_name`, or the SLOT default with its settings) and its config,
+    every endpoint on a free port still to be bound."""
+    if kind_name is None or kind_name == SLOT[role][0]:
+        kind, settings = kind_for(role), SLOT[role][1]
+    else:
+        kind, settings = kinds.get(kind_name), {}
+    raw = {"kind": kind.kind, **dict.fromkeys(kind.endpoints, FREE_ENDPOINT), **settings}
     return kind, kind.config.model_validate(raw, context={"free_ports": True})
+
+
+def _plan_roles(roles: list[Role], chamber_kind: str) -> dict[Role, tuple[InstrumentKind, Any]]:
+    """Each role's kind and config, the chamber of `chamber_kind` (a key of CHAMBERS)."""
+    if chamber_kind not in CHAMBERS:
+        raise SchedulerError(
+            f"chamber {chamber_kind!r} is not one a simulated slot has; choose "
+            f"{' or '.join(CHAMBERS)}"
+        )
+    chosen: dict[Role, str] = {"chamber": CHAMBERS[chamber_kind]}
+    return {role: _configure(role, chosen.get(role)) for role in roles}
 
 
 def _quietly(close: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
@@ -169,12 +234,15 @@ async def simulated_slot(
     start_degC: float = 25.0,
     seed: int | None = 1,
     poll_s: float = 60.0,
+    chamber_kind: str = "espec",
+    transport: str = "tcp",
 ) -> AsyncIterator[SimulatedSlot]:
     """Start every simulator a slot needs, wired to one cell, and yield connected drivers.
 
-    The chamber sets the cell's temperature through its thermal lag; the press sets its
-    stack pressure. All share one SimClock, which must run at a finite time scale for the
-    plants to evolve.
+    The chamber (of `chamber_kind`, a key of CHAMBERS) sets the cell's temperature through
+    its thermal lag; the press sets its stack pressure. All share one SimClock, which must
+    run at a finite time scale for the plants to evolve. `transport` is how the
+    potentiostat's driver reaches its simulator (tcp or pty).
     """
     from scheduler.environment import Environment, EnvironmentSettings
     from simulators.bench import SimulatedBench
@@ -187,7 +255,7 @@ async def simulated_slot(
         roles.append("chamber")
     if press:
         roles.append("rig")
-    planned = {role: _configure(role) for role in roles}
+    planned = _plan_roles(roles, chamber_kind)
     contexts = {
         role: SimContext(role, index, clock, start_degC=start_degC, seed=seed)
         for index, role in enumerate(roles, start=1)
@@ -210,7 +278,8 @@ async def simulated_slot(
                 plant=plants.get(role),
                 sync=bench.sync if role in plants else None,
             )
-            served[role] = await _serve(stack, kind, config, context)
+            link = transport if role == "potentiostat" else "tcp"
+            served[role] = await _serve(stack, kind, config, context, link)
         environment = Environment(
             served["chamber"].driver if "chamber" in served else None,
             served["rig"].driver if "rig" in served else None,

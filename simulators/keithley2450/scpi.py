@@ -43,6 +43,7 @@ class Node:
     long: str
     optional: bool
     suffix: bool  # accepts a numeric suffix (only 1 on a single-channel instrument)
+    fixed: int = 0  # a node written with its suffix (`USER3`): only that one (1 may be left out)
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,15 @@ class Pattern:
     @classmethod
     def parse(cls, text: str) -> Pattern:
         nodes: list[Node] = []
-        for raw in re.findall(r"\[:?[A-Za-z#]+\]|:?[A-Za-z#]+", text):
+        for raw in re.findall(r"\[:?[A-Za-z]+\d*#?\]|:?[A-Za-z]+\d*#?", text):
             optional = raw.startswith("[")
             word = raw.strip("[]").lstrip(":")
             suffix = word.endswith("#")
             word = word.rstrip("#")
+            digits = word[len(word.rstrip("0123456789")) :]
+            word = word.rstrip("0123456789")
             short = "".join(ch for ch in word if ch.isupper())
-            nodes.append(Node(short, word.upper(), optional, suffix))
+            nodes.append(Node(short, word.upper(), optional, suffix, int(digits or 0)))
         return cls(text, tuple(nodes))
 
     def match(self, tokens: list[str]) -> bool:
@@ -79,6 +82,8 @@ def _token_matches(node: Node, token: str) -> bool:
     word, digits = m.groups()
     if word not in (node.short, node.long):
         return False
+    if node.fixed:
+        return int(digits or 1) == node.fixed
     if digits:
         if not node.suffix:
             return False
@@ -171,7 +176,7 @@ def split_params(text: str) -> tuple[Param, ...]:
     return tuple(params)
 
 
-_HEADER = re.compile(r"^(\*[A-Za-z]+|:?[A-Za-z][A-Za-z0-9]*(?::[A-Za-z][A-Za-z0-9]*)*)(\?)?")
+_HEADER = re.compile(r"^(:?\*[A-Za-z]+|:?[A-Za-z][A-Za-z0-9]*(?::[A-Za-z][A-Za-z0-9]*)*)(\?)?")
 
 
 def parse_unit(text: str, path: tuple[str, ...]) -> tuple[Unit, tuple[str, ...]]:
@@ -181,8 +186,8 @@ def parse_unit(text: str, path: tuple[str, ...]) -> tuple[Unit, tuple[str, ...]]
         raise ScpiError(SYNTAX_ERROR, text)
     header, query = m.group(1), bool(m.group(2))
     params = split_params(text[m.end() :])
-    if header.startswith("*"):
-        return Unit(header.upper(), (), query, params, text), path
+    if header.lstrip(":").startswith("*"):  # `:*CLS` is *CLS: common commands have no path
+        return Unit(header.lstrip(":").upper(), (), query, params, text), path
     typed = tuple(part.upper() for part in header.lstrip(":").split(":"))
     tokens = typed if header.startswith(":") else path + typed
     return Unit("", tokens, query, params, text), tokens[:-1]

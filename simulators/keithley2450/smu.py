@@ -13,6 +13,10 @@ overshoot and ring. (Solving the cell's instantaneous voltage for the current
 instead would chatter: the overpotentials relax within a sub-step, so the resistance the
 cell shows after a sub-step is many times its ohmic resistance.)
 
+Measuring resistance, the reading is V/I of the present source and voltmeter; with offset
+compensation on, the instrument also measures with the source at zero and reports
+(V_on - V_off)/I, which takes a cell's open-circuit voltage out of the reading.
+
 Output off in HIMP opens the output relay (no current; the voltmeter floats near 0 V); the
 other off-states are modelled as a 0 A source with the relay closed, so the voltmeter still
 sees the cell. With remote sense off, the voltmeter also sees the drop across the leads.
@@ -34,6 +38,7 @@ LEAD_OHM = 0.5  # two test leads in series, seen only in 2-wire sensing
 FREE_SUBSTEP_S = 10.0  # the cell is stepped at least this often, to catch a limit crossing
 HOLD_SUBSTEP_S = 1.0  # and this often while the SMU holds a voltage
 MAX_SUBSTEPS = {False: 5000, True: 200}  # per advance, so a long gap stays cheap
+OPEN_OHMS = 9.9e37  # no current flows: the reading overflows
 STIFF_FACTOR = 20.0  # first resistance guess: this many times the ohmic slope
 
 
@@ -66,7 +71,7 @@ class SMU:
         self.vlim_V = 21.0
         self.ilim_A = 105e-6
         self.remote_sense = False
-        self.nplc = 1.0
+        self.offset_compensated = False
         self.readback = True
         self.tripped = False
         self._hold: _Hold | None = None
@@ -177,8 +182,9 @@ class SMU:
         hold.current_A = min(hold.bound_A, max(-hold.bound_A, wanted))
 
     # --- measurement -------------------------------------------------------------------------
-    def measure(self) -> tuple[float, float, bool]:
-        """(source readback, sense reading, in limit) at this instant."""
+    def measure(self, noise_scale: float = 1.0) -> tuple[float, float, bool]:
+        """(source readback, sense reading, in limit) at this instant; `noise_scale` scales
+        the voltmeter's noise (an averaging filter of n readings: 1/sqrt(n))."""
         if self.output and self.source_function == "CURR" and self._hold is None:
             self._check_limit()
         amps, volts = self._present()
@@ -188,12 +194,22 @@ class SMU:
             volts = 0.0
         elif not self.remote_sense:
             volts += amps * LEAD_OHM
-        volts += noise * float(self._rng.standard_normal())
+        volts += noise * noise_scale * float(self._rng.standard_normal())
         if self.source_function == "CURR":
             source = amps if self.readback else self.current_level_A
         else:
             source = volts if self.readback else self.voltage_level_V
-        reading = volts if self.sense_function == "VOLT" else amps
+        if self.sense_function == "RES":
+            reading = self._ohms(amps, volts, relay_open)
+        else:
+            reading = volts if self.sense_function == "VOLT" else amps
         limited = self._limited()
         self.tripped = self.tripped or limited
         return source, reading, limited
+
+    def _ohms(self, amps: float, volts: float, relay_open: bool) -> float:
+        if relay_open or amps == 0.0:
+            return OPEN_OHMS
+        if self.offset_compensated:
+            volts -= self.cell.voltage(0.0)
+        return volts / amps

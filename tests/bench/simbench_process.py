@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,7 +19,11 @@ TEST_TIME_SCALE = 1000.0
 
 
 def cellbench(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CELLBENCH, *args], capture_output=True, text=True, timeout=timeout)
+    """The CLI in a child process, on a wide terminal so that messages are not wrapped."""
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [*CELLBENCH, *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def port_zero(text: str, time_scale: float | None = None) -> str:

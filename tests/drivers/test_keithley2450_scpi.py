@@ -78,7 +78,10 @@ async def test_identity_language_and_empty_error_queue(wire) -> None:
 )
 async def test_malformed_scpi_gets_the_right_error_number(wire, message, code) -> None:
     _, t = wire
-    await t.write(message)
+    if "?" in message:  # a query that fails is still answered, so the client never waits
+        assert await t.query(message) == ""
+    else:
+        await t.write(message)
     assert await next_error(t) == code
     assert await next_error(t) == 0  # exactly one error per bad command
 
@@ -166,7 +169,7 @@ async def test_voltage_limit_trips_and_the_current_falls(wire) -> None:
 
 async def test_output_off_in_himp_opens_the_relay(wire) -> None:
     sim, t = wire
-    await t.write(':SENS:FUNC "VOLT";:OUTP:CURR:SMOD HIMP;:OUTP OFF')
+    await t.write(':SOUR:FUNC CURR;:SENS:FUNC "VOLT";:OUTP:CURR:SMOD HIMP;:OUTP OFF')
     assert abs(float(await t.query(":READ?"))) < 0.01  # nothing connected to the voltmeter
     assert await t.query(":OUTP:CURR:SMOD?") == "HIMP"
     await t.write(":OUTP:CURR:SMOD NORM")
@@ -266,3 +269,27 @@ async def test_a_bad_resource_string_is_one_clear_sentence() -> None:
     with pytest.raises(InstrumentConnectionError, match="cannot connect to 2450 at TCPIP::127"):
         await nobody.open()
     await nobody.shutdown()
+
+
+async def test_a_fixed_range_below_the_reading_overflows_and_autorange_follows(wire) -> None:
+    sim, t = wire
+    await t.write(':SENS:FUNC "VOLT";:SENS:VOLT:RANG 0.15')
+    assert float(await t.query(":SENS:VOLT:RANG?")) == 0.2  # the 200 mV range holds 150 mV
+    assert await t.query(":SENS:VOLT:RANG:AUTO?") == "0"  # a range switches autorange off
+    assert float(await t.query(":READ?")) == 9.9e37  # the cell's ~3.9 V overflows it
+    await t.write(":SENS:VOLT:RANG:AUTO ON")
+    assert float(await t.query(":READ?")) == pytest.approx(sim.cell.ocv(), abs=0.05)
+    assert float(await t.query(":SENS:VOLT:RANG?")) == 20.0
+    assert await next_error(t) == 0
+
+
+async def test_errors_set_their_class_bit_in_the_standard_event_register(wire) -> None:
+    _, t = wire
+    await t.write(":NOPE")  # a command error
+    await t.write(":SOUR:CURR 9")  # an execution error
+    await t.write("*ESE 48")
+    assert await t.query("*STB?") == str(4 | 32)  # error queue and event summary
+    assert await t.query("*ESR?") == str(32 | 16)
+    assert await t.query("*ESR?") == "0"  # reading it clears it
+    await t.write("*CLS")
+    assert await t.query("*STB?") == "0"

@@ -55,6 +55,7 @@ from drivers.potentiostats.emstat4.scripts import (
     END_TYPE,
     INDEX_TYPE,
     MAX_CURRENT_A,
+    TECHNIQUES,
     VOLTAGE_RANGE_V,
     build_script,
 )
@@ -170,7 +171,7 @@ class EmStat4(AsyncContext):
 
     async def capabilities(self) -> Capabilities:
         return Capabilities(
-            techniques=frozenset({"rest", "cc", "cv", "eis", "geis", "pulse_train", "sweep"}),
+            techniques=TECHNIQUES,
             max_abs_current_A=MAX_CURRENT_A,
             voltage_range_V=VOLTAGE_RANGE_V,
             on_device_limits=True,

@@ -21,6 +21,8 @@ from drivers.potentiostat import StepCommand, StepLimit
 CURRENT_RANGES_A = [1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 MAX_CURRENT_A = CURRENT_RANGES_A[-1]
 VOLTAGE_RANGE_V = (-10.0, 10.0)  # the potentials a step may apply
+# The step techniques this driver turns into MethodSCRIPT.
+TECHNIQUES = frozenset({"rest", "cc", "cv", "eis", "geis", "pulse_train", "sweep"})
 MODE_POTENTIOSTATIC = 2
 MODE_GALVANOSTATIC = 6
 END_TYPE = "ja"  # the end-code variable r in the closing package

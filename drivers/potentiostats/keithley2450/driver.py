@@ -65,6 +65,8 @@ log = logging.getLogger(__name__)
 
 MAX_CURRENT_A = 1.05
 VOLTAGE_RANGE_V = (-200.0, 200.0)
+# The step techniques the host-side loop runs (a DC SourceMeter: no EIS, no sweeps).
+TECHNIQUES = frozenset({"rest", "cc", "pulse_train"})
 READ_QUERY = ':READ? "defbuffer1", SOUR, READ, REL'
 MODELS = ("2450", "2460", "2461")
 OPEN_CURRENT_FRACTION = 0.05
@@ -174,7 +176,7 @@ class Keithley2450(AsyncContext):
 
     async def capabilities(self) -> Capabilities:
         return Capabilities(
-            techniques=frozenset({"rest", "cc", "pulse_train"}),
+            techniques=TECHNIQUES,
             max_abs_current_A=MAX_CURRENT_A,
             voltage_range_V=VOLTAGE_RANGE_V,
             on_device_limits=False,

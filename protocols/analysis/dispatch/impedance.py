@@ -124,7 +124,10 @@ def run_arrhenius_rct(ctx: RunContext) -> Outcome:
     return _arrhenius_outcome("arrhenius_rct", temps, values, "rct", repeats)
 
 
-def _electrolyte_geometry(ctx: RunContext) -> tuple[float | None, float | None, str]:
+def electrolyte_geometry(ctx: RunContext) -> tuple[float | None, float | None, str]:
+    """(thickness in cm, area in cm², how they were found) of the electrolyte σ = L/(R·A)
+    is reckoned for: the cell's electrolyte_thickness_um, else the protocol metadata's
+    thickness_um; its electrolyte_area_cm2, else its area_cm2."""
     thickness_um = ctx.number("electrolyte_thickness_um") or (
         float((ctx.meta.get("metadata") or {}).get("thickness_um") or 0) or None
     )
@@ -140,7 +143,7 @@ def run_conductivity(ctx: RunContext) -> Outcome:
         return ctx.cache["sigma"]
     outcome = Outcome("conductivity")
     eis = run_eis(ctx)
-    length, area, where = _electrolyte_geometry(ctx)
+    length, area, where = electrolyte_geometry(ctx)
     if not eis.ok:
         outcome.skipped = eis.skipped
     elif length is None or area is None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from protocols.analysis.dispatch.context import RunContext, subset
-from protocols.analysis.dispatch.impedance import run_eis
+from protocols.analysis.dispatch.impedance import electrolyte_geometry, run_eis
 from protocols.analysis.dispatch.outcome import Outcome
 from protocols.analysis.techniques import (
     bruce_vincent,
@@ -33,20 +33,23 @@ def _holds(ctx: RunContext) -> list[tuple[Mapping[str, Any], dict[str, np.ndarra
 def run_dc_polarisation(ctx: RunContext) -> Outcome:
     outcome = Outcome("dc_polarisation")
     holds = _holds(ctx)
-    length = ctx.number("thickness_um")
-    area = ctx.number("area_cm2")
+    length_cm, area, _ = electrolyte_geometry(ctx)
     if not holds:
         outcome.skipped = "the run has no potentiostatic holds."
         return outcome
-    if not (length and area):
-        outcome.skipped = "the cell has no thickness_um and area_cm2 for σ = L/(R·A)."
+    if not (length_cm and area):
+        outcome.skipped = (
+            "no electrolyte thickness and area for σ = L/(R·A): record electrolyte_thickness_um "
+            "and electrolyte_area_cm2 (or area_cm2) with the cell, or thickness_um in the "
+            "protocol metadata."
+        )
         return outcome
     steps_v, currents = [], []
     for _, data in holds:
         steady = steady_state_current(data["test_time_s"], data["current_A"])
         steps_v.append(float(np.median(data["voltage_V"])))
         currents.append(steady.current_A)
-    result = dc_polarisation(steps_v, currents, thickness_cm=length * 1e-4, area_cm2=area)
+    result = dc_polarisation(steps_v, currents, thickness_cm=length_cm, area_cm2=area)
     outcome.result = result
     outcome.summary = {
         "resistance_ohm": result.resistance_ohm,
