@@ -181,11 +181,11 @@ def _electrical(writer: _Writer, step: P.Step, record: P.Record | None) -> None:
             writer.problem("rest", f"{_name(step)} is a rest without a duration")
         writer.add(REST, step.index, main, record=record)
     elif isinstance(step, P.ConstantCurrent):
-        charging = step.current_A > 0
+        charging = _charging(step)
         main = {"Curr": abs(step.current_A) * MA, **_ends(writer, step, charging, False)}
         writer.add(CC_CHARGE if charging else CC_DISCHARGE, step.index, main, record=record)
     elif isinstance(step, P.ConstantCurrentConstantVoltage):
-        charging = step.current_A > 0
+        charging = _charging(step)
         main = {"Curr": abs(step.current_A) * MA, "Volt": step.voltage_V * TENTH_MV}
         main.update(_ends(writer, step, charging, True))
         writer.add(CCCV_CHARGE if charging else CCCV_DISCHARGE, step.index, main, record=record)
@@ -198,6 +198,14 @@ def _electrical(writer: _Writer, step: P.Step, record: P.Record | None) -> None:
         writer.add(CCCV_CHARGE if charging else CCCV_DISCHARGE, step.index, main, record=record)
     elif isinstance(step, P.PulseTrain):
         _pulses(writer, step, record)
+
+
+def _charging(step: Any) -> bool:
+    """A CC step charges when its current is positive (its C-rate's sign before binding)."""
+    current = step.current_A
+    if current != current and step.c_rate is not None:  # NaN: not bound to a cell yet
+        return step.c_rate > 0
+    return current > 0
 
 
 def _last_voltage(plan: Plan, index: int) -> float:
@@ -303,9 +311,11 @@ def _protect(plan: Plan, hard: Any) -> tuple[ET.Element, tuple[str, ...]]:
     return protect, tuple(guards)
 
 
-def _writer(plan: Plan, indices: frozenset[int] | None = None) -> _Writer:
+def _writer(plan: Plan, indices: frozenset[int] | None = None, *, to_write: bool = True) -> _Writer:
+    """The step file's writer, with what it found wrong; `to_write=False` checks a plan not
+    yet bound to a cell (its currents unknown) for what the cycler cannot run at all."""
     writer = _Writer(plan, plan.basis.one_c_A if plan.basis else None, indices)
-    if plan.needs_cell:
+    if plan.needs_cell and to_write:
         writer.problem(
             "basis",
             "a Neware step file states currents in mA, so the protocol needs a cell with a "
@@ -333,7 +343,8 @@ def schedule_problems(plan: Plan) -> list[str]:
     found: dict[str, str] = {}
     for segment in segments(plan):
         if segment.on_cycler:
-            for kind, text in _writer(plan, frozenset(segment.indices)).problems.items():
+            checked = _writer(plan, frozenset(segment.indices), to_write=False)
+            for kind, text in checked.problems.items():
                 found.setdefault(kind, text)
     return list(found.values())
 

@@ -107,7 +107,8 @@ class ScheduleRunner:
         self.environment = environment
         self.state = RunState()
         self.extra_safety: list[p.Safety] = []
-        self.progress_every_s: float | None = None
+        self.progress_every_s: float | None = None  # wall seconds between "sample" progress
+        self._progressed_at = -math.inf
         self.detached = False
         self.barcode = f"cellbench-run-{run_id}"
         self._interrupt: tuple[str, str] | None = None
@@ -503,7 +504,12 @@ class ScheduleRunner:
         )
         for key, value in values.items():
             self._rows.setdefault(key, []).append(value)
-        if state.record_index % 256 == 0:
+        now = time.monotonic()
+        if self.progress_every_s is None:
+            if state.record_index % 256 == 0:
+                self.progress("sample", state)
+        elif now - self._progressed_at >= self.progress_every_s:  # live values at a cadence
+            self._progressed_at = now
             self.progress("sample", state)
 
     def _check(self, record: Record, temperature: float) -> None:

@@ -44,3 +44,15 @@ def test_export_refuses_in_one_sentence(cli, tmp_path):
     )
     assert eis.code == 1 and "EIS cannot run on a Neware BTS channel" in eis.err
     assert "Traceback" not in eis.err and len(eis.err.strip().splitlines()) <= 2
+
+
+def test_check_against_the_example_bench_names_the_cycler_channels_that_fit(cli):
+    bench = str(LIB.parents[1] / "examples" / "sim-bench.toml")
+    cycling = cli(
+        "protocol", "check", str(LIB / "gao2025" / "cycling-0.5C.yaml"), "--bench", bench, "--json"
+    )
+    assert cycling.code == 0, cycling.err
+    assert {"N1", "N2"} <= set(json.loads(cycling.out)["fits"])
+    gitt = cli("protocol", "check", str(LIB / "gao2025" / "gitt.yaml"), "--bench", bench, "--json")
+    assert gitt.code == 0, gitt.err
+    assert not {"N1", "N2"} & set(json.loads(gitt.out)["fits"])  # its pulses end on dV/dt
