@@ -80,6 +80,7 @@ class NewareSchedule:
     xml: str
     steps: dict[int, int]  # step id in the file -> plan step index
     host_guards: tuple[str, ...] = ()
+    passes: dict[int, int] = field(default_factory=dict)  # plan index -> its own inner cycles
 
 
 @dataclass
@@ -89,6 +90,7 @@ class _Writer:
     indices: frozenset[int] | None = None  # the plan steps of this step file (None: all)
     elements: list[ET.Element] = field(default_factory=list)
     steps: dict[int, int] = field(default_factory=dict)
+    passes: dict[int, int] = field(default_factory=dict)  # a pulse train's pulses
     problems: dict[str, str] = field(default_factory=dict)  # kind -> first sentence
 
     @property
@@ -232,6 +234,7 @@ def _pulses(writer: _Writer, step: P.PulseTrain, record: P.Record | None) -> Non
     writer.add(REST, step.index, {"Time": step.relax_s * MS}, record=record)
     if step.n_pulses > 1:
         writer.add(CYCLE, None, {}, other={"Start_Step": first, "Cycle_Count": step.n_pulses})
+        writer.passes[step.index] = step.n_pulses
 
 
 def _steps(writer: _Writer) -> None:
@@ -382,4 +385,4 @@ def neware_schedule(
     info.extend(writer.elements)
     ET.indent(root)
     xml = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
-    return NewareSchedule(xml + "\n", dict(writer.steps), guards)
+    return NewareSchedule(xml + "\n", dict(writer.steps), guards, dict(writer.passes))

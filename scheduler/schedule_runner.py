@@ -64,6 +64,7 @@ class _Tally:
     cap_Ah: float = 0.0
     eng_Wh: float = 0.0
     charge_Ah: float = 0.0  # |charge| of the plan step so far (its step-capacity safety)
+    passes: int = 1  # passes through the plan step's first cycler step (a pulse train's pulses)
     step_started_s: float = 0.0  # test time at which the plan step began
 
 
@@ -199,6 +200,8 @@ class ScheduleRunner:
                 continue  # only cycle advances: nothing for the cycler to run
             if first is None or k != start:
                 first = await self._start(k)
+            elif resume is not None:
+                await self._restore_passes(resume.step_samples)
             await self._follow(first, result)
             if result.status != RunStatus.COMPLETED:
                 return
@@ -291,6 +294,22 @@ class ScheduleRunner:
         )
         return j, last + 1
 
+    async def _restore_passes(self, step_samples: int | None) -> None:
+        """After a restart inside a pulse train: how many of its pulses had begun (from the
+        cycler's step layer, counted over the records the plan step had stored)."""
+        assert self._schedule is not None
+        step = self.state.step
+        if step is None or self._schedule.passes.get(step.index, 1) <= 1:
+            return
+        first_id = min(k for k, v in self._schedule.steps.items() if v == step.index)
+        last = self.state.record_index - self._offset
+        since = last - (step_samples or 0) + 1
+        layers = await self.channel.layers()
+        begun = sum(
+            1 for layer in layers if layer.step == first_id and since <= layer.first <= last
+        )
+        self._tally.passes = max(1, begun)
+
     async def _saved_offset(self) -> int | None:
         """The record offset the last journaled step noted for its segment."""
         steps = await self.db.steps(self.run_id)
@@ -370,13 +389,17 @@ class ScheduleRunner:
             return True
         assert self._schedule is not None
         index = self._schedule.steps.get(record.step)
-        current = self._sequencer.current
-        if index != current:
+        if index is None or index != self._sequencer.current:
             return True
         moved = (record.step, record.cycle) != (t.neware_step, t.neware_cycle)
         restarted = record.step == t.neware_step and record.step_s < t.step_s - 1e-6
         first_of_step = min(k for k, v in self._schedule.steps.items() if v == index)
-        return (moved or restarted) and record.step == first_of_step
+        if not ((moved or restarted) and record.step == first_of_step):
+            return False
+        if t.passes < self._schedule.passes.get(index, 1):  # a pulse train's next pulse
+            t.passes += 1
+            return False
+        return True
 
     async def _enter(self, record: Record) -> None:
         """The cycler moved on to the plan step `record` belongs to: follow the sequencer."""

@@ -363,3 +363,36 @@ async def test_a_chamber_soak_splits_the_schedule_into_segments(tmp_path) -> Non
     # physics: the warmer cell gives more of its capacity at 1C
     assert [r.cycle for r in rows] == [1, 2]
     assert rows[1].discharge_mAh_g > rows[0].discharge_mAh_g
+
+
+PULSES = """
+name: three-pulses
+c_rate_basis: 200 mA/g
+record: {dt: 10 s}
+safety: {voltage_min: 2.8 V, voltage_max: 4.4 V, abs_current_max: 1C}
+steps:
+  - cc: {rate: 0.5C, direction: charge, until: ["voltage >= 3.8 V"]}
+  - pulse_train: {rate: 0.5C, direction: charge, pulse: 10 min, relax: 30 min, n_pulses: 3}
+  - rest: {duration: 10 min}
+"""
+
+
+async def test_a_pulse_train_is_one_plan_step_of_three_pulses(cyclers) -> None:
+    _, bench, store = cyclers
+    job = queue.submit(
+        store, bench, protocol_path_or_text=PULSES, cell_name="c1", slot="N1", by="t"
+    )
+    await _until_done(store, [job])
+    assert store.get_job(job).state == JobState.COMPLETED, store.get_job(job).message
+    run = store.latest_run_for_job(job)
+    steps = store.steps(run.id)
+    assert [s.kind for s in steps] == ["ConstantCurrent", "PulseTrain", "Rest"]
+    samples = store.read_samples(run.id)
+    train = samples["step_index"] == 1
+    one_c_A = MASS_G * 200.0 / 1000.0
+    before = samples["charge_capacity_Ah"][samples["step_index"] == 0][-1]
+    charged = samples["charge_capacity_Ah"][train][-1] - before
+    on = samples["current_A"][train] > 0
+    assert np.count_nonzero(np.diff(on.astype(int)) == 1) == 2  # three pulses: two new starts
+    assert samples["step_time_s"][train].max() == pytest.approx(3 * 2400.0, abs=1.0)
+    assert charged == pytest.approx(3 * 0.5 * one_c_A * 600.0 / 3600.0, rel=0.02)
