@@ -67,9 +67,14 @@ async def test_the_open_client_runs_two_cycles_and_pages_every_record(tmp_path: 
         assert status["21-1-1"]["workstatus"] == "finish"
         data = await asyncio.to_thread(api.download, "21-1-1", 0)
         steps = await asyncio.to_thread(api.get_steps, "21-1-1")
+        tests = await asyncio.to_thread(api.get_testid, ["21-1-1", "21-2-4"])
+        lit = await asyncio.to_thread(api.light, "21-1-1")
+        cleared = await asyncio.to_thread(api.clearflag, "21-1-1")
         await asyncio.to_thread(api.disconnect)
     finally:
         await sim.stop()
+    assert tests["21-1-1"]["test_id"] == 1 and tests["21-2-4"]["test_id"] == 0
+    assert lit[0]["light"] == "ok" and cleared[0]["clearflag"] == "ok"
     n = len(data["seqid"])
     assert n > 2000  # several download pages of up to 1000 records
     assert data["seqid"] == list(range(1, n + 1))
