@@ -1,5 +1,6 @@
 """Neware BTS 8 (TCP/XML API to the BTS host): a multi-channel cycler that runs whole
-schedules. Its channels are slots (`channel = N` in a slot, counted unit by unit from 1); the
+schedules. Its channels are slots (`channel = N` in a slot, counted unit by unit from 1; a
+slot's default `channel = 0` means channel 1); the
 scheduler writes each job's bound plan as a step file into `step_dir` (a folder the BTS
 host reads: on the host PC itself, or shared with it), starts the channel and downloads the
 records. One connection serves every channel of the host."""
