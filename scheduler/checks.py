@@ -163,10 +163,14 @@ def fit_problems(plan: Any, bench: Any, slot_name: str) -> list[str]:
         _voltage_problems(step, where, fit, found)
         _frequency_problems(step, where, fit, found)
         _environment_problems(step, where, fit, found)
+    for text in caps.potentiostat_kind.schedule_problems(plan):  # a cycler's step file
+        found.add(text, f"slot {slot_name}'s {fit.pstat}: {text}")
     return found.lines()
 
 
 def _technique_problems(step: P.Step, where: str, fit: _Fit, found: _Problems) -> None:
+    if fit.caps.potentiostat.runs == "schedule":
+        return  # the kind's schedule_problems name what its schedules cannot hold
     techniques = fit.caps.potentiostat.techniques
     for tech in _techniques(step):
         if tech in techniques:

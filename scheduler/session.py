@@ -30,7 +30,8 @@ async def prepare_run(
     environment: Any = None,
     job_id: int | None = None,
     instruments: list[dict[str, Any]] | None = None,
-) -> tuple[int, Runner]:
+    runner_class: Any = Runner,
+) -> tuple[int, Any]:
     """Store the bound run's provenance and return its Runner (`db`: a Store or its
     AsyncStore; either way the database is reached off the event loop)."""
     db = AsyncStore.of(db)
@@ -65,7 +66,7 @@ async def prepare_run(
         )
 
     run_id = await db.with_store(_prepare)
-    runner = Runner(
+    runner = runner_class(  # a Runner, or a ScheduleRunner for a cycler that runs schedules
         binding.plan,
         potentiostat,
         db,

@@ -97,6 +97,7 @@ EXAMPLES = {
     "keithley2450": {"endpoint": "TCPIP0::127.0.0.1::1::SOCKET"},
     "espec": {"endpoint": "tcp://127.0.0.1:1"},
     "watlow-f4t": {"endpoint": "127.0.0.1:1"},
+    "neware": {"endpoint": "tcp://127.0.0.1:1"},
     "pressure-rig": {
         "controller": "tcp://127.0.0.1:1",
         "gauge": "tcp://127.0.0.1:2",

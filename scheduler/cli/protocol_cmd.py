@@ -230,7 +230,7 @@ def show(
 @protocol_app.command("export")
 def export(
     file: Path = typer.Argument(..., help="Protocol file (YAML)."),
-    to: str = typer.Option("pybamm", "--to", help="Target: pybamm."),
+    to: str = typer.Option("pybamm", "--to", help="Target: pybamm or neware (a BTS step file)."),
     fmt: str = typer.Option(
         "python", "--format", help="python (a script), json (Experiment config) or strings."
     ),
@@ -241,14 +241,18 @@ def export(
     set_: list[str] | None = SetOption,
     as_json: bool = typer.Option(False, "--json", help="Print the export report as JSON."),
 ) -> None:
-    """Export the electrochemical part of FILE as a PyBaMM Experiment; says what was left out."""
+    """Export the electrochemical part of FILE as a PyBaMM Experiment (says what was left
+    out), or as a Neware BTS step file (refuses what the cycler cannot run)."""
     import json
 
     from protocols.export_pybamm import experiment_config, python_source, to_pybamm
+    from scheduler.cli.neware_export import VENDOR_TARGETS
 
+    if to in VENDOR_TARGETS:  # vendor step files, written whole or refused
+        return VENDOR_TARGETS[to](_bind(file, cell, set_)[1], file, output, as_json)
     if to != "pybamm":
         raise ProtocolError(
-            [Problem(str(file), "", f"unknown export target '{to}'; valid: pybamm")]
+            [Problem(str(file), "", f"unknown export target '{to}'; valid: pybamm, neware")]
         )
     if fmt not in ("python", "json", "strings"):
         raise ProtocolError(

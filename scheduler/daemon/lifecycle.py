@@ -28,6 +28,7 @@ from scheduler.errors import SchedulerError
 from scheduler.instruments import InstrumentPool, SlotHardware, bench_clock, open_slot
 from scheduler.jobs import JobParams, JobState, SlotState, job_state_after
 from scheduler.runner import ResumePoint, Runner, RunStatus
+from scheduler.schedule_runner import ScheduleRunner, runner_for
 from scheduler.session import prepare_run
 from storage import AsyncStore
 
@@ -268,7 +269,7 @@ class Daemon:
 
     async def _prepare_runner(
         self, active: ActiveJob, job: Any, hardware: SlotHardware, resume: ResumePoint | None
-    ) -> Runner:
+    ) -> Runner | ScheduleRunner:
         binding = await self.db.with_store(bind_job, job)
         progress = SlotReporter(
             active,
@@ -278,6 +279,7 @@ class Daemon:
             sample_period_s=self.sample_period_s,
         )
         environment = self._environment(active, hardware)
+        runner_class = runner_for(self.bench, active.slot)
         if resume is None:
             run_id, runner = await prepare_run(
                 self.db,
@@ -289,11 +291,12 @@ class Daemon:
                 progress=progress,
                 environment=environment,
                 job_id=job.id,
+                runner_class=runner_class,
             )
         else:
             assert active.run_id is not None
             run_id = active.run_id
-            runner = Runner(
+            runner = runner_class(
                 binding.plan,
                 hardware.potentiostat,
                 self.db,

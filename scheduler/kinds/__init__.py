@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from scheduler.errors import SchedulerError
-from scheduler.kinds import emstat4, espec, keithley2450, pressure_rig, watlow_f4t
+from scheduler.kinds import emstat4, espec, keithley2450, neware, pressure_rig, watlow_f4t
 from scheduler.kinds.base import (
     ROLES,
     Capabilities,
@@ -26,7 +26,14 @@ from scheduler.kinds.base import (
 # In this order in messages ("valid kinds: emstat4, keithley2450, espec, …").
 KINDS: dict[str, InstrumentKind] = {
     k.kind: k
-    for k in (emstat4.KIND, keithley2450.KIND, espec.KIND, watlow_f4t.KIND, pressure_rig.KIND)
+    for k in (
+        emstat4.KIND,
+        keithley2450.KIND,
+        espec.KIND,
+        watlow_f4t.KIND,
+        pressure_rig.KIND,
+        neware.KIND,
+    )
 }
 _BY_CONFIG = {k.config: k for k in KINDS.values()}
 

@@ -86,6 +86,7 @@ class SimContext:
     cell: Any = None  # a potentiostat's cell
     plant: Any = None  # a chamber's or rig's plant, made by the kind's `plant` factory
     sync: Callable[[], None] | None = None  # brings the plants it shares up to now
+    cells: Mapping[str, Any] = field(default_factory=dict)  # a cycler's cells, by slot name
 
 
 @dataclass
@@ -109,6 +110,10 @@ def _no_problems(name: str, config: Any, slots: list[Any]) -> list[str]:
     return []
 
 
+def _runs_anything(plan: Any) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class InstrumentKind:
     """One instrument kind, declared once.
@@ -117,7 +122,9 @@ class InstrumentKind:
     (`cellbench bench check`); `plant` (chambers and rigs) builds the physics its simulator
     sits in front of, `simulator` the simulator; `faults` names what that simulator's
     `inject` takes. `configured` narrows the capabilities by the bench-file settings (a
-    compliance the file sets), `simulation_problems` says what a simulation cannot serve.
+    compliance the file sets), `simulation_problems` says what a simulation cannot serve,
+    and `schedule_problems` (kinds that run whole schedules) why a bound plan cannot be
+    written as one, one sentence each.
     """
 
     label: str
@@ -132,6 +139,7 @@ class InstrumentKind:
     plant: PlantFactory | None = None
     configured: Callable[[Any, Capabilities], Capabilities] | None = None
     simulation_problems: SimulationProblems = field(default=_no_problems)
+    schedule_problems: Callable[[Any], list[str]] = field(default=_runs_anything)
 
     @property
     def kind(self) -> str:

@@ -52,7 +52,15 @@ log = logging.getLogger("cellbench.sim")
 
 DEFAULT_PRESET = "gao2025-dfncm-llzo"
 CONNECTION_POLL_S = 0.2
-FAULT_PARAMS = ("value", "after", "code", "message")  # what a control request may pass on
+FAULT_PARAMS = (
+    "value",
+    "after",
+    "code",
+    "message",
+    "channel",
+    "mode",
+    "command",
+)  # what a control request may pass on
 
 CLEAR = "undo every fault on this instrument"
 SLOT_FAULTS = {
@@ -135,7 +143,9 @@ class BenchSimulation:
         for name, config in self.bench.instruments.items():
             kind = kind_of(config)
             users = self.bench.slots_in(name)
-            if kind.role == "potentiostat" and len(users) > 1:
+            # A cycler's simulator gives each of its slots a cell of its own.
+            shared = kind.capabilities.runs != "schedule" and len(users) > 1
+            if kind.role == "potentiostat" and shared:
                 out.append(
                     f"instruments.{name}: the simulator gives each potentiostat one cell, but "
                     f"slots {', '.join(s.name for s in users)} share it"
@@ -193,6 +203,7 @@ class BenchSimulation:
                 name,
                 index,
                 cell=self._cell_for(name, index) if kind.role == "potentiostat" else None,
+                cells={s.name: self.cells[s.name] for s in self.bench.slots_in(name)},
                 plant=plants.get(name),
                 sync=owner.sync if owner is not None else None,
             )

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from simulators.cell.control import current_for_voltage
 from simulators.emstat4.codec import encode_value, parse_literal
 from simulators.emstat4.script import (
     ERR_MODE,
@@ -295,10 +296,7 @@ class Machine:
     def _current_for_potential(self, target: float, guess: float = 0.0) -> float:
         """Current that holds the terminal voltage at `target`: the cell's own inverse when it
         has one (a steep Tafel branch defeats a secant), else a root of the cell's V(I)."""
-        inverse = getattr(self.cell, "current_at_voltage", None)
-        if inverse is not None:
-            return max(-MAX_CURRENT_A, min(MAX_CURRENT_A, inverse(target)))
-        return _bracketed_current(self.cell.voltage, target, guess)
+        return current_for_voltage(self.cell, target, guess, MAX_CURRENT_A)
 
     def _hold_potential(
         self,
@@ -396,49 +394,3 @@ class Machine:
             measured, status, index = self._measured_current(current)
             self._set(block.args[1], block.line, "ba", measured, status=status, range_index=index)
             await self._block(block.body)
-
-
-def _bracketed_current(
-    voltage: Callable[[float], float], target: float, guess: float = 0.0
-) -> float:
-    """The current I with voltage(I) = target. V(I) rises monotonically with I but may have
-    kinks (a side reaction that starts, a Tafel branch), so the root is bracketed first by
-    stepping out from `guess`, then closed by regula falsi with the Illinois correction."""
-    tolerance = 1e-7  # V
-
-    def residual(current: float) -> float:
-        return voltage(current) - target
-
-    x = max(-MAX_CURRENT_A, min(MAX_CURRENT_A, guess))
-    fx = residual(x)
-    if abs(fx) < tolerance:
-        return x
-    sense = 1.0 if fx < 0.0 else -1.0  # which way the current must move
-    width = max(abs(x) * 0.1, 1e-7)
-    while True:
-        y = max(-MAX_CURRENT_A, min(MAX_CURRENT_A, x + sense * width))
-        fy = residual(y)
-        if (fy > 0.0) == (sense > 0.0) or fy == 0.0:
-            break  # the root lies between x and y
-        if y == x:
-            return y  # at the current limit and still short of the target: compliance
-        x, fx, width = y, fy, width * 4.0
-    lo, flo, hi, fhi = (x, fx, y, fy) if x < y else (y, fy, x, fx)
-    side = 0
-    mid = y
-    for _ in range(100):
-        mid = hi - fhi * (hi - lo) / (fhi - flo)
-        fmid = residual(mid)
-        if abs(fmid) < tolerance or hi - lo < 1e-13:
-            break
-        if fmid < 0.0:
-            lo, flo = mid, fmid
-            if side < 0:
-                fhi *= 0.5
-            side = -1
-        else:
-            hi, fhi = mid, fmid
-            if side > 0:
-                flo *= 0.5
-            side = 1
-    return mid

@@ -67,9 +67,10 @@ def problems_of(text: str) -> list[tuple[str, str]]:
 
 def test_the_examples_load_with_their_slots_and_instruments() -> None:
     bench = Bench.load(EXAMPLES / "sim-bench.toml")
-    assert [s.name for s in bench.slots] == [f"A{i}" for i in range(1, 7)]
+    assert [s.name for s in bench.slots] == [f"A{i}" for i in range(1, 7)] + ["N1", "N2"]
     assert {s.chamber for s in bench.slots[:3]} == {"chamberA"}
-    assert {s.chamber for s in bench.slots[3:]} == {"chamberB"}
+    assert {s.chamber for s in bench.slots[3:6]} == {"chamberB"}
+    assert {s.potentiostat for s in bench.slots[6:]} == {"bts1"}  # two channels of one cycler
     assert [s.name for s in bench.slots if s.rig] == ["A6"]
     assert bench.simulation is not None
     assert bench.simulation.cells["A6"].preset.startswith("kim2025")

@@ -47,7 +47,8 @@ def test_bench_check_identifies_every_instrument_of_the_sim_process(sim_bench) -
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     rows = {row["name"]: row for row in report["instruments"]}
-    assert set(rows) == {f"pstat{i}" for i in range(1, 7)} | {"chamberA", "chamberB", "press1"}
+    instruments = {f"pstat{i}" for i in range(1, 7)} | {"chamberA", "chamberB", "press1"}
+    assert set(rows) == instruments | {"bts1"}
     assert all(row["ok"] for row in rows.values()), rows
     serials = {rows[f"pstat{i}"]["identity"]["serial"] for i in range(1, 7)}
     assert len(serials) == 6  # six distinct simulated EmStat4s, not one answering six times
@@ -58,6 +59,7 @@ def test_bench_check_identifies_every_instrument_of_the_sim_process(sim_bench) -
         assert "air 25." in rows[chamber]["reading"] or "air 24." in rows[chamber]["reading"]
         assert "CONSTANT" in rows[chamber]["reading"]
     assert "force" in rows["press1"]["reading"]
+    assert rows["bts1"]["identity"]["vendor"] == "Neware"
     # Every connection the check made is logged by the sim process, one line each.
     time.sleep(0.5)
     assert "pstat6: host connected" in sim_bench.stderr()
