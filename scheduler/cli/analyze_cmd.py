@@ -48,7 +48,8 @@ def render_report(report: Any, title: str = "") -> None:
             _gitt_table(outcome)
         elif kind == "eis_fit":
             table = Table(title=f"EIS fits ({outcome.summary['circuit']})")
-            for heading in ("spectrum", "T / °C", "Rs / Ω", "Rct / Ω", "± / Ω", "KK max res."):
+            headings = ("spectrum", "T / °C", "Rs / Ω", "Rct / Ω", "± / Ω", "KK max res.", "KK")
+            for heading in headings:
                 table.add_column(heading, justify="right")
             for row in outcome.summary["spectra"]:
                 table.add_row(
@@ -58,6 +59,7 @@ def render_report(report: Any, title: str = "") -> None:
                     _num(row["Rct_ohm"], ".4g"),
                     _num(row["Rct_sigma_ohm"], ".2g"),
                     f"{100 * row['kk_max_residual']:.2f} %",
+                    "passes" if row["kk_accepted"] else "; ".join(row.get("kk_reasons", ())),
                 )
             console.print(table)
         else:
