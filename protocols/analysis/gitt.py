@@ -303,6 +303,7 @@ def _judge_linearity(pulses: list[GittPulse], settings: _Settings) -> list[GittP
         [p.delta_Es_V for p in pulses],
         [p.delta_Et_V for p in pulses],
         [p.delta_Es_se_V for p in pulses],
+        [p.model_valid for p in pulses],  # a neighbour with unrelaxed rests says nothing
     )
     judged: list[GittPulse] = []
     for pulse, (change, error) in zip(pulses, changes, strict=True):

@@ -232,6 +232,7 @@ def linearity_changes(
     delta_s: list[float],
     delta_t: list[float],
     delta_s_se: list[float],
+    usable: list[bool],
 ) -> list[tuple[float, float]]:
     """For each pulse, how much dE/dx changes (relative) over the composition its surface
     swept, from the slopes of its neighbours' relaxed voltages, and the standard error of
@@ -239,13 +240,14 @@ def linearity_changes(
 
     A pulse's relaxed slope is s = ΔEs/Δq over its charge Δq; its surface sweeps
     |Δq·ΔEt/ΔEs| (the surface moves ΔEt while the mean moves ΔEs). A neighbour is the pulse
-    before or after it in the same direction with only a rest between them."""
+    before or after it in the same direction with only a rest between them, whose own
+    relaxed voltages can be trusted (`usable`)."""
     n = len(charge)
     slopes = [ds / dq if dq else math.nan for ds, dq in zip(delta_s, charge, strict=True)]
     mids = [q - dq / 2 for q, dq in zip(charge_end, charge, strict=True)]
 
     def adjacent(k: int, j: int) -> bool:
-        if not (0 <= j < n) or charge[j] * charge[k] <= 0:
+        if not (0 <= j < n) or charge[j] * charge[k] <= 0 or not usable[j]:
             return False
         first, second = (k, j) if j > k else (j, k)
         start_of_second = charge_end[second] - charge[second]
