@@ -46,7 +46,7 @@ from protocols.analysis.gitt_signal import Tail, rest_tail, runs, split_by_sign,
 TECHNIQUE = "GITT analysis"
 LINEARITY_SIGMAS = 3.0  # a dE/dx change counts beyond this many standard errors
 WH_ONLY = "Weppner–Huggins:"  # reasons that leave the model-fitted D standing
-WH_AGREEMENT = 0.2  # Weppner–Huggins may stray this far from the fit's D × (1 + its bias)
+WH_AGREEMENT = 0.3  # Weppner–Huggins may stray this far from the fit's D × (1 + its bias)
 SETTLE_SIGMAS = 3.0  # only settling beyond this many standard errors counts as real
 GEOMETRIES = {
     "electrode": (
