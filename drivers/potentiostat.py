@@ -15,6 +15,8 @@ from typing import Literal, Protocol, runtime_checkable
 Technique = Literal["rest", "cc", "cv", "eis", "geis", "pulse_train", "sweep"]
 Phase = Literal["", "pulse", "relax"]  # within a pulse train; "" elsewhere
 
+BASIC_LIMITS = frozenset({"voltage", "current", "abs_current", "time", "capacity"})
+
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -28,13 +30,16 @@ class StepLimit:
     """An end condition the instrument (or the host loop) evaluates.
 
     quantity: "voltage" (V), "current" (A, signed), "abs_current" (A), "time" (s, step time),
-    "capacity" (Ah, |charge| passed in the step).
+    "capacity" (Ah, |charge| passed in the step), "dV_dt" (V/s, |dV/dt| from block means as
+    `drivers.relaxation` defines it, evaluated from `after_s` on over blocks of `window_s`).
     """
 
-    quantity: Literal["voltage", "current", "abs_current", "time", "capacity"]
+    quantity: Literal["voltage", "current", "abs_current", "time", "capacity", "dV_dt"]
     op: Literal["<", "<=", ">", ">="]
     value: float
     name: str = ""  # shown in the end reason, e.g. "voltage <= 3.0 V"
+    after_s: float = 0.0  # dV_dt only: blanking from the start of the rest or relaxation
+    window_s: float = 0.0  # dV_dt only: the block length (0: `drift_window_s` decides)
 
     def met_by(self, measured: float) -> bool:
         """Whether a measured value of this limit's quantity satisfies the limit."""
@@ -53,8 +58,9 @@ class StepCommand:
     sample_interval_s: float = 1.0
     # pulse train
     pulse_s: float = 0.0
-    relax_s: float = 0.0
+    relax_s: float = 0.0  # the longest a relaxation lasts
     n_pulses: int = 0
+    relax_limits: tuple[StepLimit, ...] = ()  # end each relaxation early (dV_dt)
     # impedance
     f_start_Hz: float = 1e5
     f_end_Hz: float = 0.1
@@ -140,6 +146,8 @@ class Capabilities:
     voltage_range_V: tuple[float, float]
     on_device_limits: bool  # True: limits run on the instrument; False: host-side loop
     can_reattach: bool
+    # StepLimit quantities the driver evaluates itself (the runner watches the others)
+    limit_quantities: frozenset[str] = BASIC_LIMITS
     notes: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from protocols import steps as P
+from protocols.relaxation import drift_window_s
 from protocols.units import format_si
 
 _QTY_UNITS = {
@@ -48,13 +49,22 @@ def _amps(a: float, c: float | None) -> str:
     return text
 
 
-def describe_limit(lim: P.Limit) -> str:
+def _drift(threshold_V_s: float, interval_s: float | None) -> str:
+    """|dV/dt| < x mV/h, with the block length the run compares means over."""
+    text = f"{threshold_V_s * 3.6e6:.4g} mV/h"
+    if interval_s is not None:
+        text += f" over {_time(drift_window_s(threshold_V_s, interval_s))} blocks"
+    return text
+
+
+def describe_limit(lim: P.Limit, interval_s: float | None = None) -> str:
+    """One limit; `interval_s` (the step's record interval) adds a |dV/dt|'s block length."""
     q = lim.quantity
     name = _NAMES.get(q, q)
     if q in ("step_time", "test_time"):
         value = _time(lim.value)
     elif q == "dV_dt":
-        value = f"{lim.value * 3.6e6:.4g} mV/h"
+        value = _drift(lim.value, interval_s)
     elif q in ("voltage", "current", "abs_current", "dI_dt"):
         value = format_si(lim.value, _QTY_UNITS[q]) if math.isfinite(lim.value) else "?"
     elif q == "step_capacity":
@@ -88,15 +98,14 @@ def describe_step(step: P.Step) -> str:
     if isinstance(step, P.ConstantPower):
         return f"CP {format_si(step.power_W, 'W')}"
     if isinstance(step, P.PulseTrain):
-        relax = (
-            f" or |dV/dt| < {format_si(step.relax_dV_dt_V_s * 3600, 'V/h')}"
-            if step.relax_dV_dt_V_s
-            else ""
-        )
+        if step.relax_dV_dt_V_s:
+            drift = _drift(step.relax_dV_dt_V_s, step.record.dt_s)
+            rest = f"rest until |dV/dt| < {drift}, at most {_time(step.relax_s)}"
+        else:
+            rest = f"rest {_time(step.relax_s)}"
         return (
             f"pulses {step.n_pulses} × ({_amps(step.pulse_current_A, step.c_rate)} for "
-            f"{_time(step.pulse_s)},"
-            f" rest {_time(step.relax_s)}{relax})"
+            f"{_time(step.pulse_s)}, {rest})"
         )
     if isinstance(step, P.Impedance):
         mode = "PEIS" if step.mode == "potentiostatic" else "GEIS"

@@ -18,6 +18,7 @@ import numpy as np
 
 from drivers.errors import InstrumentError
 from drivers.potentiostat import Gap, ImpedancePoint, Potentiostat, Reattached, Sample, StepEnd
+from drivers.relaxation import DriftWatch
 from protocols import steps as p
 from protocols.sequencer import Sequencer
 from scheduler.errors import SchedulerError
@@ -32,7 +33,7 @@ from scheduler.run_state import (
     StepResult,
     safety_breach,
 )
-from scheduler.translate import Translation, translate_phases
+from scheduler.translate import Translation, drift_limit, translate_phases
 from storage import AsyncStore
 
 __all__ = [
@@ -122,6 +123,8 @@ class Runner:
         self._progressed_at = -math.inf
         self.detached = False
         self._host_fired: p.Limit | None = None  # a host-side limit that ended the step
+        self._quantities: frozenset[str] | None = None  # limits the instrument evaluates
+        self._drifts: dict[p.Limit, DriftWatch] = {}  # host-side |dV/dt| of the running step
 
     # -- storage ----------------------------------------------------------------------------
     def _row(self, **values: float) -> None:
@@ -272,7 +275,9 @@ class Runner:
         state.step = step
         if isinstance(step, p.SetTemperature | p.SetPressure):
             return await self._environment_step(step, started)
-        phases = translate_phases(step, one_c_A=self.one_c_A)
+        if self._quantities is None:
+            self._quantities = (await self.potentiostat.capabilities()).limit_quantities
+        phases = translate_phases(step, one_c_A=self.one_c_A, quantities=self._quantities)
         self.progress("step", state)
         charge0, discharge0 = state.charge_Ah, state.discharge_Ah
         offset = state.step_time_s if attach else 0.0
@@ -384,6 +389,7 @@ class Runner:
         attach: bool = False,
     ) -> StepEnd:
         self._host_fired = None
+        self._drifts = {}
         tally = _StepTally(offset, last_t=offset)
         spectrum: list[ImpedancePoint] = []
         end: StepEnd | None = None
@@ -542,10 +548,12 @@ class Runner:
             if t < limit.after_s:
                 continue
             if limit.quantity == "dV_dt":
-                if t <= last_t or not math.isfinite(last_v):
-                    continue
-                measured = abs(voltage - last_v) / (t - last_t)
-            elif limit.quantity == "test_time":
+                interval = max(state.step.record.dt_s, 1e-3) if state.step else 1.0
+                watch = self._drifts.setdefault(limit, DriftWatch(drift_limit(limit, interval)))
+                if watch.update(t, voltage):
+                    return limit
+                continue
+            if limit.quantity == "test_time":
                 measured = state.test_time_s + t
             elif limit.quantity == "voltage":
                 measured = voltage

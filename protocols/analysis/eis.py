@@ -18,8 +18,8 @@ C_eff = Q^(1/α)·R^((1−α)/α).
 
 `kramers_kronig` is lin-KK (Schönleber et al., Electrochim. Acta 131 (2014) 20): Voigt elements
 with fixed, log-spaced time constants fitted by linear least squares, more of them until
-μ = 1 − Σ|R_k<0|/Σ|R_k≥0| falls below 0.85; the spectrum passes when every residual, relative
-to |Z|, stays within ±1 %.
+μ = 1 − Σ|R_k<0|/Σ|R_k≥0| falls below 0.85; the residuals, relative to |Z|, are judged against
+the spectrum's noise by size and by structure (`kk_noise`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import numpy as np
 
 from protocols.analysis._data import as_float_array, finite
 from protocols.analysis.errors import AnalysisError
+from protocols.analysis.kk_noise import SIZE_SIGMAS, judge
 
 TECHNIQUE = "EIS fit"
 KK_TECHNIQUE = "Kramers-Kronig check"
@@ -135,14 +136,25 @@ class KKResult:
     residuals_real: tuple[float, ...]
     residuals_imag: tuple[float, ...]
     max_residual: float
-    tolerance: float
+    tolerance: float  # the largest residual the noise allows
     accepted: bool
     z_fit_real: tuple[float, ...] = field(repr=False)
     z_fit_imag: tuple[float, ...] = field(repr=False)
+    noise_rel: float = math.nan  # σ of the residuals per component, relative to |Z|
+    noise_source: str = ""
+    structure_sigmas: float = math.nan  # how far neighbouring residuals line up, in σ
+    reasons: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
-        for key in ("frequency_Hz", "residuals_real", "residuals_imag", "z_fit_real", "z_fit_imag"):
+        for key in (
+            "frequency_Hz",
+            "residuals_real",
+            "residuals_imag",
+            "z_fit_real",
+            "z_fit_imag",
+            "reasons",
+        ):
             data[key] = list(data[key])
         return data
 
@@ -511,11 +523,12 @@ def kramers_kronig(
     c: float = 0.85,
     max_M: int = 50,
     min_per_decade: float = 3.0,
-    tolerance: float = 0.01,
+    noise_rel: float | None = None,
     add_inductance: bool = True,
     add_capacitance: bool = True,
 ) -> KKResult:
-    """lin-KK test of a complex spectrum; accepted when all residuals are within ±tolerance.
+    """lin-KK test of a complex spectrum, judged against its noise (`kk_noise.judge`):
+    `noise_rel` is the instrument's relative accuracy per component, when known.
 
     M starts at `min_per_decade` Voigt elements per decade of the measured span (fewer leave
     a ripple of several per cent in the fit of any smooth spectrum, and an early, spurious
@@ -558,6 +571,7 @@ def kramers_kronig(
     res_re = (zs.real - z_fit.real) / np.abs(zs)
     res_im = (zs.imag - z_fit.imag) / np.abs(zs)
     worst = float(max(np.abs(res_re).max(), np.abs(res_im).max()))
+    verdict = judge(f, res_re, res_im, noise_rel)
     return KKResult(
         frequency_Hz=tuple(float(x) for x in f),
         M=m,
@@ -566,8 +580,12 @@ def kramers_kronig(
         residuals_real=tuple(float(x) for x in res_re),
         residuals_imag=tuple(float(x) for x in res_im),
         max_residual=worst,
-        tolerance=tolerance,
-        accepted=bool(worst <= tolerance),
+        tolerance=SIZE_SIGMAS * verdict.noise_rel,
+        accepted=verdict.accepted,
         z_fit_real=tuple(float(x) for x in z_fit.real),
         z_fit_imag=tuple(float(x) for x in z_fit.imag),
+        noise_rel=verdict.noise_rel,
+        noise_source=verdict.noise_source,
+        structure_sigmas=verdict.structure_sigmas,
+        reasons=verdict.reasons,
     )

@@ -1,4 +1,4 @@
-"""GITT: the Weppner–Huggins diffusion coefficient of each pulse, with its validity.
+"""GITT: the diffusion coefficient of each pulse, by Weppner–Huggins and by a model fit.
 
 Each pulse is found from the current (a run of samples above a threshold, ramp points dropped)
 and read with the rest on either side of it (Kim et al., JECST 2022 notation):
@@ -9,15 +9,20 @@ and read with the rest on either side of it (Kim et al., JECST 2022 notation):
 - E3: potential at the end of the pulse; E4: relaxed potential after the following rest.
 
 ΔEs = E4 − E1 and ΔEt = E3 − E2 give D = 4L²/(πτ)·(ΔEs/ΔEt)², and the √t slope gives
-D = (4/π)·(L·(ΔEs/τ)/(dE/d√t))². Both need τ ≪ L²/D: every pulse where that fails, where ΔEs is
-lost in the noise, or where the rest had not relaxed is flagged with the reason. L = V/S is the
-caller's: the same D means very different things at electrode and at particle level, so the
-result states the convention it used.
+D = (4/π)·(L·(ΔEs/τ)/(dE/d√t))². Both need τ ≪ L²/D and are biased low on spheres even then
+(−12 % at τ·D/L² = 0.02); the model fit (`gitt_model`) of the pulse and its relaxation with the
+exact spherical (or planar) solution has no such bias, and each pulse states the bias
+Weppner–Huggins has at its fitted D. Validity is judged with the fitted D: every pulse where
+τ ≪ L²/D fails, where ΔEs is lost in the noise, where the rest had not relaxed, where the model
+does not fit, or where E(x) is not linear over the composition the surface swept (from the
+neighbouring pulses' relaxed voltages) is flagged with the reason. L = V/S is the caller's:
+the same D means very different things at electrode and at particle level, so the result
+states the convention it used.
 """
 
 from __future__ import annotations
 
-import itertools
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,10 +32,21 @@ import numpy as np
 
 from protocols.analysis._data import Result, finite, float_column, same_length
 from protocols.analysis.errors import AnalysisError
+from protocols.analysis.gitt_model import (
+    MODELS,
+    Model,
+    ModelFit,
+    fit_transient,
+    linearity_changes,
+    transient_samples,
+    weppner_huggins_bias,
+)
+from protocols.analysis.gitt_signal import Tail, rest_tail, runs, split_by_sign, sqrt_fit
 
 TECHNIQUE = "GITT analysis"
-DRIFT_FRACTION = 0.25  # the end drift of a rest is fitted over its last quarter
-SETTLE_WINDOW = (0.5, 0.6)  # the rest's level here is compared with its end level
+LINEARITY_SIGMAS = 3.0  # a dE/dx change counts beyond this many standard errors
+WH_ONLY = "Weppner–Huggins:"  # reasons that leave the model-fitted D standing
+WH_AGREEMENT = 0.3  # Weppner–Huggins may stray this far from the fit's D × (1 + its bias)
 SETTLE_SIGMAS = 3.0  # only settling beyond this many standard errors counts as real
 GEOMETRIES = {
     "electrode": (
@@ -59,6 +75,7 @@ class GittPulse(Result):
     E4_V: float
     delta_Es_V: float
     delta_Et_V: float
+    delta_Es_se_V: float  # standard error of ΔEs from the rests' noise
     ir_V: float  # E2 − E1
     resistance_ohm: float  # (E2 − E1) / I
     sqrt_slope_V_per_sqrt_s: float  # dE/d√t over the fit window
@@ -66,12 +83,21 @@ class GittPulse(Result):
     fit_points: int
     D_cm2_s: float  # 4L²/(πτ)·(ΔEs/ΔEt)²
     D_sqrt_cm2_s: float  # (4/π)·(L·(ΔEs/τ)/(dE/d√t))²
-    tau_D_over_L2: float  # τ·D/L², from this pulse's own D
+    D_model_cm2_s: float  # fitted with the exact diffusion solution (NaN: no fit)
+    model_rmse_V: float  # residual of that fit
+    wh_bias: float  # D_WH/D − 1 that Weppner–Huggins has on this pulse at the fitted D
+    dEdx_change: float  # relative change of dE/dx over the composition the surface swept
+    tau_D_over_L2: float  # τ·D/L², with the fitted D (Weppner–Huggins' when there is no fit)
     rest_s: float  # duration of the rest after the pulse
     end_drift_V_per_s: float  # dE/dt over the tail of that rest
     noise_V: float  # scatter of the rest tails around their trend
-    valid: bool
+    valid: bool  # both D can be trusted
     reasons: tuple[str, ...]
+
+    @property
+    def model_valid(self) -> bool:
+        """The model-fitted D can be trusted: only Weppner–Huggins' own conditions failed."""
+        return all(r.startswith(WH_ONLY) for r in self.reasons)
 
 
 @dataclass(frozen=True)
@@ -88,83 +114,9 @@ class GittResult(Result):
     def valid_pulses(self) -> tuple[GittPulse, ...]:
         return tuple(p for p in self.pulses if p.valid)
 
-
-@dataclass(frozen=True)
-class _Tail:
-    level: float  # mean of the tail
-    noise: float  # residual standard deviation around the tail's linear trend
-    count: int
-    drift: float  # dE/dt over the last quarter of the rest
-    settling: float  # level minus the mean at 50-60 % of the rest: how far it still moved
-    settling_se: float  # standard error of that difference from the noise
-    duration: float  # the whole rest's duration
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(first, last) index of each run of True values."""
-    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1) - 1
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
-
-
-def _split_by_sign(current: np.ndarray, first: int, last: int) -> list[tuple[int, int]]:
-    """Split a run of current-on samples where the direction of the current reverses."""
-    signs = np.sign(current[first : last + 1])
-    cuts = np.flatnonzero(np.diff(signs) != 0) + 1
-    bounds = [0, *cuts.tolist(), last - first + 1]
-    return [(first + a, first + b - 1) for a, b in itertools.pairwise(bounds)]
-
-
-def _last(time: np.ndarray, fraction: float, minimum: int = 5) -> np.ndarray:
-    """Mask of the samples in the last `fraction` of a record (at least `minimum` of them)."""
-    chosen = time >= time[-1] - fraction * (time[-1] - time[0])
-    if chosen.sum() < minimum:
-        chosen = np.zeros(time.size, dtype=bool)
-        chosen[-min(minimum, time.size) :] = True
-    return chosen
-
-
-def _rest_tail(time: np.ndarray, volts: np.ndarray, tail_fraction: float) -> _Tail | None:
-    """The relaxed end of a rest: its level, noise, end drift and how much it still settled."""
-    if time.size < 2:
-        return None
-    duration = float(time[-1] - time[0])
-    level_mask = _last(time, tail_fraction)
-    level = float(volts[level_mask].mean())
-    count = int(level_mask.sum())
-    drift_mask = _last(time, max(tail_fraction, DRIFT_FRACTION))
-    t, v = time[drift_mask], volts[drift_mask]
-    if t.size < 4 or np.ptp(t) <= 0:
-        return _Tail(level, math.nan, count, math.nan, math.nan, math.nan, duration)
-    slope, intercept = np.polyfit(t - t.mean(), v, 1)
-    residual = v - (slope * (t - t.mean()) + intercept)
-    noise = float(np.sqrt(np.sum(residual**2) / (t.size - 2)))
-    elapsed = time - time[0]
-    middle = (elapsed >= SETTLE_WINDOW[0] * duration) & (elapsed <= SETTLE_WINDOW[1] * duration)
-    if middle.sum() >= 3:
-        settling = level - float(volts[middle].mean())
-        settling_se = noise * math.sqrt(1.0 / count + 1.0 / float(middle.sum()))
-    else:
-        settling = settling_se = math.nan
-    return _Tail(level, noise, count, float(slope), settling, settling_se, duration)
-
-
-def _sqrt_fit(
-    t_rel: np.ndarray, volts: np.ndarray, tau: float, window: tuple[float, float]
-) -> tuple[float, float, float, int]:
-    """(slope dE/d√t, intercept E2, R², points) of E against √t inside the window (× τ)."""
-    chosen = (t_rel >= window[0] * tau) & (t_rel <= window[1] * tau * (1 + 1e-9))
-    n = int(chosen.sum())
-    if n < 3:
-        return math.nan, math.nan, math.nan, n
-    x = np.sqrt(t_rel[chosen])
-    y = volts[chosen]
-    slope, intercept = np.polyfit(x, y, 1)
-    residual = y - (slope * x + intercept)
-    total = float(np.sum((y - y.mean()) ** 2))
-    r2 = 1.0 - float(np.sum(residual**2)) / total if total > 0 else math.nan
-    return float(slope), float(intercept), r2, n
+    @property
+    def model_valid_pulses(self) -> tuple[GittPulse, ...]:
+        return tuple(p for p in self.pulses if p.model_valid)
 
 
 def _net_charge(samples: Mapping[str, Any], time: np.ndarray, current: np.ndarray) -> np.ndarray:
@@ -244,10 +196,18 @@ class _Settings:
     min_fit_r2: float
     min_signal_to_noise: float
     relaxation_tolerance: float
+    model: Model = "sphere"
+    linearity_tolerance: float = 0.15
+    model_fit_sigmas: float = 2.0
 
     def criteria(self) -> str:
         return (
-            f"valid when τ·D/L² < {self.validity_ratio:g} (τ ≪ L²/D, with the pulse's own D); "
+            f"valid when τ·D/L² < {self.validity_ratio:g} (τ ≪ L²/D, with the fitted D; "
+            "Weppner–Huggins only, as is the √t fit's R²); "
+            f"the {self.model} diffusion model fits within {self.model_fit_sigmas:g}× the rest "
+            f"noise; dE/dx changes ≤ {self.linearity_tolerance:g} (relative, beyond "
+            f"{LINEARITY_SIGMAS:g} standard errors) over the composition the surface swept (from "
+            "the neighbouring pulses, when there are); "
             f"|ΔEs| ≥ {self.min_signal_to_noise:g}× its standard error from the rest noise; "
             f"each rest moves ≤ {self.relaxation_tolerance:g}·|ΔEs| over its second half; "
             f"E–√t fit R² ≥ {self.min_fit_r2:g} over "
@@ -270,8 +230,14 @@ def analyze_gitt(
     min_fit_r2: float = 0.98,
     min_signal_to_noise: float = 20.0,
     relaxation_tolerance: float = 0.1,
+    model: Model = "sphere",
+    linearity_tolerance: float = 0.15,
 ) -> GittResult:
-    """Weppner–Huggins D for every pulse in a GITT record (BDF sample columns).
+    """Weppner–Huggins and model-fitted D for every pulse in a GITT record (BDF columns).
+
+    `model` is the diffusion geometry the fit uses ("sphere": radius 3L; "planar": a slab of
+    thickness L); `linearity_tolerance` the largest relative change of dE/dx over the
+    composition a pulse's surface swept.
 
     `fit_window` is the part of each pulse, as fractions of τ, where E is regressed on √t.
     A pulse is valid when τ·D/L² < `validity_ratio` (its own D), |ΔEs| is at least
@@ -291,7 +257,11 @@ def analyze_gitt(
         min_fit_r2=min_fit_r2,
         min_signal_to_noise=min_signal_to_noise,
         relaxation_tolerance=relaxation_tolerance,
+        model=model,
+        linearity_tolerance=linearity_tolerance,
     )
+    if model not in MODELS:
+        raise AnalysisError(TECHNIQUE, "model", f"{model!r} is not one of {', '.join(MODELS)}.")
     record = _record(samples)
     current = record.current
     peak = float(np.max(np.abs(current)))
@@ -301,7 +271,7 @@ def analyze_gitt(
             TECHNIQUE, "current_A", f"no current pulse above {threshold:g} A in the data."
         )
     on = np.abs(current) > threshold
-    segments = [piece for run in _runs(on) for piece in _split_by_sign(current, *run)]
+    segments = [piece for run in runs(on) for piece in split_by_sign(current, *run)]
     pulses: list[GittPulse] = []
     for k, (first, last) in enumerate(segments):
         before_start = segments[k - 1][1] + 1 if k > 0 else 0
@@ -315,12 +285,43 @@ def analyze_gitt(
             "current_A",
             f"no constant-current pulse of at least 3 samples above {threshold:g} A was found.",
         )
+    pulses = _judge_linearity(pulses, settings)
     length = diffusion_length_cm
     convention = (
-        f"Weppner-Huggins, D = 4L²/(πτ)·(ΔEs/ΔEt)² and D = (4/π)·(L·(ΔEs/τ)/(dE/d√t))², "
-        f"with L = V/S = {length * 1e4:.4g} µm ({GEOMETRIES[geometry]})."
+        f"Weppner-Huggins, D = 4L²/(πτ)·(ΔEs/ΔEt)² and D = (4/π)·(L·(ΔEs/τ)/(dE/d√t))²; "
+        f"model fit of each pulse and its relaxation with the exact solution for "
+        f"{MODELS[model]}; L = V/S = {length * 1e4:.4g} µm ({GEOMETRIES[geometry]})."
     )
     return GittResult(tuple(pulses), length, geometry, convention, settings.criteria())
+
+
+def _judge_linearity(pulses: list[GittPulse], settings: _Settings) -> list[GittPulse]:
+    """Each pulse with its dE/dx change over the swept composition, flagged beyond tolerance."""
+    changes = linearity_changes(
+        [p.charge_Ah for p in pulses],
+        [p.current_A * p.tau_s / 3600.0 for p in pulses],
+        [p.delta_Es_V for p in pulses],
+        [p.delta_Et_V for p in pulses],
+        [p.delta_Es_se_V for p in pulses],
+        [p.model_valid for p in pulses],  # a neighbour with unrelaxed rests says nothing
+    )
+    judged: list[GittPulse] = []
+    for pulse, (change, error) in zip(pulses, changes, strict=True):
+        reasons = list(pulse.reasons)
+        if (
+            math.isfinite(change)
+            and change - LINEARITY_SIGMAS * error > settings.linearity_tolerance
+        ):
+            reasons.append(
+                f"E(x) is not linear over the pulse: dE/dx changes by {change:.0%} "
+                f"(± {error:.0%}) over the composition its surface swept"
+            )
+        judged.append(
+            dataclasses.replace(
+                pulse, dEdx_change=change, valid=not reasons, reasons=tuple(reasons)
+            )
+        )
+    return judged
 
 
 def _record(samples: Mapping[str, Any]) -> _Record:
@@ -359,25 +360,17 @@ def _pulse(
     steady = samples[np.abs(current[samples] - level) <= settings.ramp_tolerance * abs(level)]
     if steady.size < 3:
         return None
-    step_time = record.step_time
-    if step_time is not None and math.isfinite(step_time[first]):
-        t0 = float(time[first] - step_time[first])
-    elif first > 0:
-        t0 = float(time[first - 1])
-    else:
-        t0 = float(time[first] - (time[first + 1] - time[first]))
+    t0 = _pulse_start(record, first)
     tau = float(time[last] - t0)
     if tau <= 0:
         return None
     before_start, after_end = around
     tail_fraction = settings.tail_fraction
-    before = _rest_tail(time[before_start:first], volts[before_start:first], tail_fraction)
-    after = _rest_tail(
+    before = rest_tail(time[before_start:first], volts[before_start:first], tail_fraction)
+    after = rest_tail(
         time[last + 1 : after_end + 1], volts[last + 1 : after_end + 1], tail_fraction
     )
-    slope, e2, r2, fit_points = _sqrt_fit(
-        time[steady] - t0, volts[steady], tau, settings.fit_window
-    )
+    slope, e2, r2, fit_points = sqrt_fit(time[steady] - t0, volts[steady], tau, settings.fit_window)
     e1 = before.level if before else math.nan
     e4 = after.level if after else math.nan
     e3 = float(volts[steady[-1]])
@@ -386,9 +379,15 @@ def _pulse(
     with np.errstate(divide="ignore", invalid="ignore"):
         d_wh = 4.0 * length**2 / (math.pi * tau) * (delta_s / delta_t) ** 2
         d_sqrt = 4.0 / math.pi * (length * (delta_s / tau) / slope) ** 2
-    ratio = tau * d_wh / length**2
+    fit = _fit(record, (first, last), around, steady, t0, tau, float(d_wh), settings)
+    d_model = fit.D_cm2_s if fit else math.nan
+    ratio = tau * (d_model if fit else d_wh) / length**2
     noises = [t.noise for t in (before, after) if t and math.isfinite(t.noise)]
+    noise = float(np.mean(noises)) if noises else math.nan
     reasons = _reasons(before, after, delta_s, delta_t, level, ratio, r2, settings)
+    reasons += _model_reasons(fit, noise, settings)
+    bias, agreement = _wh_agreement(float(d_wh), fit, time[steady] - t0, tau, settings)
+    reasons += agreement
     charge_end = float(record.charge_Ah[last])
     capacity_Ah = settings.capacity_Ah
     return GittPulse(
@@ -404,6 +403,7 @@ def _pulse(
         E4_V=e4,
         delta_Es_V=delta_s,
         delta_Et_V=delta_t,
+        delta_Es_se_V=_delta_es_se(before, after),
         ir_V=e2 - e1,
         resistance_ohm=(e2 - e1) / level,
         sqrt_slope_V_per_sqrt_s=slope,
@@ -411,18 +411,97 @@ def _pulse(
         fit_points=fit_points,
         D_cm2_s=float(d_wh),
         D_sqrt_cm2_s=float(d_sqrt),
+        D_model_cm2_s=d_model,
+        model_rmse_V=fit.rmse_V if fit else math.nan,
+        wh_bias=bias,
+        dEdx_change=math.nan,
         tau_D_over_L2=float(ratio),
         rest_s=after.duration if after else 0.0,
         end_drift_V_per_s=after.drift if after else math.nan,
-        noise_V=float(np.mean(noises)) if noises else math.nan,
+        noise_V=noise,
         valid=not reasons,
         reasons=tuple(reasons),
     )
 
 
+def _pulse_start(record: _Record, first: int) -> float:
+    """When the pulse starting at sample `first` began: from its step time when logged, else
+    at the sample before it (as a cycler logs)."""
+    time, step_time = record.time, record.step_time
+    if step_time is not None and math.isfinite(step_time[first]):
+        return float(time[first] - step_time[first])
+    if first > 0:
+        return float(time[first - 1])
+    return float(time[first] - (time[first + 1] - time[first]))
+
+
+def _wh_agreement(
+    d_wh: float, fit: ModelFit | None, pulse_t: np.ndarray, tau: float, settings: _Settings
+) -> tuple[float, list[str]]:
+    """Weppner–Huggins' own bias at the fitted D, and a reason when it strays beyond it."""
+    if fit is None:
+        return math.nan, []
+    d_model = fit.D_cm2_s
+    bias = weppner_huggins_bias(
+        pulse_t, tau, d_model, settings.length, settings.model, settings.fit_window
+    )
+    expected = d_model * (1.0 + bias)
+    if math.isfinite(expected) and abs(d_wh / expected - 1.0) > WH_AGREEMENT:
+        return bias, [
+            f"{WH_ONLY} D = {d_wh:.3g} is {d_wh / d_model - 1:+.0%} from the fitted "
+            f"{d_model:.3g}, where its own bias would be {bias:+.0%}"
+        ]
+    return bias, []
+
+
+def _fit(
+    record: _Record,
+    pulse: tuple[int, int],
+    around: tuple[int, int],
+    steady: np.ndarray,
+    t0: float,
+    tau: float,
+    d_start: float,
+    settings: _Settings,
+) -> ModelFit | None:
+    """The model fit of one pulse with the rests on either side of it."""
+    (first, last), (before_start, after_end) = pulse, around
+    indices, in_pulse = transient_samples(
+        record.time,
+        t0,
+        tau,
+        np.arange(before_start, first),
+        steady,
+        np.arange(last + 1, after_end + 1),
+        settings.fit_window[0] * tau,
+    )
+    t = record.time[indices] - t0
+    return fit_transient(
+        t, record.volts[indices], in_pulse, tau, settings.length, settings.model, d_start
+    )
+
+
+def _delta_es_se(before: Tail | None, after: Tail | None) -> float:
+    """Standard error of ΔEs = E4 − E1 from the noise of the two rest tails."""
+    tails = [t for t in (before, after) if t and math.isfinite(t.noise)]
+    return math.sqrt(sum(t.noise**2 / t.count for t in tails)) if tails else math.nan
+
+
+def _model_reasons(fit: ModelFit | None, noise: float, settings: _Settings) -> list[str]:
+    """Why the model-fitted D cannot be trusted; empty when it can."""
+    if fit is None:
+        return ["the diffusion model could not be fitted (too few samples, or no D fits)"]
+    if math.isfinite(noise) and fit.rmse_V > settings.model_fit_sigmas * noise:
+        return [
+            f"the {settings.model} diffusion model does not fit: {fit.rmse_V * 1e3:.3g} mV rms "
+            f"residual against {noise * 1e3:.2g} mV noise"
+        ]
+    return []
+
+
 def _reasons(
-    before: _Tail | None,
-    after: _Tail | None,
+    before: Tail | None,
+    after: Tail | None,
     delta_s: float,
     delta_t: float,
     level: float,
@@ -449,10 +528,10 @@ def _reasons(
     if not delta_t * level > 0:
         reasons.append("ΔEt does not follow the current")
     if math.isfinite(ratio) and ratio >= validity_ratio:
-        reasons.append(f"τ·D/L² = {ratio:.3g} ≥ {validity_ratio:g}: the pulse is not ≪ L²/D")
-    standard_error = math.sqrt(
-        sum(t.noise**2 / t.count for t in (before, after) if math.isfinite(t.noise))
-    )
+        reasons.append(
+            f"{WH_ONLY} τ·D/L² = {ratio:.3g} ≥ {validity_ratio:g}: the pulse is not ≪ L²/D"
+        )
+    standard_error = _delta_es_se(before, after)
     if abs(delta_s) < min_signal_to_noise * standard_error:
         reasons.append(
             f"ΔEs = {delta_s * 1e3:.3g} mV is under {min_signal_to_noise:g}× its noise "
@@ -469,5 +548,5 @@ def _reasons(
                 f"dE/dt = {tail.drift * 3.6e6:.3g} mV/h at its end)"
             )
     if r2 < min_fit_r2:
-        reasons.append(f"E vs √t is not linear (R² = {r2:.4f} < {min_fit_r2:g})")
+        reasons.append(f"{WH_ONLY} E vs √t is not linear (R² = {r2:.4f} < {min_fit_r2:g})")
     return reasons

@@ -48,7 +48,8 @@ def render_report(report: Any, title: str = "") -> None:
             _gitt_table(outcome)
         elif kind == "eis_fit":
             table = Table(title=f"EIS fits ({outcome.summary['circuit']})")
-            for heading in ("spectrum", "T / °C", "Rs / Ω", "Rct / Ω", "± / Ω", "KK max res."):
+            headings = ("spectrum", "T / °C", "Rs / Ω", "Rct / Ω", "± / Ω", "KK max res.", "KK")
+            for heading in headings:
                 table.add_column(heading, justify="right")
             for row in outcome.summary["spectra"]:
                 table.add_row(
@@ -58,6 +59,7 @@ def render_report(report: Any, title: str = "") -> None:
                     _num(row["Rct_ohm"], ".4g"),
                     _num(row["Rct_sigma_ohm"], ".2g"),
                     f"{100 * row['kk_max_residual']:.2f} %",
+                    "passes" if row["kk_accepted"] else "; ".join(row.get("kk_reasons", ())),
                 )
             console.print(table)
         else:
@@ -99,7 +101,8 @@ def _cycle_table(outcome: Any) -> None:
 def _gitt_table(outcome: Any) -> None:
     result = outcome.result
     table = Table(title=f"GITT (L = {result.diffusion_length_cm * 1e4:.3g} µm)")
-    for heading in ("pulse", "SOC", "τ / s", "ΔEs / mV", "ΔEt / mV", "D / cm² s⁻¹", "valid"):
+    headings = ("pulse", "SOC", "τ / s", "ΔEs / mV", "ΔEt / mV", "D W–H", "D fit", "valid")
+    for heading in headings:
         table.add_column(heading, justify="right")
     for p in result.pulses:
         table.add_row(
@@ -109,12 +112,16 @@ def _gitt_table(outcome: Any) -> None:
             f"{p.delta_Es_V * 1e3:.2f}",
             f"{p.delta_Et_V * 1e3:.2f}",
             f"{p.D_cm2_s:.3g}",
+            f"{p.D_model_cm2_s:.3g}",
             "yes" if p.valid else "no: " + "; ".join(p.reasons),
         )
     console.print(table)
-    median = outcome.summary["D_cm2_s_median"]
+    summary = outcome.summary
     console.print(
-        f"median D of {outcome.summary['valid_pulses']} valid pulses: {_num(median, '.3g')} cm²/s"
+        f"median D (cm²/s) of {summary['valid_pulses']} valid pulses: Weppner–Huggins "
+        f"{_num(summary['D_cm2_s_median'], '.3g')} (its bias here "
+        f"{_num(summary['wh_bias_median'], '+.0%')}); of {summary['model_valid_pulses']} pulses "
+        f"the fit trusts: {_num(summary['D_model_cm2_s_median'], '.3g')}"
     )
 
 

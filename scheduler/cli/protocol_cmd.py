@@ -86,7 +86,7 @@ def _report(protocol: Protocol, plan: Plan, spec: CellSpec | None) -> dict[str, 
             {
                 **step_to_dict(s),
                 "description": describe_step(s),
-                "ends": [describe_limit(lim) for lim in s.limits],
+                "ends": [describe_limit(lim, s.record.dt_s) for lim in s.limits],
             }
             for s in plan.steps
         ],
@@ -118,7 +118,7 @@ def _render_check(report: dict[str, Any], plan: Plan) -> None:
     for step in plan.steps:
         for mark in marks.get(step.index, []):
             table.add_row("", f"[cyan]{mark}[/]", "", "", "")
-        ends = "; ".join(describe_limit(lim) for lim in step.limits) or "—"
+        ends = "; ".join(describe_limit(lim, step.record.dt_s) for lim in step.limits) or "—"
         table.add_row(str(step.index), step.label, describe_step(step), ends, step.cycle_type or "")
     console.print(table)
     s = plan.safety

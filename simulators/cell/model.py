@@ -9,8 +9,12 @@ Terminal voltage (positive current = charge = delithiation of the cathode):
 - η_film relaxes as an R_film‖C_film element; η_ct relaxes toward the Butler-Volmer overpotential
   with time constant C_dl·dη/dI. Both updates are exact exponentials for constant current.
 - η_electrolyte is the thick-electrode limit of the review's Eq. 2: a salt-depletion state q that
-  builds up while |I| exceeds the electrode's limiting current I_lim = A·ε/(h·τ)·D0·C0·F/(1-t+)
-  and relaxes below it; the overpotential diverges as q approaches Q_eff = Q0·I_lim/|I|.
+  builds up while |I| exceeds the electrode's limiting current and relaxes below it, over the
+  electrolyte's diffusion time across the electrode; the overpotential diverges as q approaches
+  Q_eff = Q0·I_lim/|I|. The limiting current is the porous electrode's,
+  I_lim = 2·A·ε/(h·τ)·D0·C0·F/(1-t+): with the reaction spread through the thickness h the salt
+  profile is parabolic, with half the drop of the planar Eq. 2 form, so twice its current. The
+  time is τ_e = h²·τ/D0: D_eff = ε·D0/τ acting on a pore volume ε, so porosity counts once.
 - Rct, Rs, R_film, D and D0 follow Arrhenius laws around T_ref; R_contact falls with stack
   pressure; R_film and Rct grow and capacity fades per equivalent full cycle.
 The impedance is the small-signal linearisation of the same elements (see `impedance.py`).
@@ -35,6 +39,7 @@ from simulators.cell.ocv import OCVCurve
 from simulators.cell.params import CellParameters
 from simulators.errors import SimulatorError
 
+POROUS_FACTOR = 2.0  # a porous electrode's limiting current over the planar Eq. 2 form
 DEPLETION_KNEE = 0.99  # beyond this fraction of Q_eff the depletion overpotential goes linear
 DEPLETION_WALL_V = 40.0  # V per unit of Q_eff beyond the knee: the electrolyte is exhausted
 FORMATION_DONE_FRACTION = 0.05  # a discharge after this much charge ends the first charge
@@ -95,7 +100,8 @@ class Cell(CellConditions):
             self._i_lim = math.inf
         else:
             self._i_lim = (
-                p.area_cm2
+                POROUS_FACTOR
+                * p.area_cm2
                 * p.porosity
                 / (h_cm * p.tortuosity)
                 * d0
@@ -103,7 +109,7 @@ class Cell(CellConditions):
                 * FARADAY
                 / (1.0 - p.electrolyte_t_plus)
             )
-        self._tau_e = h_cm**2 * p.tortuosity / (p.porosity * d0)
+        self._tau_e = h_cm**2 * p.tortuosity / d0
         self._depletion_beta = 2.0 * (1.0 - p.electrolyte_t_plus)
         x_mid = 0.5 * (p.li_fraction_discharged + p.li_fraction_charged)
         self._i0_norm = math.sqrt(x_mid * (1.0 - x_mid))
@@ -326,6 +332,7 @@ class Cell(CellConditions):
             "capacity_Ah": self.capacity_Ah,
             "one_c_A": self.one_c_A,
             "limiting_current_A": self._i_lim,
+            "electrolyte_time_constant_s": self._tau_e,
             "temperature_degC": self._temperature_degC,
             "pressure_MPa": self._pressure_MPa,
             "soc": self.soc,

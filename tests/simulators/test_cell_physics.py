@@ -297,13 +297,16 @@ def test_liquid_cell_ignores_stack_pressure(gao: CellParameters) -> None:
 
 
 def test_thick_electrode_limit_follows_equation_2(gao: CellParameters) -> None:
-    """Above the limiting current the delivered capacity scales as Q0·I_lim/I."""
+    """Above the limiting current the delivered capacity scales as Q0·I_lim/I, with the porous
+    electrode's limiting current: the reaction spread through the thickness makes the salt
+    profile parabolic, half the planar drop, so twice the planar Eq. 2 current."""
     easy = gao.with_overrides({"D_cm2_s": 1e-5})  # take solid diffusion out of the way
     cell = Cell(easy, soc=1.0)
     i_lim = cell.truth()["limiting_current_A"]
     eps, tau, h = easy.porosity, easy.tortuosity, easy.thickness_um * 1e-4
     expected_i_lim = (
-        easy.area_cm2
+        2.0
+        * easy.area_cm2
         * eps
         / (h * tau)
         * easy.electrolyte_D0_cm2_s
@@ -318,6 +321,15 @@ def test_thick_electrode_limit_follows_equation_2(gao: CellParameters) -> None:
         assert q == pytest.approx(easy.capacity_Ah / factor, rel=0.06)
     thick = easy.with_overrides({"thickness_um": 2 * easy.thickness_um})
     assert Cell(thick).truth()["limiting_current_A"] == pytest.approx(i_lim / 2)
+
+
+def test_electrolyte_time_constant_counts_porosity_once(gao: CellParameters) -> None:
+    # D_eff = ε·D0/τ acting on a pore volume ε: τ_e = ε·h²/D_eff = h²·τ/D0, whatever ε is
+    h = gao.thickness_um * 1e-4
+    expected = h**2 * gao.tortuosity / gao.electrolyte_D0_cm2_s
+    for porosity in (0.2, 0.3, 0.5):
+        cell = Cell(gao.with_overrides({"porosity": porosity}))
+        assert cell.truth()["electrolyte_time_constant_s"] == pytest.approx(expected, rel=1e-12)
 
 
 def test_fade_and_resistance_growth_follow_equivalent_cycles(gao: CellParameters) -> None:

@@ -33,6 +33,7 @@ from drivers.errors import (
     InstrumentTimeout,
 )
 from drivers.potentiostat import (
+    BASIC_LIMITS,
     Capabilities,
     Identity,
     ImpedancePoint,
@@ -176,6 +177,7 @@ class EmStat4(AsyncContext):
             voltage_range_V=VOLTAGE_RANGE_V,
             on_device_limits=True,
             can_reattach=self.reattach,
+            limit_quantities=BASIC_LIMITS | {"dV_dt"},
             notes=REATTACH_NOTES if self.reattach else REATTACH_NOTES + " (turned off here)",
             extra={
                 "short_rule": (

@@ -61,12 +61,28 @@ def current_range(current_A: float) -> float:
 _VAR_FOR = {"voltage": "p", "current": "c"}
 
 
-def _limit_lines(limits: tuple[StepLimit, ...], indent: str, available: set[str]) -> list[str]:
-    """`if` blocks that store the limit number in r and break the measurement loop."""
+def _limit_lines(
+    limits: tuple[StepLimit, ...],
+    indent: str,
+    available: set[str],
+    drift: bool = False,
+) -> list[str]:
+    """`if` blocks that store the limit number in r and break the measurement loop.
+
+    dV_dt limits need a loop that records the potential and sets `drift`."""
     lines: list[str] = []
     for number, limit in enumerate(limits, start=1):
         if limit.quantity in ("time", "capacity"):
             continue  # handled by the loop's run time
+        if limit.quantity == "dV_dt":
+            if not drift or "p" not in available:
+                raise InstrumentError(
+                    "this EmStat4 step cannot end on |dV/dt|: only rests, constant-current "
+                    "steps and a pulse train's relaxations can"
+                )
+            fire = ["store_var r {n}i ja", "breakloop"]
+            lines += _drift_lines(limit, number, indent, fire)
+            continue
         if limit.quantity == "abs_current":
             if "c" not in available:
                 continue
@@ -103,6 +119,100 @@ def _limit_lines(limits: tuple[StepLimit, ...], indent: str, available: set[str]
             f"{indent}endif",
         ]
     return lines
+
+
+def _drift_vars(limits: tuple[StepLimit, ...], prefix: str = "z") -> tuple[str, ...]:
+    """The variables the on-device |dV/dt| of each dV_dt limit needs (see `_drift_lines`)."""
+    names: list[str] = []
+    for number, limit in enumerate(limits, start=1):
+        if limit.quantity == "dV_dt":
+            names += [f"{prefix}{v}{number}" for v in "rstmhn"]
+    return (*names, f"{prefix}w") if names else ()
+
+
+def _drift_reset(limits: tuple[StepLimit, ...], indent: str, prefix: str = "z") -> list[str]:
+    """Start every dV_dt limit afresh (at the start of each relaxation)."""
+    lines: list[str] = []
+    for number, limit in enumerate(limits, start=1):
+        if limit.quantity == "dV_dt":
+            lines += [f"{indent}store_var {prefix}h{number} 0 ja"]
+    return lines
+
+
+def _drift_lines(
+    limit: StepLimit,
+    number: int,
+    indent: str,
+    fire: list[str],
+    *,
+    prefix: str = "z",
+    elapsed: str = "t",
+) -> list[str]:
+    """MethodSCRIPT for `drivers.relaxation`'s block-mean |dV/dt| of one limit.
+
+    Per limit: zr (V_ref), zs (sum of V − V_ref in the block), zt (block start), zm (previous
+    block mean), zn (samples in the block), zh (0 = not started, 1 = first block, 2 = a
+    previous mean exists), zw scratch.
+    `elapsed` holds the time since the rest began; `fire` runs when the limit holds ({n} is
+    the limit's number).
+    """
+    window = limit.window_s
+    if not window > 0:
+        raise InstrumentError("a |dV/dt| limit needs a positive block length (window_s)")
+    bound = si(limit.value * window)
+    neg = si(-limit.value * window)
+    r, s_, t, m, h = (f"{prefix}{v}{number}" for v in "rstmh")
+    w = f"{prefix}w"
+    count = f"{prefix}n{number}"
+    deeper = indent + "    "
+    fired = [f"{deeper}  {line.format(n=number)}" for line in fire]
+    if limit.op in ("<", "<="):
+        check = [
+            f"{deeper}if {w} {limit.op} {bound}",
+            f"{deeper}  if {w} {'>' if limit.op == '<' else '>='} {neg}",
+            *[f"  {line}" for line in fired],
+            f"{deeper}  endif",
+            f"{deeper}endif",
+        ]
+    else:
+        other = "<" if limit.op == ">" else "<="
+        check = [
+            *(
+                line
+                for test in (f"{w} {limit.op} {bound}", f"{w} {other} {neg}")
+                for line in (f"{deeper}if {test}", *fired, f"{deeper}endif")
+            )
+        ]
+    return [
+        f"{indent}if {elapsed} >= {si(limit.after_s)}",
+        f"{indent}  if {h} == 0",
+        f"{indent}    copy_var p {r}",
+        f"{indent}    copy_var {elapsed} {t}",
+        f"{indent}    store_var {s_} 0 ja",
+        f"{indent}    store_var {count} 0 ja",
+        f"{indent}    store_var {h} 1 ja",
+        f"{indent}  endif",
+        f"{indent}  copy_var p {w}",
+        f"{indent}  sub_var {w} {r}",
+        f"{indent}  add_var {s_} {w}",
+        f"{indent}  add_var {count} 1",
+        f"{indent}  copy_var {elapsed} {w}",
+        f"{indent}  sub_var {w} {t}",
+        f"{indent}  if {w} >= {si(window)}",
+        f"{indent}    div_var {s_} {count}",
+        f"{indent}    if {h} == 2",
+        f"{indent}      copy_var {s_} {w}",
+        f"{indent}      sub_var {w} {m}",
+        *[f"  {line}" for line in check],
+        f"{indent}    endif",
+        f"{indent}    copy_var {s_} {m}",
+        f"{indent}    store_var {h} 2 ja",
+        f"{indent}    store_var {s_} 0 ja",
+        f"{indent}    store_var {count} 0 ja",
+        f"{indent}    copy_var {elapsed} {t}",
+        f"{indent}  endif",
+        f"{indent}endif",
+    ]
 
 
 def _run_time(command: StepCommand) -> float:
@@ -166,14 +276,15 @@ def _timed_loop(
 ) -> list[str]:
     """A step that is one measurement loop, ended by its time or by a limit on one of the
     `watched` variables (by default, all it records)."""
-    lines = _header(mode, range_A, channel)
+    lines = _header(mode, range_A, channel, _drift_vars(command.limits))
+    available = set(recorded) if watched is None else watched
     lines += [
         *(["cell_on"] if cell_on else []),
         "timer_start",
         f"{loop} {si(command.sample_interval_s)} {si(_run_time(command))}",
         "  timer_get t",
         *_package("t", *recorded),
-        *_limit_lines(command.limits, "  ", set(recorded) if watched is None else watched),
+        *_limit_lines(command.limits, "  ", available, drift=True),
         "endloop",
     ]
     return lines
@@ -204,7 +315,9 @@ def _pulse_train(command: StepCommand, channel: int) -> list[str]:
     if command.n_pulses < 1 or command.pulse_s <= 0 or command.relax_s < 0:
         raise InstrumentError("a pulse train needs at least one pulse of positive length")
     interval = si(command.sample_interval_s)
-    lines = _header(MODE_GALVANOSTATIC, current_range(command.current_A), channel, ("n",))
+    relax_vars = _drift_vars(command.relax_limits, "y")
+    extra = ("n", *(("ya", "ye", *relax_vars) if relax_vars else ()))
+    lines = _header(MODE_GALVANOSTATIC, current_range(command.current_A), channel, extra)
     lines += [
         "store_var n 0i ja",
         "timer_start",
@@ -219,13 +332,36 @@ def _pulse_train(command: StepCommand, channel: int) -> list[str]:
         "    breakloop",
         "  endif",
         "  cell_off",
+        *(["  timer_get ya", *_drift_reset(command.relax_limits, "  ", "y")] if relax_vars else []),
         f"  meas_loop_ocp p {interval} {si(command.relax_s)}",
         "    timer_get t",
         *_package("t", "p", "n", indent="    "),
+        *_relax_lines(command),
         "  endloop",
         "  add_var n 1i",
         "endloop",
     ]
+    return lines
+
+
+def _relax_lines(command: StepCommand) -> list[str]:
+    """End one relaxation of a pulse train early (its dV_dt limits); the train goes on."""
+    lines: list[str] = []
+    for number, limit in enumerate(command.relax_limits, start=1):
+        if limit.quantity != "dV_dt":
+            raise InstrumentError(
+                f"a pulse train's relaxation can end on |dV/dt| only, not on {limit.quantity}"
+            )
+        if not lines:
+            lines = ["    copy_var t ye", "    sub_var ye ya"]
+        lines += _drift_lines(
+            limit,
+            number,
+            "    ",
+            ["breakloop"],
+            prefix="y",
+            elapsed="ye",
+        )
     return lines
 
 

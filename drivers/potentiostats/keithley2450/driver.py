@@ -46,6 +46,7 @@ from drivers.errors import (
     InstrumentReportedError,
 )
 from drivers.potentiostat import (
+    BASIC_LIMITS,
     Capabilities,
     Identity,
     ImpedancePoint,
@@ -57,6 +58,7 @@ from drivers.potentiostat import (
     StepLimit,
 )
 from drivers.potentiostats.keithley2450.limits import compliance_voltage, first_fired, is_upper
+from drivers.relaxation import DriftWatch
 from drivers.retry import backoff
 from drivers.transports.link import LinkSettings
 from drivers.transports.visa import VisaTransport
@@ -181,6 +183,7 @@ class Keithley2450(AsyncContext):
             voltage_range_V=VOLTAGE_RANGE_V,
             on_device_limits=False,
             can_reattach=False,
+            limit_quantities=BASIC_LIMITS | {"dV_dt"},
             notes=(
                 "A DC SourceMeter used as a galvanostat: steps run as a host-side loop that "
                 "reads the SMU every sample interval, so limits act at the sample interval "
@@ -401,6 +404,7 @@ class Keithley2450(AsyncContext):
             await self.transport.write(f":SOUR:CURR {_nrf(phase.current_A)}")
             phase_end = min(phase_start + phase.length_s, duration)
             previous_v: float | None = None
+            watches = _watches(command, phase)
             while True:
                 reading = await self._read()
                 if origin is None:
@@ -428,6 +432,11 @@ class Keithley2450(AsyncContext):
                     current_A=reading.current_A,
                     q_Ah=q_Ah,
                 )
+                drifted = [w.limit for w in watches if w.update(t - phase_start, reading.voltage_V)]
+                if drifted and phase.name == "relax" and fired is None:
+                    phase_end = t  # relaxed: the next pulse starts now
+                    break
+                fired = fired or (drifted[0] if drifted else None)
                 if fired is not None:
                     end = StepEnd("limit", fired, note or _describe(fired), count)
                     yield await self._finish(end)
@@ -511,6 +520,12 @@ class Keithley2450(AsyncContext):
             )
 
 
+def _watches(command: StepCommand, phase: _Phase) -> list[DriftWatch]:
+    """The |dV/dt| limits a phase watches: a relaxation's own, or the step's."""
+    limits = command.relax_limits if phase.name == "relax" else command.limits
+    return [DriftWatch(lim) for lim in limits if lim.quantity == "dV_dt"]
+
+
 def _nrf(value: float) -> str:
     """A number as SCPI <NRf> in one fixed form (10 significant digits, exponent)."""
     return f"{value:.9E}"
@@ -519,7 +534,14 @@ def _nrf(value: float) -> str:
 def _describe(limit: StepLimit) -> str:
     if limit.name:
         return limit.name
-    units = {"voltage": "V", "current": "A", "abs_current": "A", "time": "s", "capacity": "Ah"}
+    units = {
+        "voltage": "V",
+        "current": "A",
+        "abs_current": "A",
+        "time": "s",
+        "capacity": "Ah",
+        "dV_dt": "V/s",
+    }
     return f"{limit.quantity} {limit.op} {limit.value:g} {units[limit.quantity]}"
 
 

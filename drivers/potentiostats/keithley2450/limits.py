@@ -28,8 +28,12 @@ def value_of(
 def first_fired(
     limits: Iterable[StepLimit], *, t_s: float, voltage_V: float, current_A: float, q_Ah: float
 ) -> StepLimit | None:
-    """The first limit (in the step's order) that the sample satisfies, if any."""
+    """The first limit (in the step's order) that the sample satisfies, if any.
+
+    dV_dt limits are not read from one sample: the driver's `DriftWatch`es evaluate them."""
     for limit in limits:
+        if limit.quantity == "dV_dt":
+            continue
         value = value_of(limit, t_s=t_s, voltage_V=voltage_V, current_A=current_A, q_Ah=q_Ah)
         if limit.met_by(value):
             return limit

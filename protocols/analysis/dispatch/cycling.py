@@ -213,6 +213,13 @@ def run_gitt(ctx: RunContext) -> Outcome:
         "valid_pulses": len(valid),
         "D_cm2_s_median": float(np.median(d_values)) if valid else None,
         "D_sqrt_cm2_s_median": float(np.median([p.D_sqrt_cm2_s for p in valid])) if valid else None,
+        "model_valid_pulses": len(result.model_valid_pulses),
+        "D_model_cm2_s_median": (
+            float(np.median([p.D_model_cm2_s for p in result.model_valid_pulses]))
+            if result.model_valid_pulses
+            else None
+        ),
+        "wh_bias_median": float(np.median([p.wh_bias for p in valid])) if valid else None,
         "D_cm2_s_min": float(d_values.min()) if valid else None,
         "D_cm2_s_max": float(d_values.max()) if valid else None,
         "diffusion_length_um": length * 1e4,

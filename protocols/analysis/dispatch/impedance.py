@@ -55,6 +55,8 @@ def run_eis(ctx: RunContext) -> Outcome:
                 "Rct_sigma_ohm": fit.Rct_sigma_ohm,
                 "kk_max_residual": kk.max_residual,
                 "kk_accepted": kk.accepted,
+                "kk_noise_rel": kk.noise_rel,
+                "kk_reasons": list(kk.reasons),
             }
         )
     if not rows:
