@@ -20,22 +20,34 @@ if TYPE_CHECKING:
     from scheduler.runner import Runner
 
 
-def _bounds(runner: Runner, translation: Translation, started: float) -> tuple[float, float]:
-    """Test times between which the step ended: the last stored sample, and now."""
+def _bounds(
+    runner: Runner, translation: Translation, started: float
+) -> tuple[float, float, float]:
+    """Test times between which the step ended (the last stored sample, and now or the
+    step's duration, whichever is first), and the test time now."""
     state = runner.state
     resume = runner._resume
     stored = resume.last_stored_s if resume is not None else None
     lower = started + state.step_time_s if stored is None else max(stored, started)
     now = started + (time.time() - runner._step_wall) * runner.time_scale
     upper = min(now, started + translation.command.duration_s)
-    return lower, max(lower, upper)
+    return lower, max(lower, upper), now
 
 
-def _inferred(translation: Translation, voltage: float, current: float) -> StepEnd | None:
+def _inferred(
+    translation: Translation, voltage: float, current: float, ran_s: float
+) -> StepEnd | None:
+    """The limit the last stored sample already met; or, for a step only its time ends,
+    its time when that has run out by now (`ran_s`: step time at recovery)."""
+    command = translation.command
     measured = {"voltage": voltage, "current": current, "abs_current": abs(current)}
-    for limit in translation.command.limits:
+    for limit in command.limits:
         if limit.quantity in measured and limit.met_by(measured[limit.quantity]):
             return StepEnd("limit", limit=limit, message=limit.name, tail_lost=True)
+    timed = [limit for limit in command.limits if limit.quantity == "time"]
+    if len(timed) == len(command.limits) and ran_s >= command.duration_s:
+        limit = timed[0] if timed else None  # as the instrument would have said
+        return StepEnd("limit" if limit else "time", limit=limit, tail_lost=True)
     return None
 
 
@@ -44,12 +56,13 @@ async def lost_end(
 ) -> StepEnd:
     """Report the lost end of a re-attached step as a gap and end the step at its bound."""
     state = runner.state
-    lower, upper = _bounds(runner, translation, started)
+    lower, upper, now = _bounds(runner, translation, started)
     if end.reason in ("not_running", "error"):
-        end = _inferred(translation, state.voltage_V, state.current_A) or StepEnd(
-            "error", message="end reason unknown", tail_lost=True
-        )
+        inferred = _inferred(translation, state.voltage_V, state.current_A, now - started)
+        end = inferred or StepEnd("error", message="end reason unknown", tail_lost=True)
     reason = end.limit.name if end.limit is not None else end.message
+    if end.reason == "time" or (end.limit is not None and end.limit.quantity == "time"):
+        upper = started + translation.command.duration_s
     await runner._event(
         "gap",
         f"{what}: its last samples and closing package were lost with the daemon; it ended "

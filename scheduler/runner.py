@@ -289,6 +289,7 @@ class Runner:
                     await self._journal_step(step, started, {**self._step_journal, "phase": phase})
                     crashpoints.point("phase_started", f"{state.step_count}.{number}")
                 end = await self._stream(step, translation, started, offset, attach=attach)
+                crashpoints.point("phase_streamed", f"{state.step_count}.{number}")
                 if attach:
                     end = await self._adopted_end(step, translation, started, offset, end)
                 attach = False
