@@ -18,14 +18,20 @@ from scheduler.crashpoints import CRASH_AT, CRASH_WALK
 from scheduler.daemon.journal import step_ended
 
 
-# One EmStat4 in one ESPEC chamber. The EmStat4's link timeout is short: a re-attach to a
-# step the instrument no longer runs waits that long before it asks.
-def one_slot_bench(*, time_scale: float, sample_period_s: float = 1.0, soc: float = 0.0) -> str:
+def one_slot_bench(
+    *, time_scale: float, sample_period_s: float = 1.0, soc: float = 0.0, timeout_s: float = 1.0
+) -> str:
+    """One EmStat4 in one ESPEC chamber. The EmStat4's link timeout is short by default: a
+    re-attach to a step the instrument no longer runs waits that long before it asks."""
     return tomli_w.dumps(
         {
             "bench": {"name": "recovery", "recovery": "auto", "sample_period_s": sample_period_s},
             "instruments": {
-                "pstat1": {"kind": "emstat4", "endpoint": "tcp://127.0.0.1:0", "timeout_s": 1.0},
+                "pstat1": {
+                    "kind": "emstat4",
+                    "endpoint": "tcp://127.0.0.1:0",
+                    "timeout_s": timeout_s,
+                },
                 "chamber1": {"kind": "espec", "endpoint": "tcp://127.0.0.1:0"},
             },
             "slots": [
@@ -71,6 +77,14 @@ SOAK = (
     "  - set_temperature: {target: 25 degC, tolerance: 1 K, stable_for: 2 min, soak: 10 min,"
     " timeout: 2 h}\n"
 )
+
+
+def long_charge(name: str, *, dt: str = "10 s") -> str:
+    """A 0.5C charge to 4.3 V (about 2 h from empty)."""
+    return HEADER.format(name=name) + (
+        '  - cc: {rate: 0.5C, direction: charge, until: [{voltage: ">= 4.3 V"}],'
+        f" record: {{dt: {dt}}}}}\n"
+    )
 
 
 def cccv_then_rest(name: str, *, dt: str = "30 s") -> str:
