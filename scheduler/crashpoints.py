@@ -11,8 +11,9 @@ Two environment variables, read once when the process starts, make it kill the p
   the file, after appending it. Restarting the daemon with the same file until it no longer
   dies walks a crash over every point once (see tests/daemon/test_daemon_crash_points.py).
 
-The key names the point within a run (a step count, a phase), so every point of a protocol
-is a distinct entry of the walk.
+The key names the point within a run (which pass of which protocol step, a phase), so
+every point of a protocol is a distinct entry of the walk, and a step that runs again after
+a crash does not make new ones.
 """
 
 from __future__ import annotations
@@ -37,14 +38,17 @@ _WALK_FILE = os.environ.get(CRASH_WALK) or None
 _WALKED = _walked(_WALK_FILE)
 
 
-def point(name: str, key: object = "") -> None:
-    """A durable write named `name` (at `key`) has just committed; die here if asked to."""
+def point(name: str, key: object = "", *, durable: bool = True) -> None:
+    """A durable write named `name` (at `key`) has just committed; die here if asked to.
+
+    `durable=False` names a moment that is no write (the walk passes it by; CRASH_AT may
+    still name it)."""
     if _AT is None and _WALKED is None:
         return
     label = f"{name}@{key}" if key != "" else name
     if _AT is not None and _AT in (name, label):
         _die()
-    if _WALKED is not None and _WALK_FILE is not None and label not in _WALKED:
+    if durable and _WALKED is not None and _WALK_FILE is not None and label not in _WALKED:
         with open(_WALK_FILE, "a") as walk:
             walk.write(label + "\n")
             walk.flush()

@@ -20,9 +20,7 @@ if TYPE_CHECKING:
     from scheduler.runner import Runner
 
 
-def _bounds(
-    runner: Runner, translation: Translation, started: float
-) -> tuple[float, float, float]:
+def _bounds(runner: Runner, translation: Translation, started: float) -> tuple[float, float, float]:
     """Test times between which the step ended (the last stored sample, and now or the
     step's duration, whichever is first), and the test time now."""
     state = runner.state

@@ -271,7 +271,7 @@ class Runner:
             self._step_wall = time.time()
             self._step_journal = self._journal()
             await self._journal_step(step, started, self._step_journal)
-            crashpoints.point("step_started", state.step_count)
+            crashpoints.point("step_started", self._pass_key(step))
         state.step = step
         if isinstance(step, p.SetTemperature | p.SetPressure):
             return await self._environment_step(step, started)
@@ -287,9 +287,9 @@ class Runner:
                 if number > 0 and not attach:  # journaled before the phase's script starts
                     phase = {"number": number, "offset_s": offset}
                     await self._journal_step(step, started, {**self._step_journal, "phase": phase})
-                    crashpoints.point("phase_started", f"{state.step_count}.{number}")
+                    crashpoints.point("phase_started", f"{self._pass_key(step)}.{number}")
                 end = await self._stream(step, translation, started, offset, attach=attach)
-                crashpoints.point("phase_streamed", f"{state.step_count}.{number}")
+                crashpoints.point("phase_streamed", f"{state.step_count}.{number}", durable=False)
                 if attach:
                     end = await self._adopted_end(step, translation, started, offset, end)
                 attach = False
@@ -332,6 +332,12 @@ class Runner:
         await self._end_step(result)
         return result
 
+    def _pass_key(self, step: p.Step) -> str:
+        """Which pass of which protocol step is running, as a crash point's key: a step that
+        runs again after a crash has the same key (its step count is a new one)."""
+        passes = self._sequencer.passes
+        return "/".join([str(step.index), *(f"{k}.{v}" for k, v in sorted(passes.items()))])
+
     async def _end_step(self, result: StepResult) -> None:
         """Journal the step's end: from here on it never runs again."""
         self._push()
@@ -345,7 +351,7 @@ class Runner:
             discharge_Ah=result.discharge_Ah,
             data={"fired": limits.index(result.fired) if result.fired in limits else None},
         )
-        crashpoints.point("step_ended", result.step_count)
+        crashpoints.point("step_ended", self._pass_key(result.step))
         self.progress("step_end", self.state)
 
     async def _adopted_end(

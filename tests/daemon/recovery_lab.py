@@ -69,10 +69,6 @@ CCCV = (
     " record: {dt: %s}, label: CC-CV charge}\n"
 )
 REST = "  - rest: {duration: 10 min, record: {dt: 60 s}, label: rest}\n"
-DISCHARGE = (
-    '  - cc: {rate: 1C, direction: discharge, until: [{voltage: "<= 3.5 V"}],'
-    " record: {dt: 30 s}, label: discharge}\n"
-)
 SOAK = (
     "  - set_temperature: {target: 25 degC, tolerance: 1 K, stable_for: 2 min, soak: 10 min,"
     " timeout: 2 h}\n"
@@ -93,9 +89,10 @@ def cccv_then_rest(name: str, *, dt: str = "30 s") -> str:
 
 
 def walk_protocol(name: str = "crash-walk") -> str:
-    """A soak, then twice (a CC-CV charge, a rest, a discharge): the crash-point walk's."""
-    body = "".join(f"    {line}" for line in (CCCV % "60 s" + REST + DISCHARGE).splitlines(True))
-    return HEADER.format(name=name) + SOAK + "  - repeat:\n      times: 2\n      steps:\n" + body
+    """A soak, then twice (a CC-CV charge, a rest): the crash-point walk's."""
+    body = "".join(f"    {line}" for line in (CCCV % "60 s" + REST).splitlines(True))
+    header = HEADER.format(name=name).replace("1.2C}", "1.2C, temperature_max: 60 degC}")
+    return header + SOAK + "  - repeat:\n      times: 2\n      steps:\n" + body
 
 
 def submit(lab: Lab, protocol: str) -> int:
