@@ -151,8 +151,9 @@ class Runner:
         except (InstrumentError, SchedulerError) as exc:
             kind = "instrument" if isinstance(exc, InstrumentError) else "run"
             result.status, result.message = RunStatus.FAILED, str(exc)
-            await self._make_safe()
-            await self.db.add_event(kind, str(exc), run_id=self.run_id, severity="error")
+            # The event does not wait for the cell: a stalled instrument cannot confirm it.
+            event = self.db.add_event(kind, str(exc), run_id=self.run_id, severity="error")
+            await asyncio.gather(self._make_safe(), event)
         except (asyncio.CancelledError, KeyboardInterrupt):
             if self.detached:
                 # The host goes away but the step runs on: it is re-attached on restart.

@@ -122,3 +122,34 @@ async def test_bug6_a_trip_during_recovery_names_its_run(tmp_path) -> None:
         assert store.get_run(run.id).status == "safety"
         assert store.get_job(job_id).state == "failed"
         assert not (await _pstat(bench))["cell_on"]
+
+
+@pytest.mark.slow
+async def test_a_stalled_emstat4_at_1_s_sampling_is_noticed_within_5_s(tmp_path) -> None:
+    # Real time (time scale 1), a point a second; the slot's link timeout is the default.
+    with lab(port_zero(one_slot_bench(time_scale=1.0, timeout_s=5.0)), tmp_path) as the_lab:
+        store, bench = the_lab.store, the_lab.bench
+        job_id = submit(the_lab, long_charge("stalls", dt="1 s"))
+        daemon = the_lab.start_daemon()
+        run = await until(lambda: store.latest_run_for_job(job_id), 30, "the run", daemon)
+        await until(lambda: store.sample_count(run.id) >= 3, 30, "samples", daemon)
+        assert (await control(bench, {"instrument": "pstat1", "fault": "stall"}))["ok"]
+        stalled_at = time.time()
+        await until(lambda: store.get_job(job_id).state == "failed", 30, "the stall", daemon)
+        events = [e for e in store.events(run.id) if e.kind == "instrument"]
+        assert len(events) == 1
+        # Noticed (the event written) within 5 s of the stall, and the event says it stalled.
+        assert events[0].at - stalled_at <= 5.0, events[0].at - stalled_at
+        assert "stalled" in events[0].message and "3 sample periods of 1 s" in events[0].message
+        assert (await _pstat(bench))["cell_on"]  # it has not answered the abort yet
+        # The moment it answers again it runs the abort and switches the cell off.
+        assert (await control(bench, {"instrument": "pstat1", "fault": "clear"}))["ok"]
+
+        async def off() -> bool:
+            return not (await _pstat(bench))["cell_on"]
+
+        deadline = time.monotonic() + 10
+        while not await off():
+            assert time.monotonic() < deadline, "the cell stayed on after the stall"
+            await asyncio.sleep(0.05)
+        assert store.get_run(run.id).status == "failed"

@@ -78,6 +78,9 @@ LINK: LinkSettings = {"name": "EmStat4", "reconnect_attempts": 8}  # re-attach f
 STASH_LINES = 200_000  # lines kept from connect() for attach() to pick up
 QUIET_S = 0.05  # silence that ends connect()'s read of buffered output
 CONNECT_DRAIN_S = 0.5  # the longest connect() reads buffered output
+STALL_PERIODS = 3  # sample periods of silence after which a running step counts as stalled
+STALL_FLOOR_S = 3.0  # ... but never fewer seconds than this (a busy link's jitter)
+ABORT_GRACE_S = 0.5  # how long a silent instrument gets to answer the abort sent to it
 REATTACH_NOTES = (
     "Steps run as MethodSCRIPT on the instrument, with voltage and current limits evaluated "
     "on the device at each sample. Every data package carries the step's sample number. If "
@@ -201,10 +204,14 @@ class EmStat4(AsyncContext):
 
     # -- running a step ---------------------------------------------------------------------
     def _read_timeout(self, command: StepCommand) -> float:
+        """How long the step's stream may be silent before the instrument counts as stalled:
+        STALL_PERIODS sample periods (in wall seconds), never less than STALL_FLOOR_S (or
+        the link's own timeout, when that is shorter)."""
         slowest = command.sample_interval_s
         if command.technique in ("eis", "geis"):
             slowest = max(slowest, 3.0 / min(command.f_start_Hz, command.f_end_Hz))
-        return self.transport.timeout_s + 2.0 * slowest / self.time_scale
+        floor = min(self.transport.timeout_s, STALL_FLOOR_S)
+        return max(STALL_PERIODS * slowest / self.time_scale, floor)
 
     @property
     def _sign(self) -> float:
@@ -472,7 +479,7 @@ class EmStat4(AsyncContext):
         Returns when it answers that no script is running and we re-attached in this step
         (the end of the step was lost with the connection); raises otherwise.
         """
-        grace = self.transport.timeout_s
+        grace = min(self.transport.timeout_s, ABORT_GRACE_S)
         try:
             await self.transport.write_line("Z")
             while True:
@@ -494,9 +501,10 @@ class EmStat4(AsyncContext):
             if err.__cause__ is exc:
                 raise
             raise InstrumentTimeout(
-                f"{exc} during a {command.technique} step; an abort (Z) was sent, which the "
-                "instrument has not confirmed: its script switches the cell off when it "
-                "answers, and safe() checks it"
+                f"{exc} during a {command.technique} step: the instrument stalled (silent for "
+                f"{STALL_PERIODS} sample periods of {command.sample_interval_s:g} s or more); "
+                "an abort (Z) was sent, which the instrument has not confirmed: its script "
+                "switches the cell off the moment it answers again, and safe() checks it"
             ) from exc
 
     async def _finish_script(self, wait_s: float) -> bool:
