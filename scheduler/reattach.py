@@ -44,8 +44,9 @@ def _inferred(
             return StepEnd("limit", limit=limit, message=limit.name, tail_lost=True)
     timed = [limit for limit in command.limits if limit.quantity == "time"]
     if len(timed) == len(command.limits) and ran_s >= command.duration_s:
-        limit = timed[0] if timed else None  # as the instrument would have said
-        return StepEnd("limit" if limit else "time", limit=limit, tail_lost=True)
+        if timed:  # as the instrument would have said
+            return StepEnd("limit", limit=timed[0], tail_lost=True)
+        return StepEnd("time", tail_lost=True)
     return None
 
 

@@ -82,6 +82,7 @@ class ResumePoint:
     phase_offset_s: float = 0.0
     step_started_s: float = 0.0  # test time at the interrupted step's start
     step_wall_s: float | None = None  # Unix wall time at that start (bounds of a lost end)
+    soak_wall_s: float | None = None  # Unix wall time its soak began, if it had (a host step)
     last_stored_s: float | None = None  # test time of the last committed sample of the step
     journal: dict[str, Any] = field(default_factory=dict)  # the step's journal at its start
 

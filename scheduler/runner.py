@@ -9,6 +9,7 @@ step's start and end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from typing import Any
@@ -35,7 +36,7 @@ from scheduler.run_state import (
 )
 from scheduler.step_tally import StepTally, check_host
 from scheduler.translate import Translation, translate_phases
-from storage import AsyncStore
+from storage import AsyncStore, StorageError
 
 __all__ = [
     "Interrupted",
@@ -101,6 +102,7 @@ class Runner:
         self._attach_after: int | None = None
         self._step_wall = time.time()  # Unix time at the running step's start
         self._step_journal: dict[str, Any] = {}
+        self._resume_soak: float | None = None  # wall time a resumed step's soak began
         self.time_scale = 1.0  # bench seconds per wall second (a simulated bench's scale)
 
     # -- storage ----------------------------------------------------------------------------
@@ -180,6 +182,7 @@ class Runner:
         """The sequencer to run (and the outcome of a step that had ended) for `resume`."""
         self._resume = resume
         self._attach_after = resume.step_samples if resume is not None else None
+        self._resume_soak = resume.soak_wall_s if resume is not None else None
         if resume is None or resume.sequencer_state is None:
             self._sequencer = Sequencer(self.plan)
             return self._sequencer, None
@@ -290,7 +293,8 @@ class Runner:
                     await self._journal_step(step, started, {**self._step_journal, "phase": phase})
                     crashpoints.point("phase_started", f"{self._pass_key(step)}.{number}")
                 end = await self._stream(step, translation, started, offset, attach=attach)
-                crashpoints.point("phase_streamed", f"{state.step_count}.{number}", durable=False)
+                streamed = f"{self._pass_key(step)}.{number}"
+                crashpoints.point("phase_streamed", streamed, durable=False)
                 if attach:
                     end = await self._adopted_end(step, translation, started, offset, end)
                 attach = False
@@ -306,7 +310,7 @@ class Runner:
         except (Interrupted, SafetyTrip, InstrumentError, SchedulerError) as stop:
             # Journal how the step ended before the run handles the stop itself.
             prefix = stop.status if isinstance(stop, Interrupted) else type(stop).__name__
-            self._push()
+            await self._commit_samples()
             await self.db.end_step(
                 self.run_id,
                 state.step_count,
@@ -339,9 +343,16 @@ class Runner:
         passes = self._sequencer.passes
         return "/".join([str(step.index), *(f"{k}.{v}" for k, v in sorted(passes.items()))])
 
-    async def _end_step(self, result: StepResult) -> None:
-        """Journal the step's end: from here on it never runs again."""
+    async def _commit_samples(self) -> None:
+        """Commit the samples so far, so that a journaled step end comes after its data (a
+        refused commit stays with the writer, which tries again)."""
         self._push()
+        with contextlib.suppress(StorageError):
+            await asyncio.to_thread(self._writer.flush)
+
+    async def _end_step(self, result: StepResult) -> None:
+        """Journal the step's end, after its samples: from here on it never runs again."""
+        await self._commit_samples()
         limits = result.step.limits
         await self.db.end_step(
             self.run_id,
@@ -394,7 +405,19 @@ class Runner:
                 f"step {step.index} sets the {what}, but this slot has no instrument for it"
             )
         self.progress("step", self.state)
-        self._environment_task = asyncio.create_task(self.environment.apply(step))
+        soaked = None
+        resume, self._resume_soak = self._resume_soak, None  # for the first step run only
+        if resume is not None and isinstance(step, p.SetTemperature):
+            soaked = (time.time() - resume) * self.time_scale
+
+        async def on_stable(soaked_s: float) -> None:  # journal where the soak began
+            began = time.time() - soaked_s / self.time_scale
+            soak = {"soak": {"stable_wall_s": began}}
+            await self._journal_step(step, started, {**self._step_journal, **soak})
+            crashpoints.point("soak_stable", self._pass_key(step))
+
+        apply = self.environment.apply(step, soaked_s=soaked, on_stable=on_stable)
+        self._environment_task = asyncio.create_task(apply)
         try:
             elapsed = await self._environment_task
         except asyncio.CancelledError:

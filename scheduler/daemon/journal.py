@@ -4,7 +4,9 @@ RECOVERY: the journal's states and what recovery does after a crash at each poin
 ==================================================================================
 
 A run's bookkeeping is a sequence of durable writes. Each is followed by a named crash point
-(`scheduler.crashpoints`), and between any two of them the daemon may die:
+(`scheduler.crashpoints`), and between any two of them the daemon may die. Below, N is one
+pass of a protocol step (its crash points' key: the step's index and its loops' passes;
+a step that runs again after a crash is the same N under a new step count):
 
 | durable write (crash point)   | what it records                                            |
 |-------------------------------|------------------------------------------------------------|
@@ -15,7 +17,9 @@ A run's bookkeeping is a sequence of durable writes. Each is followed by a named
 | `phase_started@N.k`           | step N's journal names phase k (a CC-CV's CV phase is 1)    |
 |                               | and its offset in step time, before the phase's script runs |
 | (sample batches)              | samples, with the counters as they were at each             |
-| `step_ended@N`                | step N's end reason and the index of the limit that fired;  |
+| `soak_stable@N`               | a temperature step's air is stable: its soak begins         |
+| `step_ended@N`                | (after its samples are committed) step N's end reason and   |
+|                               | the index of the limit that fired;                          |
 |                               | a stop that cut the step short flags it `interrupted`       |
 | `run_finished@run`            | the run's final status                                      |
 | `job_closed@job`              | the job's final state                                       |
@@ -38,6 +42,9 @@ What recovery (`scheduler.daemon.recovery`) does, by the last write that committ
 - step N ended: it never runs again; the sequencer continues after it with its outcome
   (which may end the run);
 - step N interrupted (a graceful stop cut it short): it runs again, and the event says so;
+- a temperature step (host-side) whose soak had begun (`soak_stable@N`, the journal has the
+  wall time the air became stable): it runs again, and when the chamber still holds the
+  target with the air within tolerance, the soak goes on for the rest of its time;
 - run finished: its job is closed from the run's status, nothing runs;
 - job closed: nothing to do.
 
@@ -144,7 +151,8 @@ def resume_point(store: Any, run_id: int, *, can_attach: bool) -> ResumePoint:
         unix_anchor_s=anchor,
         step_started_s=float(last.started_at_s),
         step_wall_s=journal.get("wall_s"),
-        journal={k: v for k, v in journal.items() if k not in ("phase", "fired")},
+        soak_wall_s=(journal.get("soak") or {}).get("stable_wall_s"),
+        journal={k: v for k, v in journal.items() if k not in ("phase", "fired", "soak")},
     )
     if step_ended(last):
         state.test_time_s = max(state.test_time_s, float(last.ended_at_s or 0.0))
@@ -182,4 +190,9 @@ def describe(point: ResumePoint, step: p.Step | None = None) -> str:
     if point.attach:
         phase = f" in phase {point.phase + 1}" if point.phase else ""
         return f"re-attached to {what}{phase}, which kept running on the instrument"
+    if point.soak_wall_s is not None:
+        return (
+            f"{what} was interrupted in its soak and runs again: if the chamber still holds "
+            "its temperature the soak goes on where it was, otherwise it starts again"
+        )
     return f"{what} was interrupted and runs again from its start, counters restored"

@@ -30,6 +30,7 @@ POINTS = {  # every named point of this protocol's bookkeeping, once each
     "job_claimed",
     "run_started",
     "step_started",
+    "soak_stable",
     "phase_started",
     "step_ended",
     "run_finished",

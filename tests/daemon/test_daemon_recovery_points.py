@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from daemon_process import lab, wait_for
 from recovery_lab import (
+    REST,
+    SOAK,
     cccv_then_rest,
     check_consistent,
     crash_at,
@@ -23,6 +25,7 @@ from recovery_lab import (
     submit,
     wait_exit,
     wait_job,
+    walk_protocol,
 )
 from simbench_process import port_zero
 
@@ -64,7 +67,7 @@ def _crash_then_finish(
 
 @pytest.mark.slow
 def test_bug2_a_step_whose_end_is_journaled_never_runs_again(tmp_path) -> None:
-    out = _crash_then_finish(tmp_path, cccv_then_rest("ended-step"), "step_ended@1")
+    out = _crash_then_finish(tmp_path, cccv_then_rest("ended-step"), "step_ended@0")
     assert out.job.state == "completed" and out.run.status == "completed", out.job.message
     assert [s.kind for s in out.steps] == ["ConstantCurrentConstantVoltage", "Rest"]
     assert out.steps[0].end_reason.startswith("limit") and "current" in out.steps[0].end_reason
@@ -134,7 +137,7 @@ def test_bug1_a_kill_in_the_cv_phase_keeps_the_time_axis(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_bug1_a_kill_before_the_cv_script_starts_starts_it_once(tmp_path) -> None:
-    out = _crash_then_finish(tmp_path, cccv_then_rest("cv-start"), "phase_started@1.1")
+    out = _crash_then_finish(tmp_path, cccv_then_rest("cv-start"), "phase_started@0.1")
     assert out.job.state == "completed", out.job.message
     assert [s.kind for s in out.steps] == ["ConstantCurrentConstantVoltage", "Rest"]
     cv = _cv_samples(out.samples, 4.08e-3)
@@ -150,7 +153,7 @@ def test_bug5_a_lost_closing_package_is_a_gap_with_bounds(tmp_path) -> None:
     # Killed after it read the rest's last lines, before it journaled the rest's end: the
     # instrument has nothing left of it, and the last samples went with the daemon.
     out = _crash_then_finish(
-        tmp_path, cccv_then_rest("lost-end"), "phase_streamed@2.0", time_scale=300.0, soc=0.8
+        tmp_path, cccv_then_rest("lost-end"), "phase_streamed@1.0", time_scale=300.0, soc=0.8
     )
     assert out.job.state == "completed", out.job.message
     rest = out.steps[1]
@@ -164,3 +167,24 @@ def test_bug5_a_lost_closing_package_is_a_gap_with_bounds(tmp_path) -> None:
     assert gaps[0].data["from_s"] == pytest.approx(stored)
     assert gaps[0].data["to_s"] == pytest.approx(rest.ended_at_s)
     assert "lost with the daemon" in gaps[0].message
+
+
+@pytest.mark.slow
+def test_a_soak_resumes_from_the_state_of_the_chamber(tmp_path) -> None:
+    # A 2 h soak at 25 degC in a chamber already at 25 degC; killed as the soak begins.
+    header = walk_protocol("soak-resume").split("  - set_temperature")[0]
+    protocol = header + SOAK.replace("soak: 10 min", "soak: 2 h") + REST
+    out = _crash_then_finish(tmp_path, protocol, "soak_stable@0", time_scale=1000.0)
+    assert out.job.state == "completed", out.job.message
+    kinds = [s.kind for s in out.steps]
+    assert kinds == ["SetTemperature", "SetTemperature", "Rest"], kinds
+    first, again = out.steps[0], out.steps[1]
+    assert first.end_reason is None  # killed in its soak: it never ended
+    assert again.end_reason == "completed"
+    # The soak went on where it was: the step run again took less than the soak's 2 h
+    # (the outage and the restart took some of it), not the stability wait and the whole soak.
+    soak_s = 2 * 3600.0
+    took = again.ended_at_s - again.started_at_s
+    assert 0 < took < soak_s, took
+    resumed = [e.message for e in out.events if e.kind == "resumed"]
+    assert resumed and "soak goes on" in resumed[0], resumed
