@@ -85,6 +85,7 @@ class ResumePoint:
     soak_wall_s: float | None = None  # Unix wall time its soak began, if it had (a host step)
     last_stored_s: float | None = None  # test time of the last committed sample of the step
     journal: dict[str, Any] = field(default_factory=dict)  # the step's journal at its start
+    step_open: bool = False  # the step's end is not journaled at all (a crash, not a stop)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from protocols.sequencer import Sequencer
 from scheduler import crashpoints
 from scheduler.errors import SchedulerError
 from scheduler.reattach import lost_end
+from scheduler.resumed import abandon_step, soak_journal, soaked_by_now
 from scheduler.run_state import (
     Interrupted,
     Progress,
@@ -128,6 +129,8 @@ class Runner:
         self._writer = await self.db.open_writer(self.run_id)
         sequencer, outcome = self._restore(resume)
         attach = resume is not None and resume.attach
+        if resume is not None and resume.step_open and not attach:
+            await abandon_step(self, resume)
         try:
             while (step := sequencer.next(outcome)) is not None:
                 self.state.cycle = sequencer.cycle
@@ -405,18 +408,10 @@ class Runner:
                 f"step {step.index} sets the {what}, but this slot has no instrument for it"
             )
         self.progress("step", self.state)
-        soaked = None
-        resume, self._resume_soak = self._resume_soak, None  # for the first step run only
-        if resume is not None and isinstance(step, p.SetTemperature):
-            soaked = (time.time() - resume) * self.time_scale
-
-        async def on_stable(soaked_s: float) -> None:  # journal where the soak began
-            began = time.time() - soaked_s / self.time_scale
-            soak = {"soak": {"stable_wall_s": began}}
-            await self._journal_step(step, started, {**self._step_journal, **soak})
-            crashpoints.point("soak_stable", self._pass_key(step))
-
-        apply = self.environment.apply(step, soaked_s=soaked, on_stable=on_stable)
+        soaked = soaked_by_now(self, step)
+        apply = self.environment.apply(
+            step, soaked_s=soaked, on_stable=soak_journal(self, step, started)
+        )
         self._environment_task = asyncio.create_task(apply)
         try:
             elapsed = await self._environment_task

@@ -32,8 +32,9 @@ What recovery (`scheduler.daemon.recovery`) does, by the last write that committ
   stamped at the phase's offset, so the time axis goes on where it was. When the instrument
   has no step running and nothing of it buffered, the phase either never started or all of
   its output was lost before any was stored: it starts now and an event says so. A host-side
-  step (or an instrument that cannot re-attach) runs again from its start, counters
-  restored, and the `resumed` event says so;
+  step (or an instrument that cannot re-attach) runs again from its start as a new step
+  count, counters restored: the abandoned record is ended `interrupted (crash)` first, and
+  the `resumed` event says so;
 - samples of step N stored, its end not journaled: re-attached; when the instrument's buffer
   still holds the closing package the step ends as the instrument says; when the killed
   daemon had already read it, the end is lost: a `gap` event gives its bounds (the last
@@ -159,6 +160,7 @@ def resume_point(store: Any, run_id: int, *, can_attach: bool) -> ResumePoint:
         state.step_time_s = 0.0
         point.ended, point.end_reason, point.fired = True, last.end_reason, journal.get("fired")
         return point
+    point.step_open = last.end_reason is None
     phase = journal.get("phase") or {}
     point.phase = int(phase.get("number", 0))
     point.phase_offset_s = float(phase.get("offset_s", 0.0))

@@ -47,9 +47,14 @@ def test_a_unit_slip_in_a_hard_limit_is_one_sentence_and_exit_1(
     assert f"slots[0].limits.{key}: " in result.stderr and says in result.stderr, result.stderr
 
 
-def test_a_stack_pressure_in_pascals_is_refused() -> None:
+def test_a_stack_pressure_in_pascals_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BenchError, match=r"slots\[5\].limits.pressure_max_MPa: 3e\+07 MPa"):
         Bench.from_text(_with(FULL, "pressure_max_MPa", "30e6", slot="A6"))
+    bench = tmp_path / "bench.toml"
+    bench.write_text(_with(FULL, "pressure_max_MPa", "30e6", slot="A6"))
+    result = cellbench("bench", "check", str(bench), "--no-connect")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert 'if it was meant in pascals, write "3e+07 Pa"' in result.stderr, result.stderr
 
 
 def test_hard_limits_written_with_units_mean_the_same_as_numbers() -> None:
@@ -127,3 +132,16 @@ def test_the_example_bench_takes_every_library_protocol_it_offers(store) -> None
                 store, bench, protocol_path_or_text=path, cell_name="c1", slot=slot, by="t"
             )
             assert store.get_job(job).state == "queued", name
+
+
+def test_the_cli_refuses_that_job_in_one_sentence(tmp_path: Path) -> None:
+    bench = tmp_path / "bench.toml"
+    bench.write_text(_with(FULL, "voltage_min_V", "2.5", slot="A6"))
+    db = f"sqlite:///{tmp_path / 'lab.db'}"
+    assert cellbench("cell", "add", "k1", *CELL, "--db", db).returncode == 0
+    protocol = str(LIBRARY / "kim2025" / "cycling-0.2C.yaml")
+    args = ("--cell", "k1", "--bench", str(bench), "--slot", "A6", "--db", db)
+    result = cellbench("queue", "submit", protocol, *args)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "slot A6's cell rests at 2.50" in result.stderr

@@ -170,7 +170,12 @@ def check_consistent(store: Any, job_id: int, before: dict[str, np.ndarray] | No
         for earlier in rows[:-1]:
             assert not step_ended(earlier), f"step {earlier.step_count} ran again after its end"
             assert f"step {earlier.step_count}" in said, f"step {earlier.step_count} reran silently"
-    job = store.get_job(job_id)
+    open_steps = [s for s in steps if s.end_reason is None]
+    assert open_steps in ([], steps[-1:]), "a step record other than the last is left open"
+    job, status = store.get_job(job_id), store.get_run(run.id).status
     if job.state == "completed":
-        assert store.get_run(run.id).status == "completed"
+        assert status == "completed", status
+    else:  # a run ends only as its job does, but for a crash between the two writes
+        assert job.state in ("running", "interrupted"), job.state
+        assert status in ("running", "interrupted", "completed"), status
     return after
