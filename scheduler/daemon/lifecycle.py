@@ -178,6 +178,15 @@ class Daemon:
             slot=job.slot,
             data={"cell": "driven by its step on the instrument" if in_device_step else "off"},
         )
+        await self.db.upsert_slot_state(
+            self.name,
+            job.slot,
+            state=SlotState.IDLE,
+            job_id=job.job_id,
+            run_id=job.run_id,
+            message="interrupted: the daemon stopped"
+            + ("; its step runs on under the instrument's own limits" if in_device_step else ""),
+        )
 
     # -- the loop ---------------------------------------------------------------------------
     async def _tick(self) -> None:
