@@ -35,19 +35,27 @@ def _bounds(runner: Runner, translation: Translation, started: float) -> tuple[f
 def _inferred(
     translation: Translation, voltage: float, current: float, ran_s: float
 ) -> StepEnd | None:
-    """The limit the last stored sample already met; or, for a step only its time ends,
-    its time when that has run out by now (`ran_s`: step time at recovery)."""
+    """How the step ended, when that can be told without its closing package: the limit the
+    last stored sample already met; or the one limit that could have ended it by now
+    (`ran_s`: its step time at recovery; a time limit counts once it has run out)."""
     command = translation.command
     measured = {"voltage": voltage, "current": current, "abs_current": abs(current)}
     for limit in command.limits:
         if limit.quantity in measured and limit.met_by(measured[limit.quantity]):
             return StepEnd("limit", limit=limit, message=limit.name, tail_lost=True)
-    timed = [limit for limit in command.limits if limit.quantity == "time"]
-    if len(timed) == len(command.limits) and ran_s >= command.duration_s:
-        if timed:  # as the instrument would have said
-            return StepEnd("limit", limit=timed[0], tail_lost=True)
-        return StepEnd("time", tail_lost=True)
-    return None
+    others = [limit for limit in command.limits if limit.quantity != "time"]
+    timed = sorted(
+        (limit for limit in command.limits if limit.quantity == "time" and limit.value <= ran_s),
+        key=lambda limit: limit.value,
+    )
+    ran_out = bool(timed) or command.duration_s <= ran_s
+    if (others and ran_out) or len(others) > 1:
+        return None  # more than one end was possible
+    if others:  # e.g. a CC phase that can only have reached its CV voltage
+        return StepEnd("limit", limit=others[0], message=others[0].name, tail_lost=True)
+    if timed:  # as the instrument would have said
+        return StepEnd("limit", limit=timed[0], tail_lost=True)
+    return StepEnd("time", tail_lost=True) if ran_out else None
 
 
 async def lost_end(

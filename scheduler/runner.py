@@ -292,6 +292,7 @@ class Runner:
                 if number < first:
                     continue
                 if number > 0 and not attach:  # journaled before the phase's script starts
+                    await self._commit_samples()  # and after the last phase's samples
                     phase = {"number": number, "offset_s": offset}
                     await self._journal_step(step, started, {**self._step_journal, "phase": phase})
                     crashpoints.point("phase_started", f"{self._pass_key(step)}.{number}")

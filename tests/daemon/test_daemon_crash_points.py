@@ -1,6 +1,6 @@
 """A crash at every point between two durable writes, on SQLite and PostgreSQL.
 
-The daemon runs a short protocol: a host-side soak, then twice a CC-CV charge and a rest.
+The daemon runs a short protocol: a host-side soak, a CC-CV charge, then a loop of two rests.
 With CELLBENCH_CRASH_WALK it kills itself (SIGKILL) right after the first named durable
 write it has not died at before (scheduler.crashpoints), recovery's own writes included; it
 is restarted until it runs the job to its end without dying. After every restart: no
@@ -24,8 +24,7 @@ from simbench_process import port_zero
 
 from scheduler.daemon.journal import step_ended
 
-ONE_PASS = ["ConstantCurrentConstantVoltage", "Rest"]
-PLAN = ["SetTemperature", *ONE_PASS, *ONE_PASS]  # what the protocol runs, step by step
+PLAN = ["SetTemperature", "ConstantCurrentConstantVoltage", "Rest", "Rest"]  # step by step
 POINTS = {  # every named point of this protocol's bookkeeping, once each
     "job_claimed",
     "run_started",

@@ -188,3 +188,23 @@ def test_a_soak_resumes_from_the_state_of_the_chamber(tmp_path) -> None:
     assert 0 < took < soak_s, took
     resumed = [e.message for e in out.events if e.kind == "resumed"]
     assert resumed and "soak goes on" in resumed[0], resumed
+
+
+@pytest.mark.slow
+def test_a_kill_between_the_cc_and_the_cv_phase_is_a_gap_then_the_cv_phase(tmp_path) -> None:
+    # The daemon read the CC phase's end, then died before it journaled the CV phase: the
+    # instrument has nothing of it left. The CC phase's end is a gap with bounds; the last
+    # stored sample had reached the CV voltage, so the CV phase runs, after the gap.
+    out = _crash_then_finish(
+        tmp_path, cccv_then_rest("cc-to-cv"), "phase_streamed@0.0", time_scale=600.0, soc=0.4
+    )
+    assert out.job.state == "completed", out.job.message
+    assert [s.kind for s in out.steps] == ["ConstantCurrentConstantVoltage", "Rest"]
+    gaps = [e for e in out.events if e.kind == "gap"]
+    assert len(gaps) == 1 and gaps[0].data["step_count"] == 1, [e.message for e in out.events]
+    cv = _cv_samples(out.samples, 4.08e-3)
+    assert cv.sum() > 0
+    step_start = out.steps[0].started_at_s
+    first_cv = out.samples["test_time_s"][cv].min()
+    assert first_cv > gaps[0].data["to_s"] >= gaps[0].data["from_s"] >= step_start
+    assert out.steps[0].end_reason.startswith("limit") and "current" in out.steps[0].end_reason
