@@ -39,7 +39,9 @@ What recovery (`scheduler.daemon.recovery`) does, by the last write that committ
   still holds the closing package the step ends as the instrument says; when the killed
   daemon had already read it, the end is lost: a `gap` event gives its bounds (the last
   stored sample and the bench time at recovery, capped by the step's own duration) and the
-  end reason is inferred from the last sample, or reported unknown;
+  end reason is the limit the last stored sample met, or the one limit that could have
+  ended it by then (a CC phase that can only have reached its CV voltage goes on to its CV
+  phase), or else unknown;
 - step N ended: it never runs again; the sequencer continues after it with its outcome
   (which may end the run);
 - step N interrupted (a graceful stop cut it short): it runs again, and the event says so;
@@ -49,8 +51,9 @@ What recovery (`scheduler.daemon.recovery`) does, by the last write that committ
 - run finished: its job is closed from the run's status, nothing runs;
 - job closed: nothing to do.
 
-Recovery's own writes (the job interrupted, the run interrupted, the job running again) are
-each idempotent: a crash between them lands in a state the same rules recover from. A stop
+Recovery's own writes (`recovery_job_interrupted`, `recovery_run_interrupted`,
+`recovery_job_resumed`, `recovery_job_closed`) are each idempotent: a crash between them
+lands in a state the same rules recover from. A stop
 during recovery leaves the cell either off or running its step under the instrument's own
 limits with the run interrupted and its step open in the journal (its owner), and says which.
 """
