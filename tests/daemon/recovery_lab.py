@@ -75,14 +75,6 @@ SOAK = (
 )
 
 
-def long_charge(name: str, *, dt: str = "10 s") -> str:
-    """A 0.5C charge to 4.3 V (about 2 h from empty)."""
-    return HEADER.format(name=name) + (
-        '  - cc: {rate: 0.5C, direction: charge, until: [{voltage: ">= 4.3 V"}],'
-        f" record: {{dt: {dt}}}}}\n"
-    )
-
-
 def cccv_then_rest(name: str, *, dt: str = "30 s") -> str:
     """A 1C CC-CV charge to 4.2 V until C/10 (about 1 h from empty), then a 10 min rest."""
     return HEADER.format(name=name) + CCCV % dt + REST

@@ -9,8 +9,9 @@ import time
 
 import numpy as np
 import pytest
+from daemon_bench import long_charge
 from daemon_process import lab, until
-from recovery_lab import check_consistent, long_charge, one_slot_bench, submit
+from recovery_lab import check_consistent, one_slot_bench, submit
 from simbench_process import control, port_zero
 
 
@@ -29,7 +30,7 @@ async def test_bug3_reattach_on_a_fast_stream_streams_while_the_step_runs(tmp_pa
     # silence on the line while the charge runs.
     with lab(port_zero(one_slot_bench(time_scale=500.0, timeout_s=5.0)), tmp_path) as the_lab:
         store, bench = the_lab.store, the_lab.bench
-        job_id = submit(the_lab, long_charge("fast-stream"))
+        job_id = submit(the_lab, long_charge(240, rate="0.5C", name="fast-stream"))
         daemon = the_lab.start_daemon("first")
         run = await until(lambda: store.latest_run_for_job(job_id), 30, "the run", daemon)
         await until(lambda: store.sample_count(run.id) >= 50, 30, "samples", daemon)
@@ -54,7 +55,7 @@ async def test_bug3_reattach_on_a_fast_stream_streams_while_the_step_runs(tmp_pa
 async def test_bug4_sigterm_during_a_stalled_recovery_leaves_the_step_owned(tmp_path) -> None:
     with lab(port_zero(one_slot_bench(time_scale=200.0, timeout_s=20.0)), tmp_path) as the_lab:
         store, bench = the_lab.store, the_lab.bench
-        job_id = submit(the_lab, long_charge("stalled-recovery"))
+        job_id = submit(the_lab, long_charge(240, rate="0.5C", name="stalled-recovery"))
         daemon = the_lab.start_daemon("first")
         run = await until(lambda: store.latest_run_for_job(job_id), 30, "the run", daemon)
         await until(lambda: store.sample_count(run.id) >= 20, 30, "samples", daemon)
@@ -94,7 +95,7 @@ async def test_bug6_a_trip_during_recovery_names_its_run(tmp_path) -> None:
     with lab(port_zero(one_slot_bench(time_scale=600.0, timeout_s=5.0)), tmp_path) as the_lab:
         store, bench = the_lab.store, the_lab.bench
         limit = bench.slot("S1").limits.temperature_max_degC
-        job_id = submit(the_lab, long_charge("hot-recovery"))
+        job_id = submit(the_lab, long_charge(240, rate="0.5C", name="hot-recovery"))
         daemon = the_lab.start_daemon("first")
         run = await until(lambda: store.latest_run_for_job(job_id), 30, "the run", daemon)
         await until(lambda: store.sample_count(run.id) >= 20, 30, "samples", daemon)
@@ -129,7 +130,7 @@ async def test_a_stalled_emstat4_at_1_s_sampling_is_noticed_within_5_s(tmp_path)
     # Real time (time scale 1), a point a second; the slot's link timeout is the default.
     with lab(port_zero(one_slot_bench(time_scale=1.0, timeout_s=5.0)), tmp_path) as the_lab:
         store, bench = the_lab.store, the_lab.bench
-        job_id = submit(the_lab, long_charge("stalls", dt="1 s"))
+        job_id = submit(the_lab, long_charge(240, rate="0.5C", dt_s=1.0, name="stalls"))
         daemon = the_lab.start_daemon()
         run = await until(lambda: store.latest_run_for_job(job_id), 30, "the run", daemon)
         await until(lambda: store.sample_count(run.id) >= 3, 30, "samples", daemon)
