@@ -14,16 +14,29 @@ Two environment variables, read once when the process starts, make it kill the p
 The key names the point within a run (which pass of which protocol step, a phase), so
 every point of a protocol is a distinct entry of the walk, and a step that runs again after
 a crash does not make new ones.
+
+A test may also hold the daemon at a named moment instead of killing it, to act while it
+is there (trip a safety limit, send SIGTERM). `await hold(name, key)` marks such a moment;
+it is no write, and only this variable, read once at start, makes it wait:
+
+- `CELLBENCH_HOLD_AT=name[@key]:<gate file>`: at the first such moment the task creates
+  the gate file and waits, without blocking the event loop (the safety supervisor and a
+  stop go on), until the test deletes the file; cancelling the task ends the wait.
+  Holds: `slot_opened@job` (a resumed or claimed job's slot is open, its runner not built
+  yet: a trip or a stop arriving now finds no runner).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from pathlib import Path
 
 CRASH_AT = "CELLBENCH_CRASH_AT"
 CRASH_WALK = "CELLBENCH_CRASH_WALK"
+HOLD_AT = "CELLBENCH_HOLD_AT"
+HOLD_POLL_S = 0.02
 
 
 def _walked(path: str | None) -> set[str] | None:
@@ -36,6 +49,8 @@ def _walked(path: str | None) -> set[str] | None:
 _AT = os.environ.get(CRASH_AT) or None
 _WALK_FILE = os.environ.get(CRASH_WALK) or None
 _WALKED = _walked(_WALK_FILE)
+_HOLD = os.environ.get(HOLD_AT, "").partition(":")  # (name[@key], ":", gate file)
+_held: set[str] = set()
 
 
 def point(name: str, key: object = "", *, durable: bool = True) -> None:
@@ -58,3 +73,20 @@ def point(name: str, key: object = "", *, durable: bool = True) -> None:
 
 def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def hold(name: str, key: object = "") -> None:
+    """Wait here while a test holds the moment `name` (at `key`); at once otherwise."""
+    at, _, gate = _HOLD
+    if not gate:
+        return
+    label = f"{name}@{key}" if key != "" else name
+    if at not in (name, label) or at in _held:
+        return
+    _held.add(at)  # the first such moment only
+    file = Path(gate)
+    await asyncio.to_thread(file.write_text, label + "\n")
+    while True:  # polled, so that cancelling the task ends the wait at once
+        if not await asyncio.to_thread(file.exists):
+            return
+        await asyncio.sleep(HOLD_POLL_S)

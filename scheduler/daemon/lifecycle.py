@@ -265,6 +265,7 @@ class Daemon:
             active.hardware = hardware
             capabilities = await hardware.potentiostat.capabilities()
             active.on_device = bool(capabilities.on_device_limits)
+            await crashpoints.hold("slot_opened", job.id)  # a test may act before the runner
             runner = await self._prepare_runner(active, job, hardware, resume)
             result = await runner.run(resume)
             status, message = result.status, result.message
