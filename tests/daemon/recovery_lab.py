@@ -14,7 +14,7 @@ from daemon_bench import CELL
 from daemon_process import DaemonProcess, Lab
 
 from scheduler import queue
-from scheduler.crashpoints import CRASH_AT, CRASH_WALK
+from scheduler.crashpoints import CRASH_AT, CRASH_WALK, HOLD_AT
 from scheduler.daemon.journal import step_ended
 
 
@@ -102,6 +102,11 @@ def crash_at(point: str) -> dict[str, str]:
 
 def crash_walk(path: Any) -> dict[str, str]:
     return {CRASH_WALK: str(path)}
+
+
+def hold_at(point: str, gate: Any) -> dict[str, str]:
+    """Hold the daemon at `point` (scheduler.crashpoints.hold) until `gate` is deleted."""
+    return {HOLD_AT: f"{point}:{gate}"}
 
 
 def wait_exit(daemon: DaemonProcess, timeout_s: float) -> int:

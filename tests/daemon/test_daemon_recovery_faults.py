@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from daemon_bench import long_charge
 from daemon_process import lab, until
-from recovery_lab import check_consistent, one_slot_bench, submit
+from recovery_lab import check_consistent, hold_at, one_slot_bench, submit
 from simbench_process import control, port_zero
 
 
@@ -56,10 +56,7 @@ async def test_bug4_sigterm_during_a_stalled_recovery_leaves_the_step_owned(tmp_
     with lab(port_zero(one_slot_bench(time_scale=200.0, timeout_s=20.0)), tmp_path) as the_lab:
         store, bench = the_lab.store, the_lab.bench
         job_id = submit(the_lab, long_charge(240, rate="0.5C", name="stalled-recovery"))
-        daemon = the_lab.start_daemon("first")
-        run = await until(lambda: store.latest_run_for_job(job_id), 30, "the run", daemon)
-        await until(lambda: store.sample_count(run.id) >= 20, 30, "samples", daemon)
-        _kill(daemon)
+        run = await _killed_mid_charge(the_lab, job_id)
         assert (await control(bench, {"instrument": "pstat1", "fault": "stall"}))["ok"]
         daemon = the_lab.start_daemon("second")
         await until(
@@ -90,38 +87,91 @@ async def test_bug4_sigterm_during_a_stalled_recovery_leaves_the_step_owned(tmp_
         assert not (await _pstat(bench))["cell_on"]
 
 
+async def _killed_mid_charge(the_lab, job_id: int):
+    """Run the long charge until it records, then `kill -9` the daemon; returns the run."""
+    store = the_lab.store
+    daemon = the_lab.start_daemon("first")
+    run = await until(lambda: store.latest_run_for_job(job_id), 30, "the run", daemon)
+    await until(lambda: store.sample_count(run.id) >= 20, 30, "samples", daemon)
+    _kill(daemon)
+    return run
+
+
+async def _air_degC(bench) -> float:
+    return (await control(bench, {"query": "state"}))["state"]["chambers"]["chamber1"]["air_degC"]
+
+
 @pytest.mark.slow
-async def test_bug6_a_trip_during_recovery_names_its_run(tmp_path) -> None:
+async def test_bug6_a_trip_before_the_runner_exists_stops_the_run_and_names_it(tmp_path) -> None:
     with lab(port_zero(one_slot_bench(time_scale=600.0, timeout_s=5.0)), tmp_path) as the_lab:
         store, bench = the_lab.store, the_lab.bench
         limit = bench.slot("S1").limits.temperature_max_degC
         job_id = submit(the_lab, long_charge(240, rate="0.5C", name="hot-recovery"))
-        daemon = the_lab.start_daemon("first")
-        run = await until(lambda: store.latest_run_for_job(job_id), 30, "the run", daemon)
-        await until(lambda: store.sample_count(run.id) >= 20, 30, "samples", daemon)
-        _kill(daemon)
-        # While the daemon is away the chamber runs away above the slot's limit.
+        run = await _killed_mid_charge(the_lab, job_id)
+        # Recovery opens the slot again and is held before it builds the runner.
+        gate = tmp_path / "slot-opened"
+        daemon = the_lab.start_daemon("second", env=hold_at(f"slot_opened@{job_id}", gate))
+        await until(gate.exists, 30, "the hold", daemon)
+        assert (await _pstat(bench))["script_running"]  # the charge runs on the instrument
+
+        # Meanwhile the chamber runs away above the slot's limit: the trip finds no runner.
         answer = await control(bench, {"instrument": "chamber1", "fault": "overshoot", "value": 60})
         assert answer["ok"], answer
-
-        async def hot() -> bool:
-            state = (await control(bench, {"query": "state"}))["state"]
-            return state["chambers"]["chamber1"]["air_degC"] > limit + 1
-
-        deadline = time.monotonic() + 30
-        while not await hot():
-            assert time.monotonic() < deadline, "the chamber did not overshoot"
-            await asyncio.sleep(0.1)
-        daemon = the_lab.start_daemon("second")
-        await until(
-            lambda: store.get_job(job_id).state in ("completed", "failed"), 30, "the trip", daemon
+        trips = await until(
+            lambda: [e for e in store.events() if e.kind == "over-temperature"], 30, "trip", daemon
         )
-        trips = [e for e in store.events() if e.kind == "over-temperature"]
-        assert len(trips) == 1
+        # The runaway passes before the runner exists; the trip stays latched all the same.
+        assert (await control(bench, {"instrument": "chamber1", "fault": "clear"}))["ok"]
+        deadline = time.monotonic() + 30
+        while await _air_degC(bench) > limit - 5:
+            assert time.monotonic() < deadline, "the chamber did not cool"
+            await asyncio.sleep(0.1)
+        gate.unlink()
+
+        await until(
+            lambda: store.get_job(job_id).state in ("completed", "failed"), 30, "the end", daemon
+        )
+        assert [e.id for e in store.events() if e.kind == "over-temperature"] == [trips[0].id]
         assert trips[0].run_id == run.id
         assert trips[0].data["reaction_s"] is not None and trips[0].data["reaction_s"] >= 0
-        assert store.get_run(run.id).status == "safety"
+        assert trips[0].data["action"] == "safety"
+        ended = store.get_run(run.id)
+        assert ended.status == "safety" and "above the 70 °C limit" in ended.message, ended
         assert store.get_job(job_id).state == "failed"
+        assert not (await _pstat(bench))["cell_on"]
+
+
+@pytest.mark.slow
+async def test_bug4_sigterm_while_recovery_opens_the_slot_leaves_the_step_owned(tmp_path) -> None:
+    bench_text = one_slot_bench(time_scale=600.0, timeout_s=5.0, soc=0.5)
+    with lab(port_zero(bench_text), tmp_path) as the_lab:
+        store, bench = the_lab.store, the_lab.bench
+        job_id = submit(the_lab, long_charge(240, rate="0.5C", name="opening-stop"))
+        run = await _killed_mid_charge(the_lab, job_id)
+        gate = tmp_path / "slot-opened"
+        daemon = the_lab.start_daemon("second", env=hold_at(f"slot_opened@{job_id}", gate))
+        await until(gate.exists, 30, "the hold", daemon)
+        daemon.process.send_signal(signal.SIGTERM)  # the slot is open, no runner yet
+        assert await asyncio.to_thread(daemon.process.wait, 30) == 0, daemon.output()[-2000:]
+
+        # The charge goes on on the instrument, under its own limits, owned by the
+        # interrupted run whose step is open in the journal; the event says so.
+        pstat = await _pstat(bench)
+        assert pstat["cell_on"] and pstat["script_running"]
+        assert store.get_job(job_id).state == "interrupted"
+        assert store.get_run(run.id).status == "interrupted"
+        assert store.steps(run.id)[-1].end_reason is None
+        stopped = [e for e in store.events(run.id) if e.kind == "interrupted"][-1]
+        assert "while it was being started or re-attached" in stopped.message
+        assert stopped.data["cell"] == "driven by its step on the instrument"
+
+        # The next start re-attaches and the charge ends on its own limit.
+        daemon = the_lab.start_daemon("third")
+        await until(
+            lambda: store.get_job(job_id).state in ("completed", "failed"), 60, "the end", daemon
+        )
+        assert store.get_job(job_id).state == "completed", store.get_job(job_id).message
+        assert store.steps(run.id)[0].end_reason == "limit: voltage >= 4.3 V"
         assert not (await _pstat(bench))["cell_on"]
 
 
