@@ -96,12 +96,19 @@ class ImpedancePoint:
 
 @dataclass(frozen=True)
 class StepEnd:
-    """How a step ended: the limit that fired, or the duration running out."""
+    """How a step ended: the limit that fired, or the duration running out.
 
-    reason: Literal["limit", "time", "completed", "aborted", "error"]
+    `not_running`: an adopted step (`attach`) of which the instrument had nothing buffered
+    and no script running: it never started, or its whole output was taken by the host
+    process that went away. `tail_lost`: the step's closing lines never arrived (its end is
+    inferred or unknown).
+    """
+
+    reason: Literal["limit", "time", "completed", "aborted", "error", "not_running"]
     limit: StepLimit | None = None
     message: str = ""
     samples: int = 0
+    tail_lost: bool = False
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 import tomli_w
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     Field,
     PrivateAttr,
     ValidationError,
@@ -44,6 +45,7 @@ from scheduler.endpoints import (
 from scheduler.errors import SchedulerError
 from scheduler.kinds import KINDS, ROLES, InstrumentSettings, with_role
 from scheduler.kinds.base import Strict
+from scheduler.slot_limits import limit_problems, reader
 from scheduler.telemetry_config import TelemetryConfig
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # safe as an MQTT topic segment
@@ -99,15 +101,25 @@ else:
     ]
 
 
-class SlotLimits(Strict):
-    """Hard limits of a slot (None: not limited at the bench level)."""
+def _in(key: str) -> BeforeValidator:
+    """A hard limit given as a number in `key`'s unit or as a quantity ("20 mA")."""
+    return BeforeValidator(reader(key))
 
-    voltage_min_V: float | None = None
-    voltage_max_V: float | None = None
-    abs_current_max_A: float | None = Field(default=None, gt=0)
-    temperature_min_degC: float | None = Field(default=None, gt=-273.15)
-    temperature_max_degC: float | None = Field(default=None, gt=-273.15)
-    pressure_max_MPa: float | None = Field(default=None, gt=0)
+
+class SlotLimits(Strict):
+    """Hard limits of a slot (None: not limited at the bench level); each a number in its
+    key's unit or a quantity with its unit (`scheduler.slot_limits`)."""
+
+    voltage_min_V: Annotated[float | None, _in("voltage_min_V")] = None
+    voltage_max_V: Annotated[float | None, _in("voltage_max_V")] = None
+    abs_current_max_A: Annotated[float | None, _in("abs_current_max_A")] = Field(default=None, gt=0)
+    temperature_min_degC: Annotated[float | None, _in("temperature_min_degC")] = Field(
+        default=None, gt=-273.15
+    )
+    temperature_max_degC: Annotated[float | None, _in("temperature_max_degC")] = Field(
+        default=None, gt=-273.15
+    )
+    pressure_max_MPa: Annotated[float | None, _in("pressure_max_MPa")] = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _order(self) -> SlotLimits:
@@ -212,6 +224,9 @@ class Bench(Strict):
         if problems:
             raise BenchError(source, _unique(problems))
         bench = cls.model_validate(raw, context={"free_ports": free_ports})
+        problems = limit_problems(bench)
+        if problems:
+            raise BenchError(source, problems)
         bench._source, bench._source_text = source, text
         return bench
 

@@ -18,6 +18,7 @@ from protocols.units import format_si
 from scheduler.errors import SchedulerError
 from scheduler.instruments import SlotCapabilities, slot_capabilities
 
+REST_MARGIN_V = 0.01  # how far inside a hard limit a resting cell must be (noise, drift)
 TECHNIQUE_WORDS = {
     "rest": "open-circuit rests",
     "cc": "constant-current steps",
@@ -98,9 +99,11 @@ def _step_voltages(step: P.Step) -> list[float]:
     if isinstance(step, P.ConstantVoltage | P.ConstantCurrentConstantVoltage):
         volts.append(step.voltage_V)
     if isinstance(step, P.Sweep):
-        volts.extend([*step.vertices_V, step.end_V])
+        volts.extend(step.vertices_V)
         if not step.start_at_ocv:
-            volts.append(step.start_V)
+            volts.extend([step.start_V, step.end_V])
+        elif not step.vertices_V or step.end_V != 0.0:
+            volts.append(step.end_V)  # a CV from the OCV without its own end ends there too
     volts.extend(
         lim.value for lim in step.limits if lim.quantity == "voltage" and lim.action != "abort"
     )
@@ -165,7 +168,28 @@ def fit_problems(plan: Any, bench: Any, slot_name: str) -> list[str]:
         _environment_problems(step, where, fit, found)
     for text in caps.potentiostat_kind.schedule_problems(plan):  # a cycler's step file
         found.add(text, f"slot {slot_name}'s {fit.pstat}: {text}")
-    return found.lines()
+    return found.lines() + rest_problems(bench, slot_name)
+
+
+def rest_problems(bench: Any, slot_name: str) -> list[str]:
+    """A slot whose (simulated) cell rests outside the slot's hard limits, or so close to one
+    that measurement noise crosses it (REST_MARGIN_V): any job there would trip at its first
+    sample, so none is accepted."""
+    from scheduler.sim.rest import simulated_rest_V
+
+    volts = simulated_rest_V(bench, slot_name)
+    limits = getattr(_slot(bench, slot_name), "limits", None)
+    low, high = _limit(limits, "voltage_min_V"), _limit(limits, "voltage_max_V")
+    if volts is None:
+        return []
+    for bound, side, out in ((low, "below", -1.0), (high, "above", 1.0)):
+        if bound is not None and (volts - bound) * out > -REST_MARGIN_V:
+            return [
+                f"slot {slot_name}'s cell rests at {volts:.4f} V, at or {side} the slot's hard "
+                f"limit {bound:g} V (less than {REST_MARGIN_V * 1e3:g} mV inside it), so the "
+                "job would trip at its first sample"
+            ]
+    return []
 
 
 def _technique_problems(step: P.Step, where: str, fit: _Fit, found: _Problems) -> None:

@@ -21,6 +21,7 @@ drift) surface from `rig.read()`.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -32,6 +33,7 @@ from scheduler.errors import SchedulerError
 from scheduler.soak import SoakDetector, SoakStatus
 
 D = TypeVar("D")  # a chamber or a rig
+OnStable = Callable[[float], Awaitable[None]]  # told the soak seconds already held
 
 
 class ChamberFault(SchedulerError):
@@ -77,9 +79,21 @@ class Environment:
         self.temperature_degC: float = math.nan
         self.pressure_MPa: float = math.nan
 
-    async def apply(self, step: Any) -> float:
-        """Run one environment step; returns the simulated (clock) seconds it took."""
+    async def apply(
+        self, step: Any, *, soaked_s: float | None = None, on_stable: OnStable | None = None
+    ) -> float:
+        """Run one environment step; returns the simulated (clock) seconds it took.
+
+        A temperature step resumed after a crash passes `soaked_s`, how long its soak had run
+        by now (the air was stable before the crash): when the chamber still holds the target
+        and the air is within tolerance, the soak goes on for the rest of its time instead of
+        starting again. `on_stable(soaked_s)` is awaited once the air is stable (or the soak
+        goes on), so the runner can journal it.
+        """
         if isinstance(step, p.SetTemperature):
+            if soaked_s is not None and await self._still_soaking(step):
+                self._note(f"the air is still at {step.target_degC:g} °C: the soak goes on")
+                return await self._soak(step.target_degC, step.soak_s, soaked_s, on_stable)
             return await self.set_temperature(
                 step.target_degC,
                 ramp_K_per_min=step.ramp_K_per_min,
@@ -87,6 +101,7 @@ class Environment:
                 stable_for_s=step.stable_for_s,
                 soak_s=step.soak_s,
                 timeout_s=step.timeout_s,
+                on_stable=on_stable,
             )
         if isinstance(step, p.SetPressure):
             return await self.set_pressure(
@@ -107,6 +122,7 @@ class Environment:
         stable_for_s: float = 0.0,
         soak_s: float = 0.0,
         timeout_s: float | None = None,
+        on_stable: OnStable | None = None,
     ) -> float:
         chamber = _present(self.chamber, f"the temperature to {target_degC:g} °C", "chamber")
         if ramp_K_per_min is not None and not ramp_K_per_min > 0:
@@ -161,9 +177,28 @@ class Environment:
                 )
             await self.clock.sleep(s.poll_s)
         self._note(f"{chamber.name}: stable at {target_degC:g} °C")
-        soak_end = self.clock.now() + soak_s
+        await self._soak(target_degC, soak_s, 0.0, on_stable)
+        return self.clock.now() - started
+
+    async def _still_soaking(self, step: p.SetTemperature) -> bool:
+        """Does the chamber still hold the step's target, with the air within tolerance?"""
+        chamber = _present(self.chamber, f"the temperature to {step.target_degC:g} °C", "chamber")
+        reading = await chamber.read()
+        self.temperature_degC = reading.process_degC
+        holds = abs(reading.setpoint_degC - step.target_degC) < 0.01
+        return holds and abs(reading.process_degC - step.target_degC) <= step.tolerance_K
+
+    async def _soak(
+        self, target_degC: float, soak_s: float, soaked_s: float, on_stable: OnStable | None
+    ) -> float:
+        """Hold at the target for what is left of `soak_s`; returns the clock seconds held."""
+        chamber = _present(self.chamber, f"the temperature to {target_degC:g} °C", "chamber")
+        if on_stable is not None:
+            await on_stable(soaked_s)
+        started = self.clock.now()
+        soak_end = started + soak_s - soaked_s
         while (remaining := soak_end - self.clock.now()) > 0:
-            await self.clock.sleep(min(s.poll_s, remaining))
+            await self.clock.sleep(min(self.settings.poll_s, remaining))
             pv = self.temperature_degC = (await chamber.read()).process_degC
             self._check_overshoot(chamber.name, pv, target_degC, 0.0)
         return self.clock.now() - started

@@ -61,15 +61,31 @@ class ResumePoint:
     """Where an interrupted run continues: its sequencer, its counters, and how.
 
     `attach` means the interrupted step may still be running on the instrument (an
-    on-device script), so the runner re-attaches to it instead of starting it again.
+    on-device script), so the runner re-attaches to it, in its journaled `phase` (a CC-CV's
+    CV phase is phase 1, whose step time starts at `phase_offset_s`), instead of starting
+    it again. `ended` means the journaled step had ended (its end is journaled): the run
+    goes on after it, as the sequencer decides from `fired` (the index of the step's limit
+    that ended it, or None). A `sequencer_state` of None means no step was journaled yet:
+    the run starts at its first step.
     """
 
-    sequencer_state: dict[str, Any]
+    sequencer_state: dict[str, Any] | None
     counters: RunState
     interrupted_step_count: int
     attach: bool = False
-    step_samples: int | None = None  # samples of the interrupted step already committed
+    step_samples: int | None = None  # samples of the interrupted phase already committed
     unix_anchor_s: float | None = None  # Unix time at test time 0, as the first process stored it
+    ended: bool = False
+    end_reason: str = ""
+    fired: int | None = None
+    phase: int = 0
+    phase_offset_s: float = 0.0
+    step_started_s: float = 0.0  # test time at the interrupted step's start
+    step_wall_s: float | None = None  # Unix wall time at that start (bounds of a lost end)
+    soak_wall_s: float | None = None  # Unix wall time its soak began, if it had (a host step)
+    last_stored_s: float | None = None  # test time of the last committed sample of the step
+    journal: dict[str, Any] = field(default_factory=dict)  # the step's journal at its start
+    step_open: bool = False  # the step's end is not journaled at all (a crash, not a stop)
 
 
 @dataclass

@@ -9,9 +9,9 @@ step's start and end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,10 @@ from drivers.potentiostat import Gap, ImpedancePoint, Potentiostat, Reattached, 
 from drivers.relaxation import DriftWatch
 from protocols import steps as p
 from protocols.sequencer import Sequencer
+from scheduler import crashpoints
 from scheduler.errors import SchedulerError
+from scheduler.reattach import lost_end
+from scheduler.resumed import abandon_step, soak_journal, soaked_by_now
 from scheduler.run_state import (
     Interrupted,
     Progress,
@@ -33,8 +36,9 @@ from scheduler.run_state import (
     StepResult,
     safety_breach,
 )
-from scheduler.translate import Translation, drift_limit, translate_phases
-from storage import AsyncStore
+from scheduler.step_tally import StepTally, check_host
+from scheduler.translate import Translation, translate_phases
+from storage import AsyncStore, StorageError
 
 __all__ = [
     "Interrupted",
@@ -54,33 +58,6 @@ BATCH_ROWS = 512
 # however slowly the protocol records (512 points at 10 s would be 85 minutes).
 PUSH_INTERVAL_S = 0.25
 ENVIRONMENT_POLL_S = 60.0  # simulated/step seconds between chamber and rig readings
-
-
-@dataclass
-class _StepTally:
-    """A step's running integrals between two samples (trapezoidal, in Ah and Wh)."""
-
-    offset: float  # added to the instrument's step time (a CC-CV's CV phase)
-    last_t: float
-    last_v: float = math.nan
-    last_i: float = 0.0
-    charge_Ah: float = 0.0  # |charge| through the step, for the step-capacity safety limit
-
-    def count(self, state: RunState, t: float, voltage: float, current: float) -> None:
-        """Add the interval up to (t, voltage, current) to the run's cumulative counters."""
-        dt = max(t - self.last_t, 0.0)
-        first = not math.isfinite(self.last_v)  # the source was at this current from t=0
-        prev_i = current if first else self.last_i
-        prev_v = voltage if first else self.last_v
-        dq = 0.5 * (current + prev_i) * dt / 3600.0
-        dE = 0.5 * (current * voltage + prev_i * prev_v) * dt / 3600.0
-        if dq > 0:
-            state.charge_Ah += dq
-            state.charge_Wh += dE
-        elif dq < 0:
-            state.discharge_Ah -= dq
-            state.discharge_Wh -= dE
-        self.charge_Ah += abs(dq)
 
 
 class Runner:
@@ -125,6 +102,12 @@ class Runner:
         self._host_fired: p.Limit | None = None  # a host-side limit that ended the step
         self._quantities: frozenset[str] | None = None  # limits the instrument evaluates
         self._drifts: dict[p.Limit, DriftWatch] = {}  # host-side |dV/dt| of the running step
+        self._resume: ResumePoint | None = None
+        self._attach_after: int | None = None
+        self._step_wall = time.time()  # Unix time at the running step's start
+        self._step_journal: dict[str, Any] = {}
+        self._resume_soak: float | None = None  # wall time a resumed step's soak began
+        self.time_scale = 1.0  # bench seconds per wall second (a simulated bench's scale)
 
     # -- storage ----------------------------------------------------------------------------
     def _row(self, **values: float) -> None:
@@ -147,17 +130,10 @@ class Runner:
         """Run the plan to its end, or continue it from `resume` after an interruption."""
         result = RunResult(RunStatus.COMPLETED, "")
         self._writer = await self.db.open_writer(self.run_id)
-        if resume is None:
-            sequencer = Sequencer(self.plan)
-        else:
-            sequencer = Sequencer.restore(self.plan, resume.sequencer_state)
-            self.state = resume.counters
-            if resume.unix_anchor_s is not None:  # Unix time stays test time + the same anchor
-                self._wall_start = resume.unix_anchor_s
-        self._sequencer = sequencer
+        sequencer, outcome = self._restore(resume)
         attach = resume is not None and resume.attach
-        self._attach_after = resume.step_samples if resume is not None else None
-        outcome: p.StepOutcome | None = None
+        if resume is not None and resume.step_open and not attach:
+            await abandon_step(self, resume)
         try:
             while (step := sequencer.next(outcome)) is not None:
                 self.state.cycle = sequencer.cycle
@@ -183,8 +159,9 @@ class Runner:
         except (InstrumentError, SchedulerError) as exc:
             kind = "instrument" if isinstance(exc, InstrumentError) else "run"
             result.status, result.message = RunStatus.FAILED, str(exc)
-            await self._make_safe()
-            await self.db.add_event(kind, str(exc), run_id=self.run_id, severity="error")
+            # The event does not wait for the cell: a stalled instrument cannot confirm it.
+            event = self.db.add_event(kind, str(exc), run_id=self.run_id, severity="error")
+            await asyncio.gather(self._make_safe(), event)
         except (asyncio.CancelledError, KeyboardInterrupt):
             if self.detached:
                 # The host goes away but the step runs on: it is re-attached on restart.
@@ -202,9 +179,34 @@ class Runner:
             # not in the store's one thread, so many runs ending at once close side by side.
             await asyncio.to_thread(self._writer.close)
             await self.db.finish_run(self.run_id, result.status, result.message)
+            crashpoints.point("run_finished", self.run_id)
             result.state = self.state
             self.progress("finished", self.state)
         return result
+
+    def _restore(self, resume: ResumePoint | None) -> tuple[Sequencer, p.StepOutcome | None]:
+        """The sequencer to run (and the outcome of a step that had ended) for `resume`."""
+        self._resume = resume
+        self._attach_after = resume.step_samples if resume is not None else None
+        self._resume_soak = resume.soak_wall_s if resume is not None else None
+        if resume is None or resume.sequencer_state is None:
+            self._sequencer = Sequencer(self.plan)
+            return self._sequencer, None
+        sequencer = Sequencer.restore(self.plan, resume.sequencer_state)
+        self._sequencer = sequencer
+        self.state = resume.counters
+        self._step_wall = resume.step_wall_s or time.time()
+        self._step_journal = resume.journal
+        if resume.unix_anchor_s is not None:  # Unix time stays test time + the same anchor
+            self._wall_start = resume.unix_anchor_s
+        if not resume.ended:
+            return sequencer, None
+        # The journaled step had ended: never run it again, go on as its end says.
+        ended = sequencer.next(None)
+        fired = None
+        if ended is not None and resume.fired is not None and resume.fired < len(ended.limits):
+            fired = ended.limits[resume.fired]
+        return sequencer, p.StepOutcome(fired, resume.end_reason)
 
     async def interrupt(self, status: str, reason: str, *, wait_s: float = 5.0) -> None:
         """Stop the run from outside: abort the running step, and return once the instrument
@@ -242,6 +244,7 @@ class Runner:
         state = self.state
         return {
             "sequencer": self._sequencer.state(),
+            "wall_s": self._step_wall,
             "counters": {
                 "cycle": state.cycle,
                 "step_count": state.step_count,
@@ -254,24 +257,31 @@ class Runner:
             },
         }
 
+    async def _journal_step(self, step: p.Step, started: float, data: dict[str, Any]) -> None:
+        await self.db.start_step(
+            self.run_id,
+            step_count=self.state.step_count,
+            step_index=step.index,
+            kind=step.kind,
+            label=step.label,
+            started_at_s=started,
+            cycle=self.state.cycle,
+            data=data,
+        )
+
     async def _run_step(self, step: p.Step, *, attach: bool = False) -> StepResult:
         state = self.state
-        if attach:
-            started = state.test_time_s - state.step_time_s  # the step's original start
+        resume = self._resume
+        if attach and resume is not None:
+            started = resume.step_started_s  # the step's original start
         else:
             state.step_count += 1
             state.step_time_s = 0.0
             started = state.test_time_s
-            await self.db.start_step(
-                self.run_id,
-                step_count=state.step_count,
-                step_index=step.index,
-                kind=step.kind,
-                label=step.label,
-                started_at_s=started,
-                cycle=state.cycle,
-                data=self._journal(),
-            )
+            self._step_wall = time.time()
+            self._step_journal = self._journal()
+            await self._journal_step(step, started, self._step_journal)
+            crashpoints.point("step_started", self._pass_key(step))
         state.step = step
         if isinstance(step, p.SetTemperature | p.SetPressure):
             return await self._environment_step(step, started)
@@ -280,10 +290,22 @@ class Runner:
         phases = translate_phases(step, one_c_A=self.one_c_A, quantities=self._quantities)
         self.progress("step", state)
         charge0, discharge0 = state.charge_Ah, state.discharge_Ah
-        offset = state.step_time_s if attach else 0.0
+        first = resume.phase if attach and resume is not None else 0
+        offset = resume.phase_offset_s if attach and resume is not None else 0.0
         try:
             for number, translation in enumerate(phases):
+                if number < first:
+                    continue
+                if number > 0 and not attach:  # journaled before the phase's script starts
+                    await self._commit_samples()  # and after the last phase's samples
+                    phase = {"number": number, "offset_s": offset}
+                    await self._journal_step(step, started, {**self._step_journal, "phase": phase})
+                    crashpoints.point("phase_started", f"{self._pass_key(step)}.{number}")
                 end = await self._stream(step, translation, started, offset, attach=attach)
+                streamed = f"{self._pass_key(step)}.{number}"
+                crashpoints.point("phase_streamed", streamed, durable=False)
+                if attach:
+                    end = await self._adopted_end(step, translation, started, offset, end)
                 attach = False
                 offset = state.step_time_s
                 fired = translation.protocol_limit(end.limit) if end.reason == "limit" else None
@@ -297,7 +319,7 @@ class Runner:
         except (Interrupted, SafetyTrip, InstrumentError, SchedulerError) as stop:
             # Journal how the step ended before the run handles the stop itself.
             prefix = stop.status if isinstance(stop, Interrupted) else type(stop).__name__
-            self._push()
+            await self._commit_samples()
             await self.db.end_step(
                 self.run_id,
                 state.step_count,
@@ -305,6 +327,7 @@ class Runner:
                 end_reason=f"interrupted ({prefix}): {stop}",
                 charge_Ah=state.charge_Ah - charge0,
                 discharge_Ah=state.discharge_Ah - discharge0,
+                data={"interrupted": True},
             )
             raise
         reason = self._describe_end(end, fired)
@@ -320,17 +343,58 @@ class Runner:
             state.charge_Ah - charge0,
             state.discharge_Ah - discharge0,
         )
+        await self._end_step(result)
+        return result
+
+    def _pass_key(self, step: p.Step) -> str:
+        """Which pass of which protocol step is running, as a crash point's key: a step that
+        runs again after a crash has the same key (its step count is a new one)."""
+        passes = self._sequencer.passes
+        return "/".join([str(step.index), *(f"{k}.{v}" for k, v in sorted(passes.items()))])
+
+    async def _commit_samples(self) -> None:
+        """Commit the samples so far, so that a journaled step end comes after its data (a
+        refused commit stays with the writer, which tries again)."""
         self._push()
+        with contextlib.suppress(StorageError):
+            await asyncio.to_thread(self._writer.flush)
+
+    async def _end_step(self, result: StepResult) -> None:
+        """Journal the step's end, after its samples: from here on it never runs again."""
+        await self._commit_samples()
+        limits = result.step.limits
         await self.db.end_step(
             self.run_id,
-            state.step_count,
-            ended_at_s=state.test_time_s,
-            end_reason=reason,
+            result.step_count,
+            ended_at_s=result.ended_s,
+            end_reason=result.end_reason,
             charge_Ah=result.charge_Ah,
             discharge_Ah=result.discharge_Ah,
+            data={"fired": limits.index(result.fired) if result.fired in limits else None},
         )
-        self.progress("step_end", state)
-        return result
+        crashpoints.point("step_ended", self._pass_key(result.step))
+        self.progress("step_end", self.state)
+
+    async def _adopted_end(
+        self, step: p.Step, translation: Translation, started: float, offset: float, end: StepEnd
+    ) -> StepEnd:
+        """How a re-attached phase ended, when the instrument could not say it all itself."""
+        what = f"step {step.index} ({step.label or step.kind})"
+        if end.reason == "not_running" and not self._attach_after:
+            await self._event(
+                "restart",
+                f"{what}: the instrument had no record of it (it had not started, or all its "
+                "output was lost before any of it was stored); it starts now",
+                {"phase": self._resume.phase if self._resume else 0},
+            )
+            return await self._stream(step, translation, started, offset)
+        if not end.tail_lost:
+            return end
+        return await lost_end(self, what, translation, started, end)
+
+    async def _event(self, kind: str, message: str, data: dict[str, Any]) -> None:
+        data["step_count"] = self.state.step_count
+        await self.db.add_event(kind, message, run_id=self.run_id, severity="warning", data=data)
 
     def _describe_end(self, end: StepEnd, fired: p.Limit | None) -> str:
         if fired is not None:
@@ -350,7 +414,11 @@ class Runner:
                 f"step {step.index} sets the {what}, but this slot has no instrument for it"
             )
         self.progress("step", self.state)
-        self._environment_task = asyncio.create_task(self.environment.apply(step))
+        soaked = soaked_by_now(self, step)
+        apply = self.environment.apply(
+            step, soaked_s=soaked, on_stable=soak_journal(self, step, started)
+        )
+        self._environment_task = asyncio.create_task(apply)
         try:
             elapsed = await self._environment_task
         except asyncio.CancelledError:
@@ -360,14 +428,7 @@ class Runner:
             self._environment_task = None
         self.state.test_time_s = started + elapsed
         self.state.step_time_s = elapsed
-        await self.db.end_step(
-            self.run_id,
-            self.state.step_count,
-            ended_at_s=self.state.test_time_s,
-            end_reason="completed",
-        )
-        self.progress("step_end", self.state)
-        return StepResult(
+        result = StepResult(
             step,
             self.state.step_count,
             self.state.cycle,
@@ -378,6 +439,8 @@ class Runner:
             0.0,
             0.0,
         )
+        await self._end_step(result)
+        return result
 
     async def _stream(
         self,
@@ -390,18 +453,15 @@ class Runner:
     ) -> StepEnd:
         self._host_fired = None
         self._drifts = {}
-        tally = _StepTally(offset, last_t=offset)
+        tally = StepTally(offset, last_t=offset)
         spectrum: list[ImpedancePoint] = []
         end: StepEnd | None = None
         self._quiet.clear()
         if attach:
-            # The step kept running on the instrument: continue its stream where it is.
-            # The instrument reports step time, so its samples need no offset.
-            tally = _StepTally(0.0, last_t=self.state.step_time_s)
-            single_phase = not isinstance(step, p.ConstantCurrentConstantVoltage)
-            stream = self.potentiostat.attach(
-                translation.command, after_index=self._attach_after if single_phase else None
-            )
+            # The phase kept running on the instrument: continue its stream where it is. The
+            # instrument reports the phase's own time; the phase's offset makes it step time.
+            tally = StepTally(offset, last_t=self.state.step_time_s)
+            stream = self.potentiostat.attach(translation.command, after_index=self._attach_after)
         else:
             stream = self.potentiostat.run(translation.command)
         try:
@@ -431,7 +491,7 @@ class Runner:
         return end
 
     async def _on_sample(
-        self, step: p.Step, sample: Sample, tally: _StepTally, started: float, host_limits: Any
+        self, step: p.Step, sample: Sample, tally: StepTally, started: float, host_limits: Any
     ) -> None:
         """Count, store and check one sample: safety limits, then host-side step limits."""
         state = self.state
@@ -466,7 +526,7 @@ class Runner:
             if breach:
                 raise SafetyTrip(f"step {step.index} ({step.label or step.kind}): {breach}")
         if host_limits and self._host_fired is None:
-            fired = self._check_host(host_limits, t, voltage, current, tally.last_t, tally.last_v)
+            fired = check_host(self.state, host_limits, t, voltage, current, self._drifts)
             if fired is not None:
                 self._host_fired = fired
                 await self.potentiostat.abort()
@@ -533,40 +593,3 @@ class Runner:
             severity="warning",
             data=data,
         )
-
-    def _check_host(
-        self,
-        limits: tuple[p.Limit, ...],
-        t: float,
-        voltage: float,
-        current: float,
-        last_t: float,
-        last_v: float,
-    ) -> p.Limit | None:
-        state = self.state
-        for limit in limits:
-            if t < limit.after_s:
-                continue
-            if limit.quantity == "dV_dt":
-                interval = max(state.step.record.dt_s, 1e-3) if state.step else 1.0
-                watch = self._drifts.setdefault(limit, DriftWatch(drift_limit(limit, interval)))
-                if watch.update(t, voltage):
-                    return limit
-                continue
-            if limit.quantity == "test_time":
-                measured = state.test_time_s + t
-            elif limit.quantity == "voltage":
-                measured = voltage
-            elif limit.quantity in ("current",):
-                measured = current
-            elif limit.quantity in ("abs_current",):
-                measured = abs(current)
-            elif limit.quantity == "step_time":
-                measured = t
-            elif limit.quantity == "cycle_count":
-                measured = state.cycle
-            else:
-                continue
-            if limit.holds(measured):
-                return limit
-        return None

@@ -258,7 +258,10 @@ class ScheduleRunner:
     async def _reattach(self, resume: ResumePoint) -> tuple[int, int | None]:
         """Continue a run a previous host process started: (segment, next record of its
         test), or (segment, None) when that segment is a host step to run again."""
-        self._sequencer = Sequencer.restore(self.plan, resume.sequencer_state)
+        saved = resume.sequencer_state  # None: the run had journaled no step yet
+        self._sequencer = (
+            Sequencer(self.plan) if saved is None else Sequencer.restore(self.plan, saved)
+        )
         self.state = resume.counters
         self.state.step = self._sequencer.next(None)  # the step that was running
         if resume.unix_anchor_s is not None:

@@ -63,6 +63,15 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
+def in_memory(url: str) -> bool:
+    """Does `url` name an in-memory SQLite database (gone when the process exits)?"""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    database = parsed.database or ""
+    return database in ("", ":memory:") or "mode=memory" in database + str(parsed.query)
+
+
 def create_engine(url: str) -> tuple[Engine, str]:
     """Make an engine for `url` and return it with the database's printable name."""
     parsed = parse_url(url)

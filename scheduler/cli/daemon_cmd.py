@@ -62,12 +62,13 @@ def daemon(
     running on instrument firmware keep running and are re-attached at the next start.
     """
     from scheduler.bench import Bench
+    from scheduler.cli.options import stored_url
     from scheduler.daemon import Daemon
     from storage import AsyncStore, open_store
 
     configure_logging(log_level)
     loaded = Bench.load(bench)
-    url = db or (loaded.database.url if loaded.database else None)
+    url = stored_url(db or (loaded.database.url if loaded.database else None))
     db = AsyncStore.of(open_store(url))
     telemetry = None
     if loaded.telemetry is not None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import typer
 
+from scheduler.errors import SchedulerError
+
 DB_OPTION = typer.Option(
     None,
     "--db",
@@ -31,7 +33,21 @@ def open_db(db: str | None, bench: Any = None) -> Any:
 
     if db is None and bench is not None and bench.database is not None:
         db = bench.database.url
-    return open_store(db)
+    return open_store(stored_url(db))
+
+
+def stored_url(db: str | None) -> str | None:
+    """`db`, refused when it is an in-memory database: what a command stores there (a cell,
+    a job, a run) would be gone when the command exits."""
+    from storage.engine import in_memory, resolve_url
+
+    if in_memory(resolve_url(db)):
+        raise SchedulerError(
+            f"database {resolve_url(db)!r} is an in-memory SQLite database, so nothing stored "
+            "there outlives this command; give a file (sqlite:///path/cellbench.db) or a "
+            "PostgreSQL URL"
+        )
+    return db
 
 
 def default_user() -> str:

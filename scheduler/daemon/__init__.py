@@ -15,7 +15,10 @@ One asyncio task per running job drives a `Runner`. Around them:
   (`lifecycle`);
 - **recovery** (`recovery`): after a crash, runs that were running are re-attached (a step
   still running on its instrument) or resumed at the interrupted step, under the bench's
-  policy;
+  policy; a step whose end is journaled never runs again and a finished run closes its job.
+  The journal's states, and what recovery does after a crash at each point between two
+  durable writes, are written down in `journal` (and walked by a test that crashes the
+  daemon at every one of them, `scheduler.crashpoints`);
 - **graceful stop** on SIGTERM/SIGINT: steps running on instrument firmware keep running,
   host-side steps are made safe, and the runs are marked interrupted for the next start.
 The database is reached only through `storage.AsyncStore`: the event loop never waits on it.

@@ -39,6 +39,9 @@ class ActiveJob:
     state_written: float = 0.0
     slot_state: dict[str, Any] | None = None  # the latest live state not yet written
     slot_writer: asyncio.Task[None] | None = None  # writes it, off the event loop
+    reattaching: bool = False  # resumed to re-attach a step that may run on the instrument
+    stopping: bool = False  # the daemon is stopping it; the stop settles the job's state
+    pending_stop: tuple[str, str] | None = None  # a trip that came before its runner
 
     @property
     def detaching(self) -> bool:

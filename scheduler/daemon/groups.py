@@ -66,14 +66,15 @@ class GroupEnvironment:
     async def refresh(self) -> None:
         await self.own.refresh()
 
-    async def apply(self, step: Any) -> float:
+    async def apply(self, step: Any, **options: Any) -> float:
+        """The group's shared temperature step (a resumed soak's `options` are the leader's)."""
         if not isinstance(step, p.SetTemperature):
-            return await self.own.apply(step)
+            return await self.own.apply(step, **options)
         started = self.own.clock.now()
         number = await self.group.wait_turn(self.job_id)
         task = self._leaders.get(number)
         if task is None:  # the first member through drives the chamber for everyone
-            task = asyncio.ensure_future(self.own.apply(step))
+            task = asyncio.ensure_future(self.own.apply(step, **options))
             self._leaders[number] = task
         await asyncio.shield(task)
         await self.own.refresh()  # the shared chamber, read through this slot's environment

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from protocols import steps as p
-from scheduler import queue
+from scheduler import crashpoints, queue
 from scheduler.bench import Bench
 from scheduler.binding import bind_job
 from scheduler.claim_policy import BenchView, RunningJob
@@ -131,18 +131,25 @@ class Daemon:
         log.info("daemon stopped", extra={"bench": self.name})
 
     async def _detach_or_stop(self, job: ActiveJob) -> None:
-        """On a graceful stop: leave on-device steps running, stop host-side ones safely."""
+        """On a graceful stop: leave on-device steps running, stop host-side ones safely.
+
+        A job still opening its slot or re-attaching (no step streaming yet) is stopped
+        too: a step it was re-attaching to keeps running on the instrument under its own
+        limits, owned by the run (interrupted, its step open in the journal) until the next
+        start re-attaches it; anything else leaves the cell off. The event says which.
+        """
         runner, task = job.runner, job.task
-        if runner is None or task is None or task.done():
+        if task is None or task.done():
             return
+        job.stopping = True
+        step = runner.state.step if runner is not None else None
+        streaming = step is not None
         in_device_step = (
-            job.on_device
-            and runner.state.step is not None
-            and not isinstance(runner.state.step, p.SetTemperature | p.SetPressure)
-        )
-        if in_device_step:
+            streaming and job.on_device and not isinstance(step, p.SetTemperature | p.SetPressure)
+        ) or (job.reattaching and not streaming)
+        if runner is not None and in_device_step:
             runner.detach()
-        else:
+        elif runner is not None:
             await runner.interrupt(RunStatus.INTERRUPTED, "the daemon stopped")
         task.cancel()
         with contextlib.suppress(BaseException):
@@ -153,13 +160,33 @@ class Daemon:
             )
         if job.run_id is not None:
             await self.db.set_run_status(job.run_id, RunStatus.INTERRUPTED, "the daemon stopped")
+        if job.hardware is not None:
+            with contextlib.suppress(Exception):
+                await job.hardware.close()
+        self.active.pop(job.slot, None)
+        where = "" if streaming else " while it was being started or re-attached"
         await self.db.add_event(
             "interrupted",
-            f"job {job.job_id} on slot {job.slot}: the daemon stopped"
-            + ("; its step keeps running on the instrument" if in_device_step else ""),
+            f"job {job.job_id} on slot {job.slot}: the daemon stopped{where}; "
+            + (
+                "its step keeps running on the instrument under its own limits, and the "
+                "interrupted run re-attaches to it at the next start"
+                if in_device_step
+                else "the cell is off"
+            ),
             run_id=job.run_id,
             bench=self.name,
             slot=job.slot,
+            data={"cell": "driven by its step on the instrument" if in_device_step else "off"},
+        )
+        await self.db.upsert_slot_state(
+            self.name,
+            job.slot,
+            state=SlotState.IDLE,
+            job_id=job.job_id,
+            run_id=job.run_id,
+            message="interrupted: the daemon stopped"
+            + ("; its step runs on under the instrument's own limits" if in_device_step else ""),
         )
 
     # -- the loop ---------------------------------------------------------------------------
@@ -188,6 +215,7 @@ class Daemon:
             queue.claim_jobs, view, bench_name=self.name, daemon_id=self.daemon_id
         )
         for job, slot in claimed:
+            crashpoints.point("job_claimed", job.id)
             self.launch(job, slot, resume=None)
         for group, members in groups.items():
             await self._start_group(group, members)
@@ -223,6 +251,7 @@ class Daemon:
             changes_temperature=params.changes_temperature,
             run_id=run_id,
             progress_estimate_s=params.estimate.typical_s,
+            reattaching=resume is not None and resume.attach,
         )
         self.active[slot] = active
         active.task = asyncio.create_task(self._run_job(active, job, resume))
@@ -253,7 +282,7 @@ class Daemon:
                 slot=active.slot,
             )
         finally:
-            if not active.detaching:
+            if not active.detaching and not active.stopping:
                 await self._finish_job(active, status, message)
 
     def _environment(self, active: ActiveJob, hardware: SlotHardware) -> Any:
@@ -306,7 +335,12 @@ class Daemon:
                 environment=environment,
             )
             await self.db.set_run_status(run_id, RunStatus.RUNNING, "resumed")
+        if resume is None:
+            crashpoints.point("run_started", job.id)
         active.run_id, active.runner = run_id, runner
+        runner.time_scale = self.clock.time_scale
+        if active.pending_stop is not None:  # a trip reached the slot before its runner
+            await runner.interrupt(*active.pending_stop)
         runner.extra_safety = [hard_limits(self.bench.slot(active.slot).limits)]
         runner.progress_every_s = self.sample_period_s
         await self.db.upsert_slot_state(
@@ -330,7 +364,8 @@ class Daemon:
             with contextlib.suppress(Exception):
                 await active.hardware.close()
         try:
-            await self.db.with_store(self._close_job, active.job_id, status, message)
+            await self.db.with_store(self.close_job, active.job_id, status, message)
+            crashpoints.point("job_closed", active.job_id)
         except SchedulerError as exc:
             log.warning("job state not updated", extra={"job": active.job_id, "error": str(exc)})
         await self.db.upsert_slot_state(
@@ -346,7 +381,7 @@ class Daemon:
             self.telemetry.event("job", f"job {active.job_id} {status}", slot=active.slot)
         log.info("job ended", extra={"job": active.job_id, "slot": active.slot, "status": status})
 
-    def _close_job(self, store: Any, job_id: int, status: str, message: str) -> None:
+    def close_job(self, store: Any, job_id: int, status: str, message: str) -> None:
         """The job's state after its run ended `status` (in the store's thread)."""
         by = self.daemon_id
         if status in (RunStatus.PAUSED, RunStatus.CANCELLED):

@@ -30,6 +30,7 @@ class Watched(Protocol):
 
     run_id: int | None
     runner: Any
+    pending_stop: tuple[str, str] | None
 
 
 class SafetySupervisor:
@@ -144,6 +145,9 @@ class SafetySupervisor:
         detected = time.monotonic()
         watched = {s: self.active[s] for s in slots if s in self.active}
         runs = {slot: job.run_id for slot, job in watched.items()}
+        for job in watched.values():
+            if job.runner is None:  # still opening its slot: its runner starts stopped
+                job.pending_stop = (status, message)
         targets = [job.runner for job in watched.values() if job.runner is not None]
         await asyncio.gather(
             *(runner.interrupt(status, message) for runner in targets), return_exceptions=True

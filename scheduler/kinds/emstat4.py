@@ -67,6 +67,6 @@ KIND = potentiostat_kind(
         "short": "the cell shorts after `after` packages",
         "open": "the cell circuit opens after `after` packages",
     },
-    endpoint_driver(EmStat4, "timeout_s", "invert_current", channel=True),
+    endpoint_driver(EmStat4, "timeout_s", "invert_current", channel=True, clock=True),
     _simulator,
 )

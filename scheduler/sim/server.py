@@ -154,13 +154,13 @@ class BenchSimulation:
         for slot in self.bench.slots:
             spec = self.sim.cells.get(slot.name)
             try:
-                self._cell_params(spec)
+                self.cell_params(spec)
             except Exception as exc:
                 out.append(f"simulation.cells.{slot.name}: {exc}")
         return out
 
     @staticmethod
-    def _cell_params(spec: Any) -> Any:
+    def cell_params(spec: Any) -> Any:
         from simulators.cell import load_preset
 
         params = load_preset(spec.preset if spec else DEFAULT_PRESET)
@@ -243,7 +243,7 @@ class BenchSimulation:
             spec = sim.cells.get(slot.name)
             seed = spec.seed if spec and spec.seed is not None else (sim.seed or 0) + index
             cell = make_cell(
-                self._cell_params(spec),
+                self.cell_params(spec),
                 soc=spec.soc if spec else None,
                 temperature_degC=sim.start_degC,
                 seed=seed,
@@ -264,7 +264,7 @@ class BenchSimulation:
         users = self.bench.slots_in(potentiostat)
         if users:
             return self.cells[users[0].name]
-        params = self._cell_params(None)
+        params = self.cell_params(None)
         return make_cell(params, temperature_degC=self.sim.start_degC, seed=index)
 
     # -- serving ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -30,8 +31,15 @@ class DaemonProcess:
 
 
 def start_daemon(
-    bench: Path, db: str, folder: Path, name: str = "daemon", *, daemon_id: str | None = None
+    bench: Path,
+    db: str,
+    folder: Path,
+    name: str = "daemon",
+    *,
+    daemon_id: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> DaemonProcess:
+    """`env`: extra environment variables (e.g. scheduler.crashpoints' CELLBENCH_CRASH_AT)."""
     log = folder / f"{name}.log"
     extra = ["--id", daemon_id] if daemon_id else []
     process = subprocess.Popen(
@@ -39,6 +47,7 @@ def start_daemon(
         stdout=subprocess.DEVNULL,
         stderr=log.open("a"),
         text=True,
+        env={**os.environ, **(env or {})},
     )
     return DaemonProcess(process, log)
 

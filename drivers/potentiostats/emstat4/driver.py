@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import NoReturn, Unpack
 
+from drivers.clock import Clock
 from drivers.context import AsyncContext
 from drivers.errors import (
     InstrumentConnectionError,
@@ -77,6 +78,11 @@ MEASURED_TYPES = {"eb", "ab", "ba", "da", "db", "dc", "cc", "cd"}
 NOT_RUNNING = 0x0006
 LINK: LinkSettings = {"name": "EmStat4", "reconnect_attempts": 8}  # re-attach for a while
 STASH_LINES = 200_000  # lines kept from connect() for attach() to pick up
+QUIET_S = 0.05  # silence that ends connect()'s read of buffered output
+CONNECT_DRAIN_S = 0.5  # the longest connect() reads buffered output
+STALL_PERIODS = 3  # sample periods of silence after which a running step counts as stalled
+STALL_FLOOR_S = 3.0  # ... but never fewer seconds than this (a busy link's jitter)
+ABORT_GRACE_S = 0.5  # how long a silent instrument gets to answer the abort sent to it
 REATTACH_NOTES = (
     "Steps run as MethodSCRIPT on the instrument, with voltage and current limits evaluated "
     "on the device at each sample. Every data package carries the step's sample number. If "
@@ -103,6 +109,7 @@ class _Step:
     end_code: int | None = None  # r from the closing package
     total: int | None = None  # k from the closing package
     last: Sample | None = None
+    heard: bool = False  # any line of the step's output arrived
 
 
 class EmStat4(AsyncContext):
@@ -118,6 +125,7 @@ class EmStat4(AsyncContext):
         invert_current: bool = False,
         reattach: bool = True,
         short_voltage_V: float | None = SHORT_VOLTAGE_V,
+        clock: Clock | None = None,
         **link: Unpack[LinkSettings],
     ) -> None:
         settings: LinkSettings = {**LINK, **link}
@@ -127,18 +135,27 @@ class EmStat4(AsyncContext):
         self.invert_current = invert_current
         self.reattach = reattach
         self.short_voltage_V = short_voltage_V
+        # Sample intervals are the bench's seconds: on a simulated bench at time scale s a
+        # 10 s interval is 10/s wall seconds, and the read timeouts follow.
+        self.time_scale = float(getattr(clock, "time_scale", 1.0))
         self._running = False
         self._abort_sent = False
         self._stash: deque[str] = deque(maxlen=STASH_LINES)
 
     async def connect(self) -> None:
-        """Open the port; whatever the instrument had buffered is kept for `attach()`."""
+        """Open the port; what the instrument had buffered is kept for `attach()`.
+
+        It reads until the line is quiet for QUIET_S, but never longer than CONNECT_DRAIN_S:
+        on a busy line (a step streaming fast) the rest stays in the port, in order, for
+        `attach()` to read after the stash.
+        """
         await self.transport.open()
         async with self.transport.lock:
             await self.transport.write_line("")  # flush a partial command, as the manual advises
+            deadline = time.monotonic() + CONNECT_DRAIN_S
             try:
-                while True:
-                    self._stash.append(await self.transport.read_line(0.05))
+                while time.monotonic() < deadline:
+                    self._stash.append(await self.transport.read_line(QUIET_S))
             except InstrumentTimeout:
                 pass
 
@@ -190,10 +207,14 @@ class EmStat4(AsyncContext):
 
     # -- running a step ---------------------------------------------------------------------
     def _read_timeout(self, command: StepCommand) -> float:
+        """How long the step's stream may be silent before the instrument counts as stalled:
+        STALL_PERIODS sample periods (in wall seconds), never less than STALL_FLOOR_S (or
+        the link's own timeout, when that is shorter)."""
         slowest = command.sample_interval_s
         if command.technique in ("eis", "geis"):
             slowest = max(slowest, 3.0 / min(command.f_start_Hz, command.f_end_Hz))
-        return self.transport.timeout_s + 2.0 * slowest
+        floor = min(self.transport.timeout_s, STALL_FLOOR_S)
+        return max(STALL_PERIODS * slowest / self.time_scale, floor)
 
     @property
     def _sign(self) -> float:
@@ -282,6 +303,7 @@ class EmStat4(AsyncContext):
                 await self._silent(exc, command, adopted or step.tally.reattached > 0)
                 tail_lost = True
                 break
+            step.heard = True
             if line == "":
                 break
             async for item in self._take(line, step):
@@ -290,6 +312,13 @@ class EmStat4(AsyncContext):
         if gap is not None:
             yield gap
         tail_lost = tail_lost or (step.end_code is None and (adopted or step.tally.reattached > 0))
+        if adopted and tail_lost and not step.heard:
+            yield StepEnd(
+                "not_running",
+                message=f"{self.name} had no step running and nothing of it buffered",
+                tail_lost=True,
+            )
+            return
         yield step_end(
             command,
             step.end_code,
@@ -453,7 +482,7 @@ class EmStat4(AsyncContext):
         Returns when it answers that no script is running and we re-attached in this step
         (the end of the step was lost with the connection); raises otherwise.
         """
-        grace = self.transport.timeout_s
+        grace = min(self.transport.timeout_s, ABORT_GRACE_S)
         try:
             await self.transport.write_line("Z")
             while True:
@@ -475,9 +504,10 @@ class EmStat4(AsyncContext):
             if err.__cause__ is exc:
                 raise
             raise InstrumentTimeout(
-                f"{exc} during a {command.technique} step; an abort (Z) was sent, which the "
-                "instrument has not confirmed: its script switches the cell off when it "
-                "answers, and safe() checks it"
+                f"{exc} during a {command.technique} step: the instrument stalled (silent for "
+                f"{STALL_PERIODS} sample periods of {command.sample_interval_s:g} s or more); "
+                "an abort (Z) was sent, which the instrument has not confirmed: its script "
+                "switches the cell off the moment it answers again, and safe() checks it"
             ) from exc
 
     async def _finish_script(self, wait_s: float) -> bool:

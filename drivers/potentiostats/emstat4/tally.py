@@ -97,8 +97,8 @@ def step_end(
             ),
         )
         if fired is not None:
-            return StepEnd("limit", limit=fired, message=message, samples=count)
-        return StepEnd("error", message=message, samples=count)
+            return StepEnd("limit", limit=fired, message=message, samples=count, tail_lost=True)
+        return StepEnd("error", message=message, samples=count, tail_lost=True)
     if command.technique in ON_THEIR_OWN_END:
         return StepEnd("completed", message=note, samples=count)
     fired = next((lim for lim in command.limits if lim.quantity in ("time", "capacity")), None)
