@@ -258,9 +258,9 @@ class ScheduleRunner:
     async def _reattach(self, resume: ResumePoint) -> tuple[int, int | None]:
         """Continue a run a previous host process started: (segment, next record of its
         test), or (segment, None) when that segment is a host step to run again."""
-        saved = resume.sequencer_state  # None: the run had journaled no step yet
+        journaled = resume.sequencer_state  # None: the run had journaled no step yet
         self._sequencer = (
-            Sequencer(self.plan) if saved is None else Sequencer.restore(self.plan, saved)
+            Sequencer(self.plan) if journaled is None else Sequencer.restore(self.plan, journaled)
         )
         self.state = resume.counters
         self.state.step = self._sequencer.next(None)  # the step that was running
