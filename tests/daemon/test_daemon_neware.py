@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -100,18 +101,24 @@ async def daemon_running(bench, store) -> AsyncIterator[None]:
         await asyncio.wait_for(task, 30)
 
 
-@pytest.fixture
-async def cyclers(tmp_path: Path):
-    simulation = BenchSimulation(Bench.from_text(bench_text(), free_ports=True))
+@contextlib.asynccontextmanager
+async def simulated(text: str, db: Path) -> AsyncIterator[tuple[BenchSimulation, Bench, Any]]:
+    """The bench `text` simulated in this process, and a store at `db` with cell c1."""
+    simulation = BenchSimulation(Bench.from_text(text, free_ports=True))
     await simulation.start()
-    bench = Bench.from_text(simulation.resolved_text())
-    store = open_store(f"sqlite:///{tmp_path}/cyclers.db")
-    add_cell(store)
     try:
-        async with daemon_running(bench, store):
-            yield simulation, bench, store
+        store = open_store(f"sqlite:///{db}")
+        add_cell(store)
+        yield simulation, Bench.from_text(simulation.resolved_text()), store
     finally:
         await simulation.stop()
+
+
+@pytest.fixture
+async def cyclers(tmp_path: Path):
+    async with simulated(bench_text(), tmp_path / "cyclers.db") as (simulation, bench, store):
+        async with daemon_running(bench, store):
+            yield simulation, bench, store
 
 
 def _summary(store, run_id: int):
@@ -239,23 +246,18 @@ async def test_hostile_replies_mid_run_store_nothing_wrong(cyclers) -> None:
 
 
 async def test_a_graceful_restart_and_an_operator_pause_carry_the_schedule_on(tmp_path) -> None:
-    simulation = BenchSimulation(Bench.from_text(bench_text(1), free_ports=True))
-    await simulation.start()
-    bench = Bench.from_text(simulation.resolved_text())
-    store = open_store(f"sqlite:///{tmp_path}/restart.db")
-    add_cell(store)
-    channel = simulation.served["bts"].simulator.channel(1)
-    job = submit(store, bench, "N1")
+    async with simulated(bench_text(1), tmp_path / "restart.db") as (simulation, bench, store):
+        channel = simulation.served["bts"].simulator.channel(1)
+        job = submit(store, bench, "N1")
 
-    async def run_daemon_until(predicate) -> None:
-        async with daemon_running(bench, store):
-            for _ in range(900):
-                if predicate():
-                    return
-                await asyncio.sleep(0.1)
-            raise AssertionError("the condition was not reached")
+        async def run_daemon_until(predicate) -> None:
+            async with daemon_running(bench, store):
+                for _ in range(900):
+                    if predicate():
+                        return
+                    await asyncio.sleep(0.1)
+                raise AssertionError("the condition was not reached")
 
-    try:
         await run_daemon_until(lambda: len(channel.records) > 300)
         assert channel.state == "working"  # a graceful stop leaves the schedule running
         assert store.get_job(job).state == JobState.INTERRUPTED
@@ -272,8 +274,6 @@ async def test_a_graceful_restart_and_an_operator_pause_carry_the_schedule_on(tm
             return store.get_job(job).state in (JobState.COMPLETED, JobState.FAILED)
 
         await run_daemon_until(pause_then_done)
-    finally:
-        await simulation.stop()
     assert store.get_job(job).state == JobState.COMPLETED, store.get_job(job).message
     assert paused and channel.testid == 1  # one test, stopped once and continued
     samples = store.read_samples(store.latest_run_for_job(job).id)
@@ -303,17 +303,10 @@ async def test_a_chamber_soak_splits_the_schedule_into_segments(tmp_path) -> Non
         "[simulation]",
         '[instruments.ch1]\nkind = "espec"\nendpoint = "tcp://127.0.0.1:0"\n\n[simulation]',
     )
-    simulation = BenchSimulation(Bench.from_text(text, free_ports=True))
-    await simulation.start()
-    bench = Bench.from_text(simulation.resolved_text())
-    store = open_store(f"sqlite:///{tmp_path}/soak.db")
-    add_cell(store)
-    try:
+    async with simulated(text, tmp_path / "soak.db") as (_, bench, store):
         async with daemon_running(bench, store):
             job = submit(store, bench, "N1", SOAK, overrides=None)
             await _until_done(store, [job], wait_s=120)
-    finally:
-        await simulation.stop()
     assert store.get_job(job).state == JobState.COMPLETED, store.get_job(job).message
     run = store.latest_run_for_job(job)
     samples, rows = _summary(store, run.id)
