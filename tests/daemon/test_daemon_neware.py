@@ -353,3 +353,27 @@ async def test_a_pulse_train_is_one_plan_step_of_three_pulses(cyclers) -> None:
     assert np.count_nonzero(np.diff(on.astype(int)) == 1) == 2  # three pulses: two new starts
     assert samples["step_time_s"][train].max() == pytest.approx(3 * 2400.0, abs=1.0)
     assert charged == pytest.approx(3 * 0.5 * one_c_A * 600.0 / 3600.0, rel=0.02)
+
+
+async def test_the_aux_temperature_is_guarded_by_the_host(cyclers) -> None:
+    """The step file has no temperature limit: the host stops a channel whose aux sensor
+    (25 °C here) is beyond the protocol's limits, on either side."""
+    simulation, bench, store = cyclers
+    guarded = {"N1": "temperature_max: 20 degC", "N2": "temperature_min: 30 degC"}
+    jobs = {
+        slot: submit(
+            store,
+            bench,
+            slot,
+            PULSES.replace("abs_current_max: 1C", f"abs_current_max: 1C, {limit}"),
+            overrides=None,
+        )
+        for slot, limit in guarded.items()
+    }
+    await _until_done(store, list(jobs.values()))
+    runs = {slot: store.latest_run_for_job(job) for slot, job in jobs.items()}
+    assert {run.status for run in runs.values()} == {"safety"}
+    assert "temperature 25.0 °C above 20 °C" in runs["N1"].message
+    assert "temperature 25.0 °C below 30 °C" in runs["N2"].message
+    host = simulation.served["bts"].simulator
+    assert host.channel(1).state == host.channel(2).state == "stop"
