@@ -79,6 +79,19 @@ def _merged_limits(safeties: list[p.Safety]) -> p.Safety:
     )
 
 
+def _temperature_breach(guards: p.Safety, temperature: float) -> str | None:
+    """Which temperature limit the channel's aux sensor reading breaks, in words, or None
+    (the step file has no field for them: the host guards them)."""
+    if not math.isfinite(temperature):
+        return None
+    high, low = guards.temperature_max_degC, guards.temperature_min_degC
+    if high is not None and temperature > high:
+        return f"temperature {temperature:.1f} °C above {high:g} °C"
+    if low is not None and temperature < low:
+        return f"temperature {temperature:.1f} °C below {low:g} °C"
+    return None
+
+
 class ScheduleRunner(RunBase):
     """Executes a bound plan as one schedule on a cycler channel; the daemon drives it as it
     drives a `Runner` (run, interrupt, detach, state)."""
@@ -426,24 +439,8 @@ class ScheduleRunner(RunBase):
             )
             if breach:
                 raise SafetyTrip(f"{where} on {self.channel}: {breach}")
-        guards = self._guards
-        if math.isfinite(temperature):
-            if (
-                guards.temperature_max_degC is not None
-                and temperature > guards.temperature_max_degC
-            ):
-                raise SafetyTrip(
-                    f"{where} on {self.channel}: temperature {temperature:.1f} °C above "
-                    f"{guards.temperature_max_degC:g} °C"
-                )
-            if (
-                guards.temperature_min_degC is not None
-                and temperature < guards.temperature_min_degC
-            ):
-                raise SafetyTrip(
-                    f"{where} on {self.channel}: temperature {temperature:.1f} °C below "
-                    f"{guards.temperature_min_degC:g} °C"
-                )
+        if breach := _temperature_breach(self._guards, temperature):
+            raise SafetyTrip(f"{where} on {self.channel}: {breach}")
 
 
 def runner_for(bench: Any, slot: str) -> type[Runner] | type[ScheduleRunner]:
