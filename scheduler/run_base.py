@@ -28,6 +28,7 @@ from scheduler.run_state import (
     RunState,
     RunStatus,
     SafetyTrip,
+    safety_breach,
 )
 from storage import AsyncStore
 
@@ -157,11 +158,25 @@ class RunBase:
         finally:
             self._host_task = None
 
+    def _safety_breach(self, voltage: float, current: float, charge_Ah: float) -> str | None:
+        """The first limit of the protocol's safety block, or of the slot's hard limits, that a
+        sample breaks, in words (`charge_Ah`: the step's |charge| so far), or None."""
+        for safety in (self.plan.safety, *self.extra_safety):
+            if breach := safety_breach(safety, voltage, current, charge_Ah):
+                return breach
+        return None
+
     async def _make_safe(self) -> None:
         try:
             await asyncio.wait_for(self.potentiostat.safe(), 10.0)
         except Exception:  # best effort; the failure itself is already being reported
             pass
+
+    def _continue_counters(self, resume: ResumePoint) -> None:
+        """Count on from where the interrupted run had counted."""
+        self.state = resume.counters
+        if resume.unix_anchor_s is not None:  # Unix time stays test time + the same anchor
+            self._wall_start = resume.unix_anchor_s
 
     # -- storage -----------------------------------------------------------------------------------
     def _sample_row(

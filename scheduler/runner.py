@@ -34,7 +34,6 @@ from scheduler.run_state import (
     SafetyTrip,
     StepResult,
     journaled_counters,
-    safety_breach,
 )
 from scheduler.step_tally import StepTally, check_host
 from scheduler.translate import Translation, translate_phases
@@ -134,11 +133,9 @@ class Runner(RunBase):
             return self._sequencer, None
         sequencer = Sequencer.restore(self.plan, resume.sequencer_state)
         self._sequencer = sequencer
-        self.state = resume.counters
+        self._continue_counters(resume)
         self._step_wall = resume.step_wall_s or time.time()
         self._step_journal = resume.journal
-        if resume.unix_anchor_s is not None:  # Unix time stays test time + the same anchor
-            self._wall_start = resume.unix_anchor_s
         if not resume.ended:
             return sequencer, None
         # The journaled step had ended: never run it again, go on as its end says.
@@ -398,10 +395,8 @@ class Runner(RunBase):
         temperature, pressure = self._environment_readings()
         self._sample_row(test_time, step.index, voltage, current, temperature, pressure)
         self._push_due()
-        for safety in (self.plan.safety, *self.extra_safety):
-            breach = safety_breach(safety, voltage, current, tally.charge_Ah)
-            if breach:
-                raise SafetyTrip(f"step {step.index} ({step.label or step.kind}): {breach}")
+        if breach := self._safety_breach(voltage, current, tally.charge_Ah):
+            raise SafetyTrip(f"step {step.index} ({step.label or step.kind}): {breach}")
         if host_limits and self._host_fired is None:
             fired = check_host(self.state, host_limits, t, voltage, current, self._drifts)
             if fired is not None:

@@ -41,7 +41,6 @@ from scheduler.run_state import (
     RunStatus,
     SafetyTrip,
     journaled_counters,
-    safety_breach,
 )
 from scheduler.runner import Runner
 
@@ -202,10 +201,8 @@ class ScheduleRunner(RunBase):
         self._sequencer = (
             Sequencer(self.plan) if journaled is None else Sequencer.restore(self.plan, journaled)
         )
-        self.state = resume.counters
+        self._continue_counters(resume)
         self.state.step = self._sequencer.next(None)  # the step that was running
-        if resume.unix_anchor_s is not None:
-            self._wall_start = resume.unix_anchor_s
         index = self.state.step.index if self.state.step is not None else 0
         k = next(i for i, seg in enumerate(self._segments) if index in seg.indices)
         live = await self.channel.live()
@@ -433,13 +430,10 @@ class ScheduleRunner(RunBase):
 
     def _check(self, record: Record, temperature: float) -> None:
         where = f"step {self.state.step.index if self.state.step else '?'}"
-        for safety in (self.plan.safety, *self.extra_safety):
-            breach = safety_breach(
-                safety, record.voltage_V, record.current_A, self._tally.charge_Ah
-            )
-            if breach:
-                raise SafetyTrip(f"{where} on {self.channel}: {breach}")
-        if breach := _temperature_breach(self._guards, temperature):
+        breach = self._safety_breach(
+            record.voltage_V, record.current_A, self._tally.charge_Ah
+        ) or _temperature_breach(self._guards, temperature)
+        if breach:
             raise SafetyTrip(f"{where} on {self.channel}: {breach}")
 
 
