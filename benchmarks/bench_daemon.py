@@ -50,8 +50,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CELLBENCH = [sys.executable, "-c", "from scheduler.cli import main; main()"]
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+from processes import CELLBENCH, cpu_seconds, stop  # noqa: E402
+
 PAGE = os.sysconf("SC_PAGE_SIZE")
 DB_POLL_S = 0.05
 PROTOCOL = """
@@ -134,26 +134,6 @@ def start_sim(text: str, folder: Path) -> tuple[subprocess.Popen[bytes], Path]:
             sys.exit(f"cellbench sim did not start:\n{(folder / 'sim.log').read_text()}")
         time.sleep(0.05)
     return process, resolved
-
-
-def stop(process: subprocess.Popen[bytes]) -> float:
-    """SIGTERM, then SIGKILL after 30 s; returns the seconds to a graceful exit (inf: killed)."""
-    if process.poll() is not None:
-        return 0.0
-    started = time.monotonic()
-    process.terminate()
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        return float("inf")
-    return time.monotonic() - started
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
 def rss_bytes(pid: int) -> int:

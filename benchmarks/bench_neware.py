@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -40,8 +39,8 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CELLBENCH = [sys.executable, "-c", "from scheduler.cli import main; main()"]
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+from processes import CELLBENCH, cpu_seconds, stop  # noqa: E402
+
 TIME_SCALE = 10.0
 RECORD_S = 1.0
 PROTOCOL = """
@@ -90,21 +89,6 @@ def bench_text(channels: int) -> str:
 
 def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([*CELLBENCH, *args], stdout=subprocess.DEVNULL, stderr=log.open("w"))
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def stored(db: Path) -> dict[int, int]:

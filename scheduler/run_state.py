@@ -43,6 +43,24 @@ class RunState:
     record_index: int = 0
 
 
+# The counters each step's journal keeps: a resumed run counts on from them.
+JOURNALED_COUNTERS = (
+    "cycle",
+    "step_count",
+    "test_time_s",
+    "charge_Ah",
+    "discharge_Ah",
+    "charge_Wh",
+    "discharge_Wh",
+    "record_index",
+)
+
+
+def journaled_counters(state: RunState) -> dict[str, Any]:
+    """The run's counters as a step's journal stores them."""
+    return {name: getattr(state, name) for name in JOURNALED_COUNTERS}
+
+
 @dataclass
 class StepResult:
     step: p.Step

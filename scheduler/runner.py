@@ -14,8 +14,6 @@ import math
 import time
 from typing import Any
 
-import numpy as np
-
 from drivers.errors import InstrumentError
 from drivers.potentiostat import Gap, ImpedancePoint, Potentiostat, Reattached, Sample, StepEnd
 from drivers.relaxation import DriftWatch
@@ -25,6 +23,7 @@ from scheduler import crashpoints
 from scheduler.errors import SchedulerError
 from scheduler.reattach import lost_end
 from scheduler.resumed import abandon_step, soak_journal, soaked_by_now
+from scheduler.run_base import RunBase
 from scheduler.run_state import (
     Interrupted,
     Progress,
@@ -34,11 +33,11 @@ from scheduler.run_state import (
     RunStatus,
     SafetyTrip,
     StepResult,
-    safety_breach,
+    journaled_counters,
 )
 from scheduler.step_tally import StepTally, check_host
 from scheduler.translate import Translation, translate_phases
-from storage import AsyncStore, StorageError
+from storage import StorageError
 
 __all__ = [
     "Interrupted",
@@ -60,45 +59,18 @@ PUSH_INTERVAL_S = 0.25
 ENVIRONMENT_POLL_S = 60.0  # simulated/step seconds between chamber and rig readings
 
 
-class Runner:
+class Runner(RunBase):
     """Executes a bound protocol (a Plan) on one potentiostat channel."""
 
-    def __init__(
-        self,
-        plan: Any,
-        potentiostat: Potentiostat,
-        store: Any,
-        run_id: int,
-        *,
-        one_c_A: float | None = None,
-        progress: Progress | None = None,
-        environment: Any = None,
-    ) -> None:
-        self.plan = plan
-        self.potentiostat = potentiostat
-        self.db = AsyncStore.of(store)  # the database, reached off the event loop
-        self.run_id = run_id
-        self.one_c_A = one_c_A
-        self.progress = progress or (lambda event, state: None)
-        self.environment = environment
-        self.state = RunState()
-        self._rows: dict[str, list[float]] = {}
-        self._pushed_at = time.monotonic()
-        self._writer: Any = None
-        self._wall_start = time.time()
+    potentiostat: Potentiostat
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Takes `RunBase`'s arguments."""
+        super().__init__(*args, **kwargs)
         self._refresh: asyncio.Task[None] | None = None
         self._refreshed_at = -math.inf
-        self._interrupt: tuple[str, str] | None = None
         self._quiet = asyncio.Event()  # set while no step is driving the instrument
         self._quiet.set()
-        self._environment_task: asyncio.Task[float] | None = None
-        self.extra_safety: list[p.Safety] = []  # e.g. the bench's hard limits for the slot
-        # "sample" progress comes every 256 records, or, when `progress_every_s` is set,
-        # every that many wall seconds: live telemetry then sees the latest sample at that
-        # cadence however slowly the protocol records (256 points at 10 s are 43 minutes).
-        self.progress_every_s: float | None = None
-        self._progressed_at = -math.inf
-        self.detached = False
         self._host_fired: p.Limit | None = None  # a host-side limit that ended the step
         self._quantities: frozenset[str] | None = None  # limits the instrument evaluates
         self._drifts: dict[p.Limit, DriftWatch] = {}  # host-side |dV/dt| of the running step
@@ -108,81 +80,48 @@ class Runner:
         self._step_journal: dict[str, Any] = {}
         self._resume_soak: float | None = None  # wall time a resumed step's soak began
         self.time_scale = 1.0  # bench seconds per wall second (a simulated bench's scale)
+        self._opening: tuple[Sequencer, p.StepOutcome | None] | None = None
 
-    # -- storage ----------------------------------------------------------------------------
-    def _row(self, **values: float) -> None:
-        for key, value in values.items():
-            self._rows.setdefault(key, []).append(value)
+    def _push_due(self) -> None:
+        """Hand the samples to the writer once a batch is full or has waited long enough."""
         if (
             len(self._rows["test_time_s"]) >= BATCH_ROWS
             or time.monotonic() - self._pushed_at >= PUSH_INTERVAL_S
         ):
             self._push()
 
-    def _push(self) -> None:
-        if self._rows and self._writer is not None:
-            self._writer.append({k: np.asarray(v) for k, v in self._rows.items()})
-        self._rows = {}
-        self._pushed_at = time.monotonic()
-
     # -- main loop --------------------------------------------------------------------------
-    async def run(self, resume: ResumePoint | None = None) -> RunResult:
-        """Run the plan to its end, or continue it from `resume` after an interruption."""
-        result = RunResult(RunStatus.COMPLETED, "")
-        self._writer = await self.db.open_writer(self.run_id)
-        sequencer, outcome = self._restore(resume)
-        attach = resume is not None and resume.attach
-        if resume is not None and resume.step_open and not attach:
+    async def _prepare(self, resume: ResumePoint | None) -> None:
+        self._opening = self._restore(resume)
+        if resume is not None and resume.step_open and not resume.attach:
             await abandon_step(self, resume)
-        try:
-            while (step := sequencer.next(outcome)) is not None:
-                self.state.cycle = sequencer.cycle
-                if isinstance(step, p.AdvanceCycle):
-                    outcome = p.StepOutcome(None, "completed")
-                    continue
-                self._check_interrupt()
-                step_result = await self._run_step(step, attach=attach)
-                attach = False
-                self._check_interrupt()
-                result.steps.append(step_result)
-                outcome = p.StepOutcome(step_result.fired, step_result.end_reason)
-                if step_result.fired is not None and step_result.fired.action == "abort":
-                    result.status, result.message = RunStatus.ABORTED, step_result.end_reason
-                    break
-        except Interrupted as stop:
-            result.status, result.message = stop.status, str(stop)
-            await self._make_safe()
-        except SafetyTrip as trip:
-            result.status, result.message = RunStatus.SAFETY, str(trip)
-            await self._make_safe()
-            await self.db.add_event("safety", str(trip), run_id=self.run_id, severity="alarm")
-        except (InstrumentError, SchedulerError) as exc:
-            kind = "instrument" if isinstance(exc, InstrumentError) else "run"
-            result.status, result.message = RunStatus.FAILED, str(exc)
-            # The event does not wait for the cell: a stalled instrument cannot confirm it.
-            event = self.db.add_event(kind, str(exc), run_id=self.run_id, severity="error")
-            await asyncio.gather(self._make_safe(), event)
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            if self.detached:
-                # The host goes away but the step runs on: it is re-attached on restart.
-                result.status, result.message = RunStatus.INTERRUPTED, "the host stopped"
-            else:
-                result.status, result.message = RunStatus.ABORTED, "stopped by the operator"
-                await self._make_safe()
-            raise
-        finally:
-            self._quiet.set()
-            if self._refresh is not None and not self._refresh.done():
-                self._refresh.cancel()
-            self._push()
-            # The writer commits on its own thread and connection: its close waits there,
-            # not in the store's one thread, so many runs ending at once close side by side.
-            await asyncio.to_thread(self._writer.close)
-            await self.db.finish_run(self.run_id, result.status, result.message)
-            crashpoints.point("run_finished", self.run_id)
-            result.state = self.state
-            self.progress("finished", self.state)
-        return result
+
+    async def _run_steps(self, resume: ResumePoint | None, result: RunResult) -> None:
+        assert self._opening is not None
+        sequencer, outcome = self._opening
+        attach = resume is not None and resume.attach
+        while (step := sequencer.next(outcome)) is not None:
+            self.state.cycle = sequencer.cycle
+            if isinstance(step, p.AdvanceCycle):
+                outcome = p.StepOutcome(None, "completed")
+                continue
+            self._check_interrupt()
+            step_result = await self._run_step(step, attach=attach)
+            attach = False
+            self._check_interrupt()
+            result.steps.append(step_result)
+            outcome = p.StepOutcome(step_result.fired, step_result.end_reason)
+            if step_result.fired is not None and step_result.fired.action == "abort":
+                result.status, result.message = RunStatus.ABORTED, step_result.end_reason
+                break
+
+    def _let_go(self) -> None:
+        self._quiet.set()
+        if self._refresh is not None and not self._refresh.done():
+            self._refresh.cancel()
+
+    def _finished(self) -> None:
+        crashpoints.point("run_finished", self.run_id)
 
     def _restore(self, resume: ResumePoint | None) -> tuple[Sequencer, p.StepOutcome | None]:
         """The sequencer to run (and the outcome of a step that had ended) for `resume`."""
@@ -194,11 +133,9 @@ class Runner:
             return self._sequencer, None
         sequencer = Sequencer.restore(self.plan, resume.sequencer_state)
         self._sequencer = sequencer
-        self.state = resume.counters
+        self._continue_counters(resume)
         self._step_wall = resume.step_wall_s or time.time()
         self._step_journal = resume.journal
-        if resume.unix_anchor_s is not None:  # Unix time stays test time + the same anchor
-            self._wall_start = resume.unix_anchor_s
         if not resume.ended:
             return sequencer, None
         # The journaled step had ended: never run it again, go on as its end says.
@@ -212,10 +149,7 @@ class Runner:
         """Stop the run from outside: abort the running step, and return once the instrument
         has stopped driving the cell (or after `wait_s`). The run then ends with `status`
         ("paused", "cancelled", "safety", ...); a paused run can be resumed later."""
-        if self._interrupt is None:
-            self._interrupt = (status, reason)
-        if self._environment_task is not None and not self._environment_task.done():
-            self._environment_task.cancel()
+        self._note_interrupt(status, reason)
         if not self._quiet.is_set():
             await self.potentiostat.abort()
         try:
@@ -223,51 +157,13 @@ class Runner:
         except TimeoutError:
             await self._make_safe()
 
-    def detach(self) -> None:
-        """Let the host stop without touching the instrument: the running on-device step
-        keeps going and is re-attached when the daemon starts again. Cancel the run's task
-        after calling this."""
-        self.detached = True
-
-    def _check_interrupt(self) -> None:
-        if self._interrupt is not None:
-            raise Interrupted(*self._interrupt)
-
-    async def _make_safe(self) -> None:
-        try:
-            await asyncio.wait_for(self.potentiostat.safe(), 10.0)
-        except Exception:  # best effort; the failure itself is already being reported
-            pass
-
     def _journal(self) -> dict[str, Any]:
         """What recovery needs to continue at this step: sequencer state and counters."""
-        state = self.state
         return {
             "sequencer": self._sequencer.state(),
             "wall_s": self._step_wall,
-            "counters": {
-                "cycle": state.cycle,
-                "step_count": state.step_count,
-                "test_time_s": state.test_time_s,
-                "charge_Ah": state.charge_Ah,
-                "discharge_Ah": state.discharge_Ah,
-                "charge_Wh": state.charge_Wh,
-                "discharge_Wh": state.discharge_Wh,
-                "record_index": state.record_index,
-            },
+            "counters": journaled_counters(self.state),
         }
-
-    async def _journal_step(self, step: p.Step, started: float, data: dict[str, Any]) -> None:
-        await self.db.start_step(
-            self.run_id,
-            step_count=self.state.step_count,
-            step_index=step.index,
-            kind=step.kind,
-            label=step.label,
-            started_at_s=started,
-            cycle=self.state.cycle,
-            data=data,
-        )
 
     async def _run_step(self, step: p.Step, *, attach: bool = False) -> StepResult:
         state = self.state
@@ -418,14 +314,7 @@ class Runner:
         apply = self.environment.apply(
             step, soaked_s=soaked, on_stable=soak_journal(self, step, started)
         )
-        self._environment_task = asyncio.create_task(apply)
-        try:
-            elapsed = await self._environment_task
-        except asyncio.CancelledError:
-            self._check_interrupt()  # cancelled by interrupt(): end the run with its status
-            raise
-        finally:
-            self._environment_task = None
+        elapsed = await self._on_host(apply)
         self.state.test_time_s = started + elapsed
         self.state.step_time_s = elapsed
         result = StepResult(
@@ -504,27 +393,10 @@ class Runner:
         test_time = started + t
         await self._poll_environment(test_time)
         temperature, pressure = self._environment_readings()
-        self._row(
-            test_time_s=test_time,
-            unix_time_s=self._wall_start + test_time,
-            voltage_V=voltage,
-            current_A=current,
-            cycle=state.cycle,
-            step_count=state.step_count,
-            step_index=step.index,
-            step_time_s=t,
-            record_index=state.record_index,
-            charge_capacity_Ah=state.charge_Ah,
-            discharge_capacity_Ah=state.discharge_Ah,
-            charge_energy_Wh=state.charge_Wh,
-            discharge_energy_Wh=state.discharge_Wh,
-            temperature_degC=temperature,
-            pressure_Pa=pressure,
-        )
-        for safety in (self.plan.safety, *self.extra_safety):
-            breach = safety_breach(safety, voltage, current, tally.charge_Ah)
-            if breach:
-                raise SafetyTrip(f"step {step.index} ({step.label or step.kind}): {breach}")
+        self._sample_row(test_time, step.index, voltage, current, temperature, pressure)
+        self._push_due()
+        if breach := self._safety_breach(voltage, current, tally.charge_Ah):
+            raise SafetyTrip(f"step {step.index} ({step.label or step.kind}): {breach}")
         if host_limits and self._host_fired is None:
             fired = check_host(self.state, host_limits, t, voltage, current, self._drifts)
             if fired is not None:
@@ -532,15 +404,6 @@ class Runner:
                 await self.potentiostat.abort()
         self._sample_progress()
         tally.last_t, tally.last_v, tally.last_i = t, voltage, current
-
-    def _sample_progress(self) -> None:
-        state = self.state
-        if self.progress_every_s is None:
-            if state.record_index % 256 == 0:
-                self.progress("sample", state)
-        elif (now := time.monotonic()) - self._progressed_at >= self.progress_every_s:
-            self._progressed_at = now
-            self.progress("sample", state)
 
     async def _store_spectrum(self, spectrum: list[ImpedancePoint]) -> None:
         await self.db.add_spectrum(

@@ -23,12 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from drivers.cyclers.neware import Record
 from drivers.errors import InstrumentError
@@ -37,18 +34,15 @@ from protocols.sequencer import Sequencer
 from scheduler import kinds
 from scheduler.errors import SchedulerError
 from scheduler.neware_schedule import NewareSchedule, neware_schedule, segments
+from scheduler.run_base import RunBase
 from scheduler.run_state import (
-    Interrupted,
-    Progress,
     ResumePoint,
     RunResult,
-    RunState,
     RunStatus,
     SafetyTrip,
-    safety_breach,
+    journaled_counters,
 )
 from scheduler.runner import Runner
-from storage import AsyncStore
 
 ENDED = ("finish", "protect", "stop")
 MAX_FAILED_POLLS = 10  # rounds in a row without a good reply before the run gives up
@@ -84,95 +78,48 @@ def _merged_limits(safeties: list[p.Safety]) -> p.Safety:
     )
 
 
-class ScheduleRunner:
+def _temperature_breach(guards: p.Safety, temperature: float) -> str | None:
+    """Which temperature limit the channel's aux sensor reading breaks, in words, or None
+    (the step file has no field for them: the host guards them)."""
+    if not math.isfinite(temperature):
+        return None
+    high, low = guards.temperature_max_degC, guards.temperature_min_degC
+    if high is not None and temperature > high:
+        return f"temperature {temperature:.1f} °C above {high:g} °C"
+    if low is not None and temperature < low:
+        return f"temperature {temperature:.1f} °C below {low:g} °C"
+    return None
+
+
+class ScheduleRunner(RunBase):
     """Executes a bound plan as one schedule on a cycler channel; the daemon drives it as it
     drives a `Runner` (run, interrupt, detach, state)."""
 
-    def __init__(
-        self,
-        plan: Any,
-        potentiostat: Any,
-        store: Any,
-        run_id: int,
-        *,
-        one_c_A: float | None = None,
-        progress: Progress | None = None,
-        environment: Any = None,
-    ) -> None:
-        self.plan = plan
-        self.channel = potentiostat
-        self.db = AsyncStore.of(store)
-        self.run_id = run_id
-        self.one_c_A = one_c_A
-        self.progress = progress or (lambda event, state: None)
-        self.environment = environment
-        self.state = RunState()
-        self.extra_safety: list[p.Safety] = []
-        self.progress_every_s: float | None = None  # wall seconds between "sample" progress
-        self._progressed_at = -math.inf
-        self.detached = False
-        self.barcode = f"cellbench-run-{run_id}"
-        self._interrupt: tuple[str, str] | None = None
+    completed_message = "the cycler finished the schedule"
+    safe_after_interrupt = False  # interrupt() has stopped the channel's test already
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Takes `RunBase`'s arguments."""
+        super().__init__(*args, **kwargs)
+        self.channel = self.potentiostat
+        self.barcode = f"cellbench-run-{self.run_id}"
         self._wake = asyncio.Event()
         self._tally = _Tally()
-        self._rows: dict[str, list[float]] = {}
-        self._writer: Any = None
-        self._wall_start = time.time()
         self._schedule: NewareSchedule | None = None
-        self._sequencer = Sequencer(plan)
+        self._sequencer = Sequencer(self.plan)
         self._open_step = False  # a plan step is journaled and not yet ended
         self._testid: int | None = None
         self._guards = _merged_limits([])
-        self._segments = segments(plan)
+        self._segments = segments(self.plan)
         self._segment = 0  # the segment running now
         self._offset = 0  # records stored from the segments before it
-        self._host_task: asyncio.Task[float] | None = None
 
     # -- the daemon's interface ------------------------------------------------------------------
-    async def run(self, resume: ResumePoint | None = None) -> RunResult:
-        """Start the schedule (or re-attach to it) and store its records until it ends."""
-        result = RunResult(RunStatus.COMPLETED, "the cycler finished the schedule")
-        self._writer = await self.db.open_writer(self.run_id)
-        try:
-            await self._run_segments(resume, result)
-        except Interrupted as stop:
-            result.status, result.message = stop.status, str(stop)
-        except SafetyTrip as trip:
-            result.status, result.message = RunStatus.SAFETY, str(trip)
-            await self._make_safe()
-            await self.db.add_event("safety", str(trip), run_id=self.run_id, severity="alarm")
-        except (InstrumentError, SchedulerError) as exc:
-            kind = "instrument" if isinstance(exc, InstrumentError) else "run"
-            result.status, result.message = RunStatus.FAILED, str(exc)
-            await self._make_safe()
-            await self.db.add_event(kind, str(exc), run_id=self.run_id, severity="error")
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            if self.detached:  # the host goes away; the cycler runs on and is re-attached
-                result.status, result.message = RunStatus.INTERRUPTED, "the host stopped"
-            else:
-                result.status, result.message = RunStatus.ABORTED, "stopped by the operator"
-                await self._make_safe()
-            raise
-        finally:
-            self._push()
-            await asyncio.to_thread(self._writer.close)
-            await self.db.finish_run(self.run_id, result.status, result.message)
-            result.state = self.state
-            self.progress("finished", self.state)
-        return result
-
     async def interrupt(self, status: str, reason: str, *, wait_s: float = 5.0) -> None:
         """Stop the channel's test; the run ends with `status` once its records are in."""
-        if self._interrupt is None:
-            self._interrupt = (status, reason)
-        if self._host_task is not None and not self._host_task.done():
-            self._host_task.cancel()
+        self._note_interrupt(status, reason)
         await self._make_safe()
         self._wake.set()
-
-    def detach(self) -> None:
-        """Let the host stop; the schedule keeps running on the cycler."""
-        self.detached = True
 
     # -- segments: step files on the cycler, the host's steps between them ------------------
     def _barcode(self, k: int) -> str:
@@ -184,7 +131,7 @@ class ScheduleRunner:
             return self.barcode
         return f"{self.barcode}-{on_cycler.index(k) + 1}"
 
-    async def _run_segments(self, resume: ResumePoint | None, result: RunResult) -> None:
+    async def _run_steps(self, resume: ResumePoint | None, result: RunResult) -> None:
         hard = _merged_limits([self.plan.safety, *self.extra_safety])
         self._guards = hard
         start, first = (0, None) if resume is None else await self._reattach(resume)
@@ -220,15 +167,7 @@ class ScheduleRunner:
         started = state.test_time_s
         await self._journal_start(step)
         self._open_step = True
-        self._host_task = asyncio.ensure_future(self.environment.apply(step))
-        try:
-            elapsed = await self._host_task
-        except asyncio.CancelledError:
-            if self._interrupt is not None:
-                raise Interrupted(*self._interrupt) from None
-            raise
-        finally:
-            self._host_task = None
+        elapsed = await self._on_host(self.environment.apply(step))
         state.test_time_s, state.step_time_s = started + elapsed, elapsed
         await self._end_step("completed")
 
@@ -262,10 +201,8 @@ class ScheduleRunner:
         self._sequencer = (
             Sequencer(self.plan) if journaled is None else Sequencer.restore(self.plan, journaled)
         )
-        self.state = resume.counters
+        self._continue_counters(resume)
         self.state.step = self._sequencer.next(None)  # the step that was running
-        if resume.unix_anchor_s is not None:
-            self._wall_start = resume.unix_anchor_s
         index = self.state.step.index if self.state.step is not None else 0
         k = next(i for i, seg in enumerate(self._segments) if index in seg.indices)
         live = await self.channel.live()
@@ -357,8 +294,7 @@ class ScheduleRunner:
                 await asyncio.wait_for(self._wake.wait(), poll_s)
         await self._end_step("completed" if status == "finish" else status)
         self._open_step = False
-        if self._interrupt is not None:
-            raise Interrupted(*self._interrupt)
+        self._check_interrupt()
         if status == "protect":
             code = (await self.channel.log() or [(0, 0, "")])[-1][1]
             raise SafetyTrip(f"{self.channel} went to protect (log code {code})")
@@ -434,19 +370,9 @@ class ScheduleRunner:
         return step
 
     async def _journal_start(self, step: p.Step) -> None:
-        state = self.state
         self._push()
-        await self.db.start_step(
-            self.run_id,
-            step_count=state.step_count,
-            step_index=step.index,
-            kind=step.kind,
-            label=step.label,
-            started_at_s=state.test_time_s,
-            cycle=state.cycle,
-            data=self._journal(),
-        )
-        self.progress("step", state)
+        await self._journal_step(step, self.state.test_time_s, self._journal())
+        self.progress("step", self.state)
 
     async def _end_step(self, reason: str) -> None:
         if not self._open_step or self.state.step is None:
@@ -462,19 +388,9 @@ class ScheduleRunner:
         self.progress("step_end", self.state)
 
     def _journal(self) -> dict[str, Any]:
-        state = self.state
         return {
             "sequencer": self._sequencer.state(),
-            "counters": {
-                "cycle": state.cycle,
-                "step_count": state.step_count,
-                "test_time_s": state.test_time_s,
-                "charge_Ah": state.charge_Ah,
-                "discharge_Ah": state.discharge_Ah,
-                "charge_Wh": state.charge_Wh,
-                "discharge_Wh": state.discharge_Wh,
-                "record_index": state.record_index,
-            },
+            "counters": journaled_counters(self.state),
             "cycler": {
                 "test": self._testid,
                 "barcode": self._barcode(self._segment),
@@ -505,76 +421,20 @@ class ScheduleRunner:
         state.voltage_V, state.current_A = record.voltage_V, record.current_A
         state.record_index = self._offset + record.seqid
         temperature = record.temperature_degC if record.temperature_degC is not None else math.nan
-        self._append(record, temperature)
-        self._check(record, temperature)
-
-    def _append(self, record: Record, temperature: float) -> None:
-        state = self.state
-        step = state.step
-        values = dict(
-            test_time_s=state.test_time_s,
-            unix_time_s=self._wall_start + state.test_time_s,
-            voltage_V=record.voltage_V,
-            current_A=record.current_A,
-            cycle=state.cycle,
-            step_count=state.step_count,
-            step_index=step.index if step is not None else 0,
-            step_time_s=state.step_time_s,
-            record_index=state.record_index,
-            charge_capacity_Ah=state.charge_Ah,
-            discharge_capacity_Ah=state.discharge_Ah,
-            charge_energy_Wh=state.charge_Wh,
-            discharge_energy_Wh=state.discharge_Wh,
-            temperature_degC=temperature,
-            pressure_Pa=math.nan,
+        index = state.step.index if state.step is not None else 0
+        self._sample_row(
+            state.test_time_s, index, record.voltage_V, record.current_A, temperature, math.nan
         )
-        for key, value in values.items():
-            self._rows.setdefault(key, []).append(value)
-        now = time.monotonic()
-        if self.progress_every_s is None:
-            if state.record_index % 256 == 0:
-                self.progress("sample", state)
-        elif now - self._progressed_at >= self.progress_every_s:  # live values at a cadence
-            self._progressed_at = now
-            self.progress("sample", state)
+        self._sample_progress()
+        self._check(record, temperature)
 
     def _check(self, record: Record, temperature: float) -> None:
         where = f"step {self.state.step.index if self.state.step else '?'}"
-        for safety in (self.plan.safety, *self.extra_safety):
-            breach = safety_breach(
-                safety, record.voltage_V, record.current_A, self._tally.charge_Ah
-            )
-            if breach:
-                raise SafetyTrip(f"{where} on {self.channel}: {breach}")
-        guards = self._guards
-        if math.isfinite(temperature):
-            if (
-                guards.temperature_max_degC is not None
-                and temperature > guards.temperature_max_degC
-            ):
-                raise SafetyTrip(
-                    f"{where} on {self.channel}: temperature {temperature:.1f} °C above "
-                    f"{guards.temperature_max_degC:g} °C"
-                )
-            if (
-                guards.temperature_min_degC is not None
-                and temperature < guards.temperature_min_degC
-            ):
-                raise SafetyTrip(
-                    f"{where} on {self.channel}: temperature {temperature:.1f} °C below "
-                    f"{guards.temperature_min_degC:g} °C"
-                )
-
-    def _push(self) -> None:
-        if self._rows and self._writer is not None:
-            self._writer.append({k: np.asarray(v) for k, v in self._rows.items()})
-        self._rows = {}
-
-    async def _make_safe(self) -> None:
-        try:
-            await asyncio.wait_for(self.channel.safe(), 10.0)
-        except Exception:  # best effort; the failure itself is already being reported
-            pass
+        breach = self._safety_breach(
+            record.voltage_V, record.current_A, self._tally.charge_Ah
+        ) or _temperature_breach(self._guards, temperature)
+        if breach:
+            raise SafetyTrip(f"{where} on {self.channel}: {breach}")
 
 
 def runner_for(bench: Any, slot: str) -> type[Runner] | type[ScheduleRunner]:

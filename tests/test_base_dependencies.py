@@ -78,16 +78,21 @@ def base_closure() -> set[str]:
     return seen
 
 
-def test_the_eis_analysis_runs_on_the_base_dependencies_alone() -> None:
-    allowed = base_closure()
-    assert "pandas" in allowed and "pyarrow" in allowed
-    result = subprocess.run(
+def guarded(allowed: set[str]) -> subprocess.CompletedProcess[str]:
+    """The EIS analysis in a subprocess that may import only the `allowed` distributions."""
+    return subprocess.run(
         [sys.executable, "-c", GUARD, ",".join(sorted(allowed))],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=120,
     )
+
+
+def test_the_eis_analysis_runs_on_the_base_dependencies_alone() -> None:
+    allowed = base_closure()
+    assert "pandas" in allowed and "pyarrow" in allowed
+    result = guarded(allowed)
     assert result.returncode == 0, result.stderr[-2000:]
     fitted, true_rct, kk_residual = (float(x) for x in result.stdout.split())
     assert abs(fitted - true_rct) < 0.10 * true_rct
@@ -97,12 +102,6 @@ def test_the_eis_analysis_runs_on_the_base_dependencies_alone() -> None:
 def test_the_guard_refuses_what_the_base_install_lacks() -> None:
     """The same guard without pandas among the allowed: the analysis cannot import."""
     allowed = base_closure() - {"pandas"}
-    result = subprocess.run(
-        [sys.executable, "-c", GUARD, ",".join(sorted(allowed))],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
+    result = guarded(allowed)
     assert result.returncode != 0
     assert "No module named 'pandas' (not in the base install)" in result.stderr

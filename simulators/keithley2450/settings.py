@@ -134,20 +134,38 @@ OFF_STATES = {"HIMP": "HIMP", "HIMPEDANCE": "HIMP", "NORM": "NORM", "NORMAL": "N
 OFF_STATES |= {"ZERO": "ZERO", "GUAR": "GUAR", "GUARD": "GUAR"}
 
 
+def _ranged(
+    key: str, path: str, head: str, ranges: tuple[float, ...], default: float, high: float
+) -> list[Setting]:
+    """A function's range (at `path`) and its autorange: setting a range turns autorange off."""
+    return [
+        Setting(
+            f"{key}.range",
+            path,
+            "range",
+            default,
+            high=high,
+            ranges=ranges,
+            clears=f"{key}.auto",
+        ),
+        Setting(f"{key}.auto", f"{head}:RANGe:AUTO", "bool", True),
+    ]
+
+
+def _user_delays(key: str, head: str) -> list[Setting]:
+    """The function's user delays (`:DELay:USER<n>`), in seconds."""
+    return [
+        Setting(f"{key}.user{n}", f"{head}:DELay:USER{n}", "number", 0.0, low=0.0, high=1e4)
+        for n in USER_DELAYS
+    ]
+
+
 def _sense_settings(f: str, node: str) -> list[Setting]:
     head = f"[:SENSe#]:{node}"
     ranges = RANGES[f]
-    out = [
-        Setting(
-            f"sense.{f}.range",
-            f"{head}:RANGe[:UPPer]",
-            "range",
-            SENSE_DEFAULT_RANGE[f],
-            high=ranges[-1] * OVER_RANGE,
-            ranges=ranges,
-            clears=f"sense.{f}.auto",
-        ),
-        Setting(f"sense.{f}.auto", f"{head}:RANGe:AUTO", "bool", True),
+    high = ranges[-1] * OVER_RANGE
+    out = _ranged(f"sense.{f}", f"{head}:RANGe[:UPPer]", head, ranges, SENSE_DEFAULT_RANGE[f], high)
+    out += [
         Setting(f"sense.{f}.nplc", f"{head}:NPLCycles", "number", 1.0, low=0.01, high=10.0),
         Setting(f"sense.{f}.azero", f"{head}:AZERo[:STATe]", "bool", True),
         Setting(f"sense.{f}.aver", f"{head}:AVERage[:STATe]", "bool", False),
@@ -161,27 +179,14 @@ def _sense_settings(f: str, node: str) -> list[Setting]:
         ),
         Setting(f"sense.{f}.rsense", f"{head}:RSENse", "bool", False),
     ]
-    out += [
-        Setting(f"sense.{f}.user{n}", f"{head}:DELay:USER{n}", "number", 0.0, low=0.0, high=1e4)
-        for n in USER_DELAYS
-    ]
-    return out
+    return out + _user_delays(f"sense.{f}", head)
 
 
 def _source_settings(f: str, node: str) -> list[Setting]:
     head = f":SOURce#:{node}"
     ranges = RANGES[f]
-    out = [
-        Setting(
-            f"source.{f}.range",
-            f"{head}:RANGe",
-            "range",
-            ranges[0],
-            high=SOURCE_HIGH[f],
-            ranges=ranges,
-            clears=f"source.{f}.auto",
-        ),
-        Setting(f"source.{f}.auto", f"{head}:RANGe:AUTO", "bool", True),
+    out = _ranged(f"source.{f}", f"{head}:RANGe", head, ranges, ranges[0], SOURCE_HIGH[f])
+    out += [
         Setting(
             f"source.{f}.delay",
             f"{head}:DELay",
@@ -197,11 +202,7 @@ def _source_settings(f: str, node: str) -> list[Setting]:
             f"output.{f}.smode", f":OUTPut#:{node}:SMODe", "choice", "NORM", choices=OFF_STATES
         ),
     ]
-    out += [
-        Setting(f"source.{f}.user{n}", f"{head}:DELay:USER{n}", "number", 0.0, low=0.0, high=1e4)
-        for n in USER_DELAYS
-    ]
-    return out
+    return out + _user_delays(f"source.{f}", head)
 
 
 def declared() -> list[Setting]:

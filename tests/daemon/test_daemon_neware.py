@@ -6,7 +6,10 @@ trip ends one job and not the others, and unsupported protocols are refused at s
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,6 +31,7 @@ PRESET = "gao2025-dfncm-llzo"
 MASS_G, AREA_CM2 = 0.0204, 1.131  # 1C = 4.08 mA at 200 mA/g
 TIME_SCALE = 20000.0
 SHORT = {"cycles": 2, "formation_rate": "0.5C"}  # keep the whole-stack run short
+CYCLING = LIBRARY / "gao2025" / "cycling-0.5C.yaml"
 LIMITS = "limits = { voltage_min_V = 2.5, voltage_max_V = 4.4, abs_current_max_A = 0.02 }"
 
 
@@ -67,21 +71,54 @@ async def _until_done(store, job_ids: list[int], wait_s: float = 90.0) -> None:
     raise AssertionError(f"jobs still running: {states}")
 
 
-@pytest.fixture
-async def cyclers(tmp_path: Path):
-    simulation = BenchSimulation(Bench.from_text(bench_text(), free_ports=True))
-    await simulation.start()
-    bench = Bench.from_text(simulation.resolved_text())
-    store = open_store(f"sqlite:///{tmp_path}/cyclers.db")
+def add_cell(store) -> None:
+    """The cell every job here runs on."""
     store.add_cell("c1", active_mass_g=MASS_G, area_cm2=AREA_CM2, specific_capacity_mAh_g=200.0)
+
+
+def submit(store, bench, slot: str, protocol=CYCLING, overrides=SHORT, by: str = "t") -> int:
+    """Queue `protocol` (the short 0.5C cycling) for cell c1 on `slot`."""
+    return queue.submit(
+        store,
+        bench,
+        protocol_path_or_text=protocol,
+        cell_name="c1",
+        slot=slot,
+        by=by,
+        overrides=overrides,
+    )
+
+
+@contextlib.asynccontextmanager
+async def daemon_running(bench, store) -> AsyncIterator[None]:
+    """The daemon runs the bench's queue in this process; stopped gracefully on leaving."""
     daemon = Daemon(bench, store, poll_s=0.1)
     task = asyncio.create_task(daemon.run())
     try:
-        yield simulation, bench, store
+        yield
     finally:
         daemon.request_stop()
         await asyncio.wait_for(task, 30)
+
+
+@contextlib.asynccontextmanager
+async def simulated(text: str, db: Path) -> AsyncIterator[tuple[BenchSimulation, Bench, Any]]:
+    """The bench `text` simulated in this process, and a store at `db` with cell c1."""
+    simulation = BenchSimulation(Bench.from_text(text, free_ports=True))
+    await simulation.start()
+    try:
+        store = open_store(f"sqlite:///{db}")
+        add_cell(store)
+        yield simulation, Bench.from_text(simulation.resolved_text()), store
+    finally:
         await simulation.stop()
+
+
+@pytest.fixture
+async def cyclers(tmp_path: Path):
+    async with simulated(bench_text(), tmp_path / "cyclers.db") as (simulation, bench, store):
+        async with daemon_running(bench, store):
+            yield simulation, bench, store
 
 
 def _summary(store, run_id: int):
@@ -103,21 +140,12 @@ async def _emstat4_summary(tmp_path: Path, protocol: Path, overrides=SHORT):
 
 async def test_cycling_on_a_neware_channel_matches_the_emstat4_path(cyclers, tmp_path) -> None:
     simulation, bench, store = cyclers
-    protocol = LIBRARY / "gao2025" / "cycling-0.5C.yaml"
-    job = queue.submit(
-        store,
-        bench,
-        protocol_path_or_text=protocol,
-        cell_name="c1",
-        slot="N1",
-        by="t",
-        overrides=SHORT,
-    )
+    job = submit(store, bench, "N1")
     await _until_done(store, [job])
     assert store.get_job(job).state == JobState.COMPLETED
     run = store.latest_run_for_job(job)
     samples, neware = _summary(store, run.id)
-    emstat = await _emstat4_summary(tmp_path, protocol)
+    emstat = await _emstat4_summary(tmp_path, CYCLING)
     # the same cycles (formation, then two 0.5C cycles), capacities and retention within 1 %
     assert [r.cycle for r in neware] == [r.cycle for r in emstat] and len(neware) == 3
     for ours, theirs in zip(neware, emstat, strict=True):
@@ -142,15 +170,7 @@ async def test_the_rate_test_on_a_neware_channel_matches_the_emstat4_path(
 ) -> None:
     _, bench, store = cyclers
     protocol = LIBRARY / "gao2025" / "rate.yaml"
-    job = queue.submit(
-        store,
-        bench,
-        protocol_path_or_text=protocol,
-        cell_name="c1",
-        slot="N2",
-        by="t",
-        overrides=RATES,
-    )
+    job = submit(store, bench, "N2", protocol, RATES)
     await _until_done(store, [job])
     assert store.get_job(job).state == JobState.COMPLETED, store.get_job(job).message
     neware = _summary(store, store.latest_run_for_job(job).id)[1]
@@ -166,19 +186,7 @@ async def test_the_rate_test_on_a_neware_channel_matches_the_emstat4_path(
 
 async def test_a_protection_trip_ends_that_job_and_the_others_run_on(cyclers) -> None:
     simulation, bench, store = cyclers
-    protocol = LIBRARY / "gao2025" / "cycling-0.5C.yaml"
-    jobs = [
-        queue.submit(
-            store,
-            bench,
-            protocol_path_or_text=protocol,
-            cell_name="c1",
-            slot=slot,
-            by="t",
-            overrides=SHORT,
-        )
-        for slot in ("N1", "N2", "N3")
-    ]
+    jobs = [submit(store, bench, slot) for slot in ("N1", "N2", "N3")]
     host = simulation.served["bts"].simulator
     for _ in range(300):
         if host.channel(2).state == "working" and host.channel(2).records:
@@ -197,35 +205,20 @@ async def test_a_protection_trip_ends_that_job_and_the_others_run_on(cyclers) ->
 def test_what_a_neware_channel_cannot_run_is_refused_at_submission(tmp_path) -> None:
     bench = Bench.from_text(bench_text(), free_ports=True)
     store = open_store(f"sqlite:///{tmp_path}/refuse.db")
-    store.add_cell("c1", active_mass_g=MASS_G, area_cm2=AREA_CM2, specific_capacity_mAh_g=200.0)
+    add_cell(store)
     for name, words in [
         ("vt-eis", "EIS cannot run on a Neware BTS channel"),
         ("cv", "voltage sweeps cannot run on a Neware BTS channel"),
     ]:
         with pytest.raises(SchedulerError, match=words) as caught:
-            queue.submit(
-                store,
-                bench,
-                protocol_path_or_text=LIBRARY / "gao2025" / f"{name}.yaml",
-                cell_name="c1",
-                slot="N1",
-                by="t",
-            )
+            submit(store, bench, "N1", LIBRARY / "gao2025" / f"{name}.yaml", overrides=None)
         assert "cannot run on slot N1" in str(caught.value)
     assert store.list_jobs() == []  # nothing written for a refused job
 
 
 async def test_hostile_replies_mid_run_store_nothing_wrong(cyclers) -> None:
     simulation, bench, store = cyclers
-    job = queue.submit(
-        store,
-        bench,
-        protocol_path_or_text=LIBRARY / "gao2025" / "cycling-0.5C.yaml",
-        cell_name="c1",
-        slot="N3",
-        by="t",
-        overrides=SHORT,
-    )
+    job = submit(store, bench, "N3")
     host = simulation.served["bts"].simulator
     channel = host.channel(3)
     for _ in range(300):
@@ -253,36 +246,18 @@ async def test_hostile_replies_mid_run_store_nothing_wrong(cyclers) -> None:
 
 
 async def test_a_graceful_restart_and_an_operator_pause_carry_the_schedule_on(tmp_path) -> None:
-    simulation = BenchSimulation(Bench.from_text(bench_text(1), free_ports=True))
-    await simulation.start()
-    bench = Bench.from_text(simulation.resolved_text())
-    store = open_store(f"sqlite:///{tmp_path}/restart.db")
-    store.add_cell("c1", active_mass_g=MASS_G, area_cm2=AREA_CM2, specific_capacity_mAh_g=200.0)
-    channel = simulation.served["bts"].simulator.channel(1)
-    job = queue.submit(
-        store,
-        bench,
-        protocol_path_or_text=LIBRARY / "gao2025" / "cycling-0.5C.yaml",
-        cell_name="c1",
-        slot="N1",
-        by="t",
-        overrides=SHORT,
-    )
+    async with simulated(bench_text(1), tmp_path / "restart.db") as (simulation, bench, store):
+        channel = simulation.served["bts"].simulator.channel(1)
+        job = submit(store, bench, "N1")
 
-    async def run_daemon_until(predicate) -> None:
-        daemon = Daemon(bench, store, poll_s=0.1)
-        task = asyncio.create_task(daemon.run())
-        try:
-            for _ in range(900):
-                if predicate():
-                    return
-                await asyncio.sleep(0.1)
-            raise AssertionError("the condition was not reached")
-        finally:
-            daemon.request_stop()
-            await asyncio.wait_for(task, 30)
+        async def run_daemon_until(predicate) -> None:
+            async with daemon_running(bench, store):
+                for _ in range(900):
+                    if predicate():
+                        return
+                    await asyncio.sleep(0.1)
+                raise AssertionError("the condition was not reached")
 
-    try:
         await run_daemon_until(lambda: len(channel.records) > 300)
         assert channel.state == "working"  # a graceful stop leaves the schedule running
         assert store.get_job(job).state == JobState.INTERRUPTED
@@ -299,8 +274,6 @@ async def test_a_graceful_restart_and_an_operator_pause_carry_the_schedule_on(tm
             return store.get_job(job).state in (JobState.COMPLETED, JobState.FAILED)
 
         await run_daemon_until(pause_then_done)
-    finally:
-        await simulation.stop()
     assert store.get_job(job).state == JobState.COMPLETED, store.get_job(job).message
     assert paused and channel.testid == 1  # one test, stopped once and continued
     samples = store.read_samples(store.latest_run_for_job(job).id)
@@ -330,22 +303,10 @@ async def test_a_chamber_soak_splits_the_schedule_into_segments(tmp_path) -> Non
         "[simulation]",
         '[instruments.ch1]\nkind = "espec"\nendpoint = "tcp://127.0.0.1:0"\n\n[simulation]',
     )
-    simulation = BenchSimulation(Bench.from_text(text, free_ports=True))
-    await simulation.start()
-    bench = Bench.from_text(simulation.resolved_text())
-    store = open_store(f"sqlite:///{tmp_path}/soak.db")
-    store.add_cell("c1", active_mass_g=MASS_G, area_cm2=AREA_CM2, specific_capacity_mAh_g=200.0)
-    daemon = Daemon(bench, store, poll_s=0.1)
-    task = asyncio.create_task(daemon.run())
-    try:
-        job = queue.submit(
-            store, bench, protocol_path_or_text=SOAK, cell_name="c1", slot="N1", by="t"
-        )
-        await _until_done(store, [job], wait_s=120)
-    finally:
-        daemon.request_stop()
-        await asyncio.wait_for(task, 30)
-        await simulation.stop()
+    async with simulated(text, tmp_path / "soak.db") as (_, bench, store):
+        async with daemon_running(bench, store):
+            job = submit(store, bench, "N1", SOAK, overrides=None)
+            await _until_done(store, [job], wait_s=120)
     assert store.get_job(job).state == JobState.COMPLETED, store.get_job(job).message
     run = store.latest_run_for_job(job)
     samples, rows = _summary(store, run.id)
@@ -377,9 +338,7 @@ steps:
 
 async def test_a_pulse_train_is_one_plan_step_of_three_pulses(cyclers) -> None:
     _, bench, store = cyclers
-    job = queue.submit(
-        store, bench, protocol_path_or_text=PULSES, cell_name="c1", slot="N1", by="t"
-    )
+    job = submit(store, bench, "N1", PULSES, overrides=None)
     await _until_done(store, [job])
     assert store.get_job(job).state == JobState.COMPLETED, store.get_job(job).message
     run = store.latest_run_for_job(job)
@@ -394,3 +353,27 @@ async def test_a_pulse_train_is_one_plan_step_of_three_pulses(cyclers) -> None:
     assert np.count_nonzero(np.diff(on.astype(int)) == 1) == 2  # three pulses: two new starts
     assert samples["step_time_s"][train].max() == pytest.approx(3 * 2400.0, abs=1.0)
     assert charged == pytest.approx(3 * 0.5 * one_c_A * 600.0 / 3600.0, rel=0.02)
+
+
+async def test_the_aux_temperature_is_guarded_by_the_host(cyclers) -> None:
+    """The step file has no temperature limit: the host stops a channel whose aux sensor
+    (25 °C here) is beyond the protocol's limits, on either side."""
+    simulation, bench, store = cyclers
+    guarded = {"N1": "temperature_max: 20 degC", "N2": "temperature_min: 30 degC"}
+    jobs = {
+        slot: submit(
+            store,
+            bench,
+            slot,
+            PULSES.replace("abs_current_max: 1C", f"abs_current_max: 1C, {limit}"),
+            overrides=None,
+        )
+        for slot, limit in guarded.items()
+    }
+    await _until_done(store, list(jobs.values()))
+    runs = {slot: store.latest_run_for_job(job) for slot, job in jobs.items()}
+    assert {run.status for run in runs.values()} == {"safety"}
+    assert "temperature 25.0 °C above 20 °C" in runs["N1"].message
+    assert "temperature 25.0 °C below 30 °C" in runs["N2"].message
+    host = simulation.served["bts"].simulator
+    assert host.channel(1).state == host.channel(2).state == "stop"

@@ -12,10 +12,7 @@ import numpy as np
 import pytest
 from daemon_process import lab, wait_for
 from simbench_process import control
-from test_daemon_neware import SHORT, bench_text
-
-from protocols import LIBRARY
-from scheduler import queue
+from test_daemon_neware import add_cell, bench_text, submit
 
 TIME_SCALE = 5000.0
 
@@ -25,16 +22,8 @@ def test_kill_9_mid_schedule_then_restart_fetches_exactly_the_missed_records(tmp
     text = bench_text(1).replace("time_scale = 20000.0", f"time_scale = {TIME_SCALE}")
     with lab(text, tmp_path) as the_lab:
         store, bench = the_lab.store, the_lab.bench
-        store.add_cell("c1", active_mass_g=0.0204, area_cm2=1.131, specific_capacity_mAh_g=200)
-        job_id = queue.submit(
-            store,
-            bench,
-            protocol_path_or_text=LIBRARY / "gao2025" / "cycling-0.5C.yaml",
-            cell_name="c1",
-            slot="N1",
-            by="technician",
-            overrides=SHORT,
-        )
+        add_cell(store)
+        job_id = submit(store, bench, "N1", by="technician")
         daemon = the_lab.start_daemon("first")
         run = wait_for(lambda: store.latest_run_for_job(job_id), 30, "the run", daemon)
         wait_for(lambda: store.sample_count(run.id) >= 300, 60, "records", daemon)

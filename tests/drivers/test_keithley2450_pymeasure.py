@@ -17,23 +17,17 @@ import statistics
 from collections.abc import Iterator
 
 import pytest
-from field_smu import BENCH, PROBE_A, cell_resistance_ohm
+from field_smu import PROBE_A, cell_resistance_ohm
 from pymeasure.instruments.keithley import Keithley2450
-from served_bench import ServedBench, served
+from served_bench import ServedBench
 
 from simulators.keithley2450.smu import LEAD_OHM
 
 
-@pytest.fixture(scope="module")
-def bench() -> Iterator[ServedBench]:
-    with served(BENCH) as running:
-        yield running
-
-
 @pytest.fixture
-def smu(bench: ServedBench) -> Iterator[Keithley2450]:
+def smu(field_smu_bench: ServedBench) -> Iterator[Keithley2450]:
     k = Keithley2450(
-        bench.endpoint("smu"),
+        field_smu_bench.endpoint("smu"),
         visa_library="@py",
         read_termination="\n",
         write_termination="\n",

@@ -15,21 +15,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from field_smu import BENCH, PROBE_A, cell_resistance_ohm
+from field_smu import PROBE_A, cell_resistance_ohm
 from qcodes.instrument import Instrument
 from qcodes.instrument_drivers.Keithley import Keithley2450
-from served_bench import ServedBench, served
-
-
-@pytest.fixture(scope="module")
-def bench() -> Iterator[ServedBench]:
-    with served(BENCH) as running:
-        yield running
+from served_bench import ServedBench
 
 
 @pytest.fixture
-def smu(bench: ServedBench) -> Iterator[Keithley2450]:
-    k = Keithley2450("smu_under_test", bench.endpoint("smu"), visalib="@py", timeout=2)
+def smu(field_smu_bench: ServedBench) -> Iterator[Keithley2450]:
+    k = Keithley2450("smu_under_test", field_smu_bench.endpoint("smu"), visalib="@py", timeout=2)
     k.reset()
     k.write("*CLS")
     for module in k.submodules.values():  # which user delay the user_delay parameters name

@@ -5,11 +5,9 @@ set in range (`--set f_start=200 kHz`)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-import pytest
+from cli_output import cli_error, cli_json
 
 import protocols
 from scheduler.cli import main
@@ -42,21 +40,6 @@ chamber = "oven"
 rig = "press"
 cell_area_mm2 = 78.5
 """
-
-
-def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
-    main([*args, "--json"])
-    return json.loads(capsys.readouterr().out)
-
-
-def cli_error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    """The one line a refused command prints (no traceback)."""
-    with pytest.raises(SystemExit) as caught:
-        main(list(args))
-    assert caught.value.code != 0
-    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), lines
-    return lines[0]
 
 
 def test_protocol_check_on_a_bench_refuses_7_mhz_on_an_emstat4(tmp_path, capsys) -> None:

@@ -10,33 +10,15 @@ larger one without stack pressure).
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
+from cli_output import cli_error, cli_json
 
 import protocols
-from scheduler.cli import main
 from simulators.cell import load_preset, make_cell
 
 VT_EIS = protocols.LIBRARY / "gao2025" / "vt-eis.yaml"
 KIM_EIS = protocols.LIBRARY / "kim2025" / "eis-after-formation.yaml"
 EMSTAT4_RANGE = "measures only from 200 kHz to 10 µHz"
-
-
-def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
-    main([*args, "--json"])
-    return json.loads(capsys.readouterr().out)
-
-
-def cli_error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    """The one line a refused command prints (no traceback)."""
-    with pytest.raises(SystemExit) as caught:
-        main(list(args))
-    assert caught.value.code != 0
-    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), lines
-    return lines[0]
 
 
 @pytest.mark.slow
