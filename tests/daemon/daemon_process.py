@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from simbench_process import SimProcess, start_sim, stop_sim
 
 from scheduler.bench import Bench
@@ -103,6 +104,28 @@ class Lab:
         daemon = start_daemon(self.sim.resolved, self.db, self.folder, name, **options)
         self.daemons.append(daemon)
         return daemon
+
+    def restart_to_completion(self, job_id: int, name: str = "second") -> DaemonProcess:
+        """Start a daemon again after a kill and wait until it has finished `job_id`, which
+        must have completed."""
+        daemon = self.start_daemon(name)
+        wait_for(
+            lambda: self.store.get_job(job_id).state in ("completed", "failed"),
+            120,
+            "the job to finish",
+            daemon,
+        )
+        job = self.store.get_job(job_id)
+        assert job.state == "completed", job.message
+        return daemon
+
+
+def assert_kept(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Every sample committed before a kill is still stored, unchanged, and time runs on."""
+    kept = np.isin(after["record_index"], before["record_index"])
+    assert kept.sum() == len(before["record_index"])
+    assert np.array_equal(after["voltage_V"][kept], before["voltage_V"])
+    assert np.all(np.diff(after["test_time_s"]) > 0)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from daemon_process import lab, wait_for
+from daemon_process import assert_kept, lab, wait_for
 from simbench_process import control
 from test_daemon_neware import add_cell, bench_text, submit
 
@@ -35,14 +35,7 @@ def test_kill_9_mid_schedule_then_restart_fetches_exactly_the_missed_records(tmp
         channel = during["potentiostats"]["bts"]["channels"]["1-1-1"]
         assert channel["state"] == "working" and channel["records"] > before["record_index"].max()
 
-        daemon = the_lab.start_daemon("second")
-        wait_for(
-            lambda: store.get_job(job_id).state in ("completed", "failed"),
-            120,
-            "the job to finish",
-            daemon,
-        )
-        assert store.get_job(job_id).state == "completed", store.get_job(job_id).message
+        the_lab.restart_to_completion(job_id)
         after = store.read_samples(run.id)
         final = asyncio.run(control(bench, {"query": "state"}))["state"]
         logged = final["potentiostats"]["bts"]["channels"]["1-1-1"]
@@ -51,10 +44,7 @@ def test_kill_9_mid_schedule_then_restart_fetches_exactly_the_missed_records(tmp
     assert logged["state"] == "finish" and logged["testid"] == 1  # one test, never restarted
     # Every record of the channel stored exactly once, the ones from before the kill unchanged.
     assert np.array_equal(after["record_index"], np.arange(1, logged["records"] + 1))
-    kept = np.isin(after["record_index"], before["record_index"])
-    assert kept.sum() == len(before["record_index"])
-    assert np.array_equal(after["voltage_V"][kept], before["voltage_V"])
-    assert np.all(np.diff(after["test_time_s"]) > 0)
+    assert_kept(before, after)
     assert np.all(np.diff(after["charge_capacity_Ah"]) >= 0)
     assert np.all(np.diff(after["discharge_capacity_Ah"]) >= 0)
     # The step that was running was followed on, not started again.
