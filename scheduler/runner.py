@@ -26,10 +26,8 @@ from scheduler.resumed import abandon_step, soak_journal, soaked_by_now
 from scheduler.run_base import RunBase
 from scheduler.run_state import (
     Interrupted,
-    Progress,
     ResumePoint,
     RunResult,
-    RunState,
     RunStatus,
     SafetyTrip,
     StepResult,
@@ -39,17 +37,7 @@ from scheduler.step_tally import StepTally, check_host
 from scheduler.translate import Translation, translate_phases
 from storage import StorageError
 
-__all__ = [
-    "Interrupted",
-    "Progress",
-    "ResumePoint",
-    "RunResult",
-    "RunState",
-    "RunStatus",
-    "Runner",
-    "SafetyTrip",
-    "StepResult",
-]
+__all__ = ["Runner"]
 
 BATCH_ROWS = 512
 # Wall seconds a sample may wait in the runner before it goes to the writer, which commits

@@ -6,7 +6,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from scheduler.binding import Binding, CellInfo, bind
-from scheduler.runner import Progress, Runner, RunResult
+from scheduler.run_state import Progress, RunResult
+from scheduler.runner import Runner
 from storage import AsyncStore
 
 

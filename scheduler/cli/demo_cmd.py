@@ -74,7 +74,7 @@ def demo(
 
 def _progress_bar(hidden: bool) -> tuple[Progress, Any]:
     """A live line of the run's cycle, step, voltage and simulated time, and its callback."""
-    from scheduler.runner import RunState
+    from scheduler.run_state import RunState
 
     progress_bar = Progress(
         SpinnerColumn(),

@@ -15,7 +15,8 @@ from typing import Any
 
 from scheduler.instruments import SlotHardware
 from scheduler.jobs import SlotState
-from scheduler.runner import Runner, RunState
+from scheduler.run_state import RunState
+from scheduler.runner import Runner
 
 # Wall seconds between writes of a running slot's live state to the database.
 SLOT_STATE_EVERY_S = 5.0

@@ -65,7 +65,7 @@ from typing import Any
 
 from protocols import steps as p
 from scheduler.errors import SchedulerError
-from scheduler.runner import ResumePoint, RunState
+from scheduler.run_state import ResumePoint, RunState
 
 COUNTER_COLUMNS = (
     "test_time_s",

@@ -27,7 +27,8 @@ from scheduler.daemon.supervisor import SafetySupervisor, hard_limits
 from scheduler.errors import SchedulerError
 from scheduler.instruments import InstrumentPool, SlotHardware, bench_clock, open_slot
 from scheduler.jobs import JobParams, JobState, SlotState, job_state_after
-from scheduler.runner import ResumePoint, Runner, RunStatus
+from scheduler.run_state import ResumePoint, RunStatus
+from scheduler.runner import Runner
 from scheduler.schedule_runner import ScheduleRunner, runner_for
 from scheduler.session import prepare_run
 from storage import AsyncStore

@@ -16,7 +16,7 @@ import protocols
 from protocols.analysis import cycle_summary
 from protocols.analysis.plots import voltage_vs_capacity
 from scheduler.binding import CellInfo
-from scheduler.runner import Progress, RunResult
+from scheduler.run_state import Progress, RunResult
 from scheduler.session import run_protocol
 from scheduler.sim.bench import simulated_emstat4
 from storage import AsyncStore

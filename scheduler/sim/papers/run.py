@@ -13,7 +13,7 @@ import protocols
 from scheduler.analyze import analyse_stored_run
 from scheduler.binding import CellInfo
 from scheduler.errors import SchedulerError
-from scheduler.runner import Progress
+from scheduler.run_state import Progress
 from scheduler.session import run_protocol
 from scheduler.sim.papers.core import PaperResult, Procedure, ProcedureRun, not_reproduced
 from storage import AsyncStore
