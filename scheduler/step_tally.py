@@ -57,8 +57,10 @@ def check_host(
         if t < limit.after_s:
             continue
         if limit.quantity == "dV_dt":
-            interval = max(state.step.record.dt_s, 1e-3) if state.step else 1.0
-            watch = drifts.setdefault(limit, DriftWatch(drift_limit(limit, interval)))
+            watch = drifts.get(limit)
+            if watch is None:  # the first sample of the step that reaches this limit
+                interval = max(state.step.record.dt_s, 1e-3) if state.step else 1.0
+                watch = drifts[limit] = DriftWatch(drift_limit(limit, interval))
             if watch.update(t, voltage):
                 return limit
             continue
